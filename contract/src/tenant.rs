@@ -1,0 +1,122 @@
+//! A tenant's public configuration: issuer, scopes, clients, lifetimes, static claims.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `<tenant>.tenant.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Tenant id (the Tenant object's name); the `tenant_id` claim.
+    pub id: String,
+    pub display_name: String,
+    /// Issuer identifier, identical in every region (OIDC Discovery §3: compared exactly).
+    pub issuer: String,
+    /// The tenant's home region; the `region` claim when a subject has no home of its own.
+    pub home_region: String,
+    #[serde(default)]
+    pub scopes: Vec<Scope>,
+    #[serde(default)]
+    pub clients: Vec<ClientConfig>,
+    pub tokens: TokenLifetimes,
+    /// Static string claims added to every access and ID token.
+    #[serde(default)]
+    pub claims: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Scope {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientConfig {
+    pub client_id: String,
+    #[serde(default)]
+    pub display_name: String,
+    pub kind: ClientKind,
+    pub grant_types: Vec<GrantType>,
+    /// Compared exactly (RFC 9700 §4.1.1): no prefix or pattern matching.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Scopes this client may request.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// `aud` of access tokens issued to this client; the issuer when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientKind {
+    /// Authenticates with a secret (RFC 6749 §2.1).
+    Confidential,
+    /// Cannot keep a secret: PKCE S256 is mandatory.
+    Public,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    ClientCredentials,
+    AuthorizationCode,
+    RefreshToken,
+}
+
+impl GrantType {
+    /// The `grant_type` parameter value of RFC 6749.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientCredentials => "client_credentials",
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+/// Token lifetimes in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenLifetimes {
+    pub access_token_seconds: u64,
+    pub id_token_seconds: u64,
+    pub refresh_token_seconds: u64,
+}
+
+impl TokenLifetimes {
+    /// The longest lifetime of any token that a key can sign; a retired key stays published
+    /// at least this long so every token it signed can still be verified.
+    pub fn longest_signed_token_seconds(&self) -> u64 {
+        // Refresh tokens are opaque and never verified against the JWKS.
+        self.access_token_seconds.max(self.id_token_seconds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grant_type_serializes_as_rfc_6749_value() {
+        for grant in [
+            GrantType::ClientCredentials,
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+        ] {
+            let json = serde_json::to_string(&grant).unwrap();
+            assert_eq!(json, format!("\"{}\"", grant.as_str()));
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let err = serde_json::from_str::<Scope>(r#"{"name":"a","colour":"red"}"#).unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+    }
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds the pinned Kubernetes control-plane binaries (kube-apiserver, kube-controller-manager,
+# etcd) and helm from the Go module proxy into a cache outside the repository, and prints the
+# directory that holds them. A no-op when they are already built.
+#
+#   build.sh          everything; prints the directory
+#   build.sh NAME...  only these (etcd, kube-apiserver, kube-controller-manager, helm); prints
+#                     the same cache directory. The Rust harness uses this for a binary that
+#                     KUBEBUILDER_ASSETS lacks (setup-envtest ships no controller-manager or helm).
+#
+# Without arguments, if KUBEBUILDER_ASSETS names a directory that already holds kube-apiserver
+# and etcd (for example from setup-envtest), that directory is printed and nothing is built, so
+# such a user needs no Go toolchain.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+k8s_version=$(awk '/k8s.io\/kubernetes v/ {print $2; exit}' "$here/go.mod")
+helm_version=$(awk '/helm.sh\/helm\/v3 v/ {print $2; exit}' "$here/helm/go.mod")
+cache_root=${MERIDIAN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meridian}
+bin_dir="$cache_root/k8s-$k8s_version/bin"
+helm_dir="$cache_root/helm-$helm_version/bin"
+
+log() { echo "build.sh: $*" >&2; }
+
+build_into() { # dir module-dir name package
+  local dir=$1 module=$2 name=$3 pkg=$4
+  [ -x "$dir/$name" ] && return 0
+  log "building $name ($pkg) ..."
+  local start=$SECONDS
+  mkdir -p "$dir"
+  (cd "$module" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$dir/$name.tmp" "$pkg")
+  mv "$dir/$name.tmp" "$dir/$name"
+  log "built $name in $((SECONDS - start)) s"
+}
+
+build() { # name
+  case $1 in
+    etcd) build_into "$bin_dir" "$here" etcd ./etcd ;;
+    kube-apiserver) build_into "$bin_dir" "$here" kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver ;;
+    kube-controller-manager)
+      build_into "$bin_dir" "$here" kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager ;;
+    helm)
+      build_into "$helm_dir" "$here/helm" helm helm.sh/helm/v3/cmd/helm
+      # One directory for all four, as envtest expects: tests find helm beside the control plane.
+      mkdir -p "$bin_dir"
+      [ -L "$bin_dir/helm" ] || ln -sf "$helm_dir/helm" "$bin_dir/helm" ;;
+    *) log "unknown binary '$1' (etcd, kube-apiserver, kube-controller-manager, helm)"; exit 2 ;;
+  esac
+}
+
+if [ $# -gt 0 ]; then
+  for name in "$@"; do build "$name"; done
+  echo "$bin_dir"
+  exit 0
+fi
+
+if [ -n "${KUBEBUILDER_ASSETS:-}" ] && [ -x "$KUBEBUILDER_ASSETS/kube-apiserver" ] && [ -x "$KUBEBUILDER_ASSETS/etcd" ]; then
+  echo "$KUBEBUILDER_ASSETS"
+  exit 0
+fi
+
+for name in etcd kube-apiserver kube-controller-manager helm; do build "$name"; done
+echo "$bin_dir"

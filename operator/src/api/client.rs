@@ -1,0 +1,93 @@
+//! An OAuth 2.0 client of a tenant.
+
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::secret_ref::SecretKeyRef;
+
+/// An OAuth 2.0 client (RFC 6749 §2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.type != 'public' || !has(self.secretRef)")
+        .message("spec.clients[].secretRef must not be set for a public client")
+        .field_path(".secretRef"),
+    validation = Rule::new("self.type != 'public' || self.grantTypes.all(g, g == 'authorization_code' || g == 'refresh_token')")
+        .message("spec.clients[].grantTypes of a public client may only be authorization_code and refresh_token")
+        .field_path(".grantTypes"),
+    validation = Rule::new("self.type != 'confidential' || has(self.secretRef)")
+        .message("spec.clients[].secretRef is required for a confidential client"),
+    validation = Rule::new("!self.grantTypes.exists(g, g == 'authorization_code') || (has(self.redirectUris) && size(self.redirectUris) > 0)")
+        .message("spec.clients[].redirectUris needs at least one URI when grantTypes include authorization_code")
+)]
+pub struct ClientSpec {
+    /// The `client_id`, unique within the tenant.
+    #[schemars(length(min = 1, max = 128))]
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z0-9._~-]+$')")
+        .message("spec.clients[].clientId may hold only letters, digits and '.', '_', '~', '-'"))]
+    pub client_id: String,
+
+    /// Human-readable name, shown on the login page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
+    pub display_name: Option<String>,
+
+    /// `confidential` clients authenticate with a secret; `public` clients cannot keep one and
+    /// must use PKCE with S256.
+    #[serde(rename = "type")]
+    pub client_type: ClientType,
+
+    /// Grants this client may use.
+    #[schemars(length(min = 1, max = 3))]
+    #[x_kube(
+        validation = Rule::new("size(self) >= 1").message("spec.clients[].grantTypes must name at least one grant"),
+        validation = Rule::new(super::rules::unique_items("")).message("spec.clients[].grantTypes must not repeat a grant")
+    )]
+    pub grant_types: Vec<GrantType>,
+
+    /// Redirect URIs, compared exactly: absolute https URLs (http only for localhost, 127.0.0.1
+    /// and [::1], as native apps use) without a fragment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(length(max = 2048)))]
+    #[x_kube(
+        validation = Rule::new(format!("self.all(u, {})", super::rules::is_https_or_loopback_url("u"))).message("spec.clients[].redirectUris must be absolute https URLs (http only for localhost, 127.0.0.1 or [::1])"),
+        validation = Rule::new("self.all(u, !u.contains('#'))")
+            .message("spec.clients[].redirectUris must not contain a fragment")
+    )]
+    pub redirect_uris: Vec<String>,
+
+    /// Scopes this client may request: names from the tenant's `scopes` or openid, profile,
+    /// email, offline_access.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(max = 64)))]
+    pub scopes: Vec<String>,
+
+    /// The `aud` claim of access tokens issued to this client; the issuer when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 512))]
+    pub audience: Option<String>,
+
+    /// Secret holding this client's secret in the operator's namespace; key defaults to
+    /// `clientSecret`. Only its SHA-256 digest ever leaves the hub. Required for confidential
+    /// clients, forbidden for public ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretKeyRef>,
+}
+
+/// Whether a client can keep a secret (RFC 6749 §2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientType {
+    Confidential,
+    Public,
+}
+
+/// An OAuth 2.0 grant type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    ClientCredentials,
+    AuthorizationCode,
+    RefreshToken,
+}

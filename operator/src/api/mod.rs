@@ -1,0 +1,55 @@
+//! The `meridian.dev/v1alpha1` API: the custom resources a platform team applies to the hub.
+//!
+//! Validation that the API server can do lives here, as OpenAPI constraints and CEL rules on
+//! the types, so invalid objects are rejected at admission with a message naming the field.
+//! This module must never do I/O: it is types, defaults and the rules that go with them.
+
+mod auth_region;
+mod client;
+mod conditions;
+mod policy;
+mod rules;
+mod secret_ref;
+mod tenant;
+
+pub use auth_region::{AuthRegion, AuthRegionSpec, AuthRegionStatus, AuthServerSpec, ClusterRef};
+pub use client::{ClientSpec, ClientType, GrantType};
+pub use conditions::ConditionType;
+pub use policy::{SigningAlgorithm, SigningSpec, TokensSpec};
+pub use secret_ref::SecretKeyRef;
+pub use tenant::{
+    Isolation, ScopeSpec, SigningStatus, Tenant, TenantRegionStatus, TenantSpec, TenantStatus,
+    UsersSpec,
+};
+
+/// The API group of every Meridian resource.
+pub const GROUP: &str = "meridian.dev";
+
+/// Every CRD Meridian defines, in the order `meridian-operator crd` prints them.
+pub fn crds()
+-> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
+{
+    use kube::CustomResourceExt;
+    vec![AuthRegion::crd(), Tenant::crd()]
+}
+
+/// Each CRD as a YAML document with its file name in crds/ (`<plural>.<group>.yaml`).
+pub fn crd_files() -> Result<Vec<(String, String)>, serde_yaml::Error> {
+    crds()
+        .iter()
+        .map(|crd| {
+            Ok((
+                format!("{}.yaml", crd.metadata.name.as_deref().unwrap_or_default()),
+                serde_yaml::to_string(crd)?,
+            ))
+        })
+        .collect()
+}
+
+/// The CRDs as one multi-document YAML stream, as `meridian-operator crd` prints them.
+pub fn crds_yaml() -> Result<String, serde_yaml::Error> {
+    Ok(crd_files()?
+        .into_iter()
+        .map(|(_, doc)| format!("---\n{doc}"))
+        .collect())
+}

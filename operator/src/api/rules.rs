@@ -1,0 +1,43 @@
+//! CEL building blocks shared by several fields' admission rules.
+//!
+//! Regular expressions rather than CEL's `url()` library: they mean exactly the same on the API
+//! server (RE2) and in client-side evaluation, and they say precisely which values are allowed.
+//! Patterns are written as CEL string literals, so every `\` is doubled once for CEL.
+
+/// A DNS label (RFC 1123), as Kubernetes names namespaces and Meridian names tenants and regions.
+const DNS_LABEL: &str = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
+
+/// An absolute https URL, or http on a loopback host (RFC 8252 §7.3, RFC 9700 §2.1).
+const HTTPS_OR_LOOPBACK_URL: &str = r"^(https://[^/?#\\s@]+|http://(localhost|127\\.0\\.0\\.1|\\[::1\\])(:[0-9]{1,5})?)(/[^\\s]*)?$";
+
+/// A Go / Kubernetes duration such as `15m`, `1h30m` or `90s`.
+const DURATION: &str = r"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$";
+
+/// CEL: the string `var` is a DNS label.
+pub fn is_dns_label(var: &str) -> String {
+    format!("{var}.matches('{DNS_LABEL}')")
+}
+
+/// CEL: the string `var` is an https URL, or http on a loopback host.
+pub fn is_https_or_loopback_url(var: &str) -> String {
+    format!("{var}.matches('{HTTPS_OR_LOOPBACK_URL}')")
+}
+
+/// CEL: `self` is a duration greater than zero and, when `max` is given, at most `max`.
+pub fn is_positive_duration(max: Option<&str>) -> String {
+    let bound = max
+        .map(|max| format!(" && duration(self) <= duration('{max}')"))
+        .unwrap_or_default();
+    format!("self.matches('{DURATION}') && duration(self) > duration('0s'){bound}")
+}
+
+/// CEL: no element of the list `self` appears twice (by `key`, e.g. `.name`, or by value).
+pub fn unique_items(key: &str) -> String {
+    format!("self.all(x, self.exists_one(y, y{key} == x{key}))")
+}
+
+/// CEL: `self` has neither a query nor a fragment.
+pub const NO_QUERY_OR_FRAGMENT: &str = "!self.contains('?') && !self.contains('#')";
+
+/// The message of every object-name rule.
+pub const NAME_MESSAGE: &str = "metadata.name must be a DNS label: at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit";

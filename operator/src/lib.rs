@@ -1,0 +1,4 @@
+//! Meridian's operator: reconciles Tenants and AuthRegions from a hub cluster into every
+//! region cluster.
+
+pub mod api;

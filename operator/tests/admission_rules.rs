@@ -1,0 +1,84 @@
+//! Every admission rule, evaluated client-side with kube's CEL interpreter on the same cases
+//! that e2e/tests/admission.rs sends to a real kube-apiserver.
+
+#[path = "admission/mod.rs"]
+mod admission;
+
+use meridian_operator::api::{AuthRegion, Tenant};
+use serde_json::Value;
+
+fn cel_errors(kind: &str, object: Value) -> Vec<String> {
+    let result = match kind {
+        "Tenant" => {
+            let tenant: Tenant =
+                serde_json::from_value(object).expect("case deserializes as a Tenant");
+            tenant.validate_cel()
+        }
+        "AuthRegion" => {
+            let region: AuthRegion =
+                serde_json::from_value(object).expect("case deserializes as an AuthRegion");
+            region.validate_cel()
+        }
+        other => panic!("no CRD of kind {other}"),
+    };
+    match result {
+        Ok(()) => Vec::new(),
+        Err(errors) => errors
+            .into_iter()
+            .map(|error| format!("{}: {}", error.field_path, error.message))
+            .collect(),
+    }
+}
+
+#[test]
+fn every_case_is_accepted_or_rejected_with_its_message() {
+    let cases = admission::cases();
+    assert!(cases.len() >= 40, "cases.yaml lost cases: {}", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let errors = cel_errors(&case.kind, case.object());
+        match &case.rejected {
+            None if !errors.is_empty() => {
+                failures.push(format!("{}: rejected: {errors:?}", case.name))
+            }
+            Some(expected) if !errors.iter().any(|e| e.contains(expected.as_str())) => failures
+                .push(format!(
+                    "{}: expected {expected:?}, got {errors:?}",
+                    case.name
+                )),
+            _ => {}
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_rule_has_a_passing_and_a_failing_case() {
+    let cases = admission::cases();
+    for kind in ["Tenant", "AuthRegion"] {
+        assert!(
+            cases.iter().any(|c| c.kind == kind && c.rejected.is_none()),
+            "{kind}: no valid case"
+        );
+        assert!(
+            cases.iter().any(|c| c.kind == kind && c.rejected.is_some()),
+            "{kind}: no invalid case"
+        );
+    }
+}
+
+#[test]
+fn examples_pass_every_rule() {
+    for object in admission::examples() {
+        let kind = object["kind"].as_str().unwrap_or_default().to_string();
+        if kind == "Tenant" || kind == "AuthRegion" {
+            let errors = cel_errors(&kind, object.clone());
+            assert!(
+                errors.is_empty(),
+                "{} {}: {errors:?}",
+                kind,
+                object["metadata"]["name"]
+            );
+        }
+    }
+}
