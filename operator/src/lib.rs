@@ -2,3 +2,6 @@
 //! region cluster.
 
 pub mod api;
+pub mod duration;
+pub mod render;
+pub mod settings;

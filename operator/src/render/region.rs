@@ -1,0 +1,192 @@
+//! Assembles the objects of one region from its placed tenants' files.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use meridian_contract::{REGION_FILE, RegionConfig};
+use sha2::{Digest, Sha256};
+
+use crate::api::{AuthRegionSpec, Isolation};
+
+use super::shards::{shard_count, shard_of};
+use super::workload::{self, Workload};
+use super::{Labels, TenantFiles};
+
+/// A tenant placed in the region, with the files it is served from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacedTenant {
+    pub name: String,
+    pub isolation: Isolation,
+    pub files: TenantFiles,
+}
+
+/// Every object Meridian wants in one region cluster.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DesiredRegion {
+    pub namespace: Namespace,
+    pub config_maps: Vec<ConfigMap>,
+    pub secrets: Vec<Secret>,
+    pub deployments: Vec<Deployment>,
+    pub services: Vec<Service>,
+    pub pod_disruption_budgets: Vec<PodDisruptionBudget>,
+}
+
+/// The ConfigMap holding `region.json`, shared by every group in the namespace.
+pub const REGION_CONFIG_MAP: &str = "meridian-region";
+const SHARED_GROUP: &str = "auth-shared";
+
+pub fn desired_region(
+    region_name: &str,
+    spec: &AuthRegionSpec,
+    tenants: &[PlacedTenant],
+    jwks_max_age_seconds: u32,
+) -> DesiredRegion {
+    let namespace = spec.namespace.as_str();
+    let region_labels = Labels::region(region_name);
+    let region_json = serde_json::to_string(&RegionConfig {
+        name: region_name.to_owned(),
+        public_url: spec.public_url.clone(),
+        jwks_max_age_seconds,
+    })
+    .expect("region config serializes");
+    let checksum = checksum(&region_json);
+
+    let mut desired = DesiredRegion {
+        namespace: Namespace {
+            metadata: ObjectMeta {
+                name: Some(namespace.to_owned()),
+                labels: Some(region_labels.to_map()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        },
+        config_maps: vec![ConfigMap {
+            metadata: meta(REGION_CONFIG_MAP, namespace, &region_labels),
+            data: Some(BTreeMap::from([(REGION_FILE.to_owned(), region_json)])),
+            ..ConfigMap::default()
+        }],
+        ..DesiredRegion::default()
+    };
+    for (group, members) in groups(tenants) {
+        let dedicated = members
+            .first()
+            .filter(|t| t.isolation == Isolation::Dedicated)
+            .map(|t| t.name.as_str());
+        let labels = region_labels.clone().instance(&group).tenant(dedicated);
+        add_group(
+            &mut desired,
+            &group,
+            namespace,
+            &labels,
+            spec,
+            &members,
+            &checksum,
+        );
+    }
+    desired
+}
+
+/// Groups tenants by the auth-server that serves them: one shared, one per dedicated tenant.
+fn groups(tenants: &[PlacedTenant]) -> BTreeMap<String, Vec<&PlacedTenant>> {
+    let mut groups: BTreeMap<String, Vec<&PlacedTenant>> = BTreeMap::new();
+    for tenant in tenants {
+        let group = match tenant.isolation {
+            Isolation::Shared => SHARED_GROUP.to_owned(),
+            Isolation::Dedicated => dedicated_group_name(&tenant.name),
+        };
+        groups.entry(group).or_default().push(tenant);
+    }
+    groups
+}
+
+/// `auth-t-<tenant>`, shortened with a hash suffix where a Service name (a DNS label) would
+/// exceed 63 characters.
+fn dedicated_group_name(tenant: &str) -> String {
+    let name = format!("auth-t-{tenant}");
+    if name.len() <= 63 {
+        return name;
+    }
+    format!(
+        "{}-{}",
+        name[..54].trim_end_matches('-'),
+        &checksum(tenant)[..8]
+    )
+}
+
+fn add_group(
+    desired: &mut DesiredRegion,
+    group: &str,
+    namespace: &str,
+    labels: &Labels,
+    spec: &AuthRegionSpec,
+    members: &[&PlacedTenant],
+    checksum: &str,
+) {
+    let count = shard_count(members.len());
+    let mut public = vec![BTreeMap::new(); count];
+    let mut sensitive = vec![BTreeMap::new(); count];
+    for tenant in members {
+        let shard = shard_of(&tenant.name, count);
+        public[shard].extend(tenant.files.public.clone());
+        sensitive[shard].extend(
+            tenant
+                .files
+                .sensitive
+                .iter()
+                .map(|(k, v)| (k.clone(), ByteString(v.clone().into_bytes()))),
+        );
+    }
+    let config_map_names: Vec<String> = (0..count).map(|i| format!("{group}-config-{i}")).collect();
+    let secret_names: Vec<String> = (0..count).map(|i| format!("{group}-files-{i}")).collect();
+    for (name, data) in config_map_names.iter().zip(public) {
+        desired.config_maps.push(ConfigMap {
+            metadata: meta(name, namespace, labels),
+            data: Some(data),
+            ..ConfigMap::default()
+        });
+    }
+    for (name, data) in secret_names.iter().zip(sensitive) {
+        desired.secrets.push(Secret {
+            metadata: meta(name, namespace, labels),
+            type_: Some("Opaque".into()),
+            data: Some(data),
+            ..Secret::default()
+        });
+    }
+    let mut volume_config_maps = vec![REGION_CONFIG_MAP.to_owned()];
+    volume_config_maps.extend(config_map_names);
+    let workload = Workload {
+        name: group,
+        namespace,
+        labels,
+        spec: &spec.auth_server,
+        config_maps: &volume_config_maps,
+        secrets: &secret_names,
+        checksum,
+    };
+    desired.deployments.push(workload::deployment(&workload));
+    desired.services.push(workload::service(&workload));
+    desired
+        .pod_disruption_budgets
+        .push(workload::pod_disruption_budget(&workload));
+}
+
+fn meta(name: &str, namespace: &str, labels: &Labels) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(namespace.to_owned()),
+        labels: Some(labels.to_map()),
+        ..ObjectMeta::default()
+    }
+}
+
+fn checksum(content: &str) -> String {
+    Sha256::digest(content.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

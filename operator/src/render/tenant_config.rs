@@ -1,0 +1,141 @@
+//! A Tenant's spec as the contract's [`TenantConfig`].
+
+use meridian_contract::{self as contract, TenantConfig, TokenLifetimes};
+
+use crate::api::{ClientSpec, ClientType, GrantType, TenantSpec};
+use crate::duration;
+use crate::settings::Settings;
+
+use super::RenderError;
+
+/// The issuer in effect: `spec.issuer`, or the operator's base URL plus `/t/<name>`.
+pub fn issuer(name: &str, spec: &TenantSpec, settings: &Settings) -> String {
+    match &spec.issuer {
+        Some(issuer) => issuer.clone(),
+        None => format!(
+            "{}/t/{name}",
+            settings.issuer_base_url.trim_end_matches('/')
+        ),
+    }
+}
+
+/// The public configuration of tenant `name`, as every region's auth-server reads it.
+pub fn tenant_config(
+    name: &str,
+    spec: &TenantSpec,
+    settings: &Settings,
+) -> Result<TenantConfig, RenderError> {
+    Ok(TenantConfig {
+        id: name.to_owned(),
+        display_name: spec.display_name.clone().unwrap_or_else(|| name.to_owned()),
+        issuer: issuer(name, spec, settings),
+        home_region: spec.home_region.clone(),
+        scopes: spec
+            .scopes
+            .iter()
+            .map(|scope| contract::Scope {
+                name: scope.name.clone(),
+                description: scope.description.clone().unwrap_or_default(),
+            })
+            .collect(),
+        clients: spec.clients.iter().map(client_config).collect(),
+        tokens: lifetimes(spec)?,
+        claims: spec.claims.clone(),
+    })
+}
+
+fn lifetimes(spec: &TenantSpec) -> Result<TokenLifetimes, RenderError> {
+    let seconds = |field, value: &str| duration::parse(field, value).map(|d| d.as_secs());
+    Ok(TokenLifetimes {
+        access_token_seconds: seconds("spec.tokens.accessTokenTtl", &spec.tokens.access_token_ttl)?,
+        id_token_seconds: seconds("spec.tokens.idTokenTtl", &spec.tokens.id_token_ttl)?,
+        refresh_token_seconds: seconds(
+            "spec.tokens.refreshTokenTtl",
+            &spec.tokens.refresh_token_ttl,
+        )?,
+    })
+}
+
+fn client_config(client: &ClientSpec) -> contract::ClientConfig {
+    contract::ClientConfig {
+        client_id: client.client_id.clone(),
+        display_name: client
+            .display_name
+            .clone()
+            .unwrap_or_else(|| client.client_id.clone()),
+        kind: match client.client_type {
+            ClientType::Confidential => contract::ClientKind::Confidential,
+            ClientType::Public => contract::ClientKind::Public,
+        },
+        grant_types: client
+            .grant_types
+            .iter()
+            .map(|grant| match grant {
+                GrantType::ClientCredentials => contract::GrantType::ClientCredentials,
+                GrantType::AuthorizationCode => contract::GrantType::AuthorizationCode,
+                GrantType::RefreshToken => contract::GrantType::RefreshToken,
+            })
+            .collect(),
+        redirect_uris: client.redirect_uris.clone(),
+        scopes: client.scopes.clone(),
+        audience: client.audience.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml: &str) -> TenantSpec {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn issuer_is_derived_from_the_base_url_when_absent() {
+        let settings = Settings {
+            issuer_base_url: "https://auth.example.com/".into(),
+            ..Settings::default()
+        };
+        assert_eq!(
+            issuer("acme", &spec("{regions: [eu], homeRegion: eu}"), &settings),
+            "https://auth.example.com/t/acme"
+        );
+        let explicit = spec("{regions: [eu], homeRegion: eu, issuer: 'https://id.acme.example'}");
+        assert_eq!(
+            issuer("acme", &explicit, &settings),
+            "https://id.acme.example"
+        );
+    }
+
+    #[test]
+    fn renders_clients_lifetimes_and_defaults() {
+        let spec = spec(
+            r#"
+            regions: [eu]
+            homeRegion: eu
+            tokens: {accessTokenTtl: 10m}
+            clients:
+              - {clientId: web, type: public, grantTypes: [authorization_code], redirectUris: ["https://a/cb"]}
+            "#,
+        );
+        let config = tenant_config("acme", &spec, &Settings::default()).unwrap();
+        assert_eq!(config.display_name, "acme");
+        assert_eq!(config.tokens.access_token_seconds, 600);
+        assert_eq!(config.tokens.id_token_seconds, 3600);
+        assert_eq!(config.clients[0].kind, contract::ClientKind::Public);
+        assert_eq!(
+            config.clients[0].grant_types,
+            [contract::GrantType::AuthorizationCode]
+        );
+    }
+
+    #[test]
+    fn a_broken_duration_names_its_field() {
+        let spec = spec("{regions: [eu], homeRegion: eu, tokens: {accessTokenTtl: soon}}");
+        let err = tenant_config("acme", &spec, &Settings::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("spec.tokens.accessTokenTtl"),
+            "{err}"
+        );
+    }
+}

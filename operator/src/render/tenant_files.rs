@@ -1,0 +1,110 @@
+//! A tenant's contract files: what one region needs to serve it.
+
+use std::collections::BTreeMap;
+
+use meridian_contract::{ClientKind, ClientSecrets, KeyRing, TenantFile, UserDirectory};
+
+use crate::api::Tenant;
+use crate::settings::Settings;
+
+use super::{RenderError, tenant_config};
+
+/// Everything about one tenant that a region's desired state depends on, already read and
+/// resolved from the hub (key ring, client secret digests, user directory).
+#[derive(Debug, Clone, Copy)]
+pub struct TenantInputs<'a> {
+    pub tenant: &'a Tenant,
+    pub name: &'a str,
+    pub key_ring: &'a KeyRing,
+    pub client_secrets: &'a ClientSecrets,
+    pub users: Option<&'a UserDirectory>,
+}
+
+/// One tenant's files: public ones for a ConfigMap, sensitive ones for a Secret. File names
+/// follow [`TenantFile`]; contents are the serialized contract types.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TenantFiles {
+    pub public: BTreeMap<String, String>,
+    pub sensitive: BTreeMap<String, String>,
+}
+
+impl TenantFiles {
+    /// Sorts loose files (as read back from a region's objects) into a tenant's files.
+    pub fn from_files<'a>(
+        tenant: &str,
+        files: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> Self {
+        let mut out = Self::default();
+        for (name, content) in files {
+            if let Some((owner, kind)) = TenantFile::parse(name)
+                && owner == tenant
+            {
+                let target = if kind.is_secret() {
+                    &mut out.sensitive
+                } else {
+                    &mut out.public
+                };
+                target.insert(name.clone(), content.clone());
+            }
+        }
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.public.is_empty() && self.sensitive.is_empty()
+    }
+}
+
+/// Renders one tenant's files. Fails when the inputs cannot make a serving tenant (a key ring
+/// with no key, a confidential client without a secret digest), so the caller can keep the
+/// tenant's last good files instead.
+pub fn tenant_files(
+    inputs: TenantInputs<'_>,
+    settings: &Settings,
+) -> Result<TenantFiles, RenderError> {
+    let config = tenant_config(inputs.name, &inputs.tenant.spec, settings)?;
+    if inputs.key_ring.keys.is_empty() {
+        return Err(RenderError::NoSigningKeys);
+    }
+    // Only the digests of this tenant's confidential clients travel, never stale extras.
+    let mut secrets = ClientSecrets::default();
+    for client in config
+        .clients
+        .iter()
+        .filter(|c| c.kind == ClientKind::Confidential)
+    {
+        let digest = inputs
+            .client_secrets
+            .secrets
+            .get(&client.client_id)
+            .ok_or_else(|| RenderError::MissingClientSecret {
+                client_id: client.client_id.clone(),
+            })?;
+        secrets
+            .secrets
+            .insert(client.client_id.clone(), digest.clone());
+    }
+
+    let mut files = TenantFiles::default();
+    files
+        .public
+        .insert(TenantFile::Config.file_name(inputs.name), json(&config));
+    files.sensitive.insert(
+        TenantFile::Keys.file_name(inputs.name),
+        json(inputs.key_ring),
+    );
+    files
+        .sensitive
+        .insert(TenantFile::Clients.file_name(inputs.name), json(&secrets));
+    if let Some(users) = inputs.users {
+        files
+            .sensitive
+            .insert(TenantFile::Users.file_name(inputs.name), json(users));
+    }
+    Ok(files)
+}
+
+/// Serializing contract types cannot fail: string keys only, no non-finite floats.
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("contract types always serialize")
+}

@@ -1,0 +1,313 @@
+//! The desired state of a region from the YAML of examples/ and small fixtures.
+
+use meridian_contract::{
+    Algorithm, ClientSecrets, KeyRing, SecretDigest, SigningKey, UserDirectory,
+};
+
+use super::*;
+use crate::api::{AuthRegion, Isolation, Tenant};
+use crate::settings::Settings;
+
+fn example<T: serde::de::DeserializeOwned>(file: &str, name: &str) -> T {
+    let text =
+        std::fs::read_to_string(format!("{}/../examples/{file}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| serde_yaml::Value::deserialize(doc).unwrap())
+        .find(|doc| doc["metadata"]["name"].as_str() == Some(name))
+        .map(|doc| serde_yaml::from_value(doc).unwrap())
+        .unwrap_or_else(|| panic!("{file} has no {name}"))
+}
+use serde::Deserialize;
+
+fn key_ring() -> KeyRing {
+    KeyRing {
+        keys: vec![SigningKey {
+            kid: "kid-1".into(),
+            alg: Algorithm::ES256,
+            generation: 1,
+            private_key_pem: "PEM".into(),
+            publish_at: 0,
+            activate_at: 0,
+            retire_at: None,
+            remove_at: None,
+        }],
+    }
+}
+
+fn digests() -> ClientSecrets {
+    let mut secrets = ClientSecrets::default();
+    secrets
+        .secrets
+        .insert("backend".into(), SecretDigest::from_sha256([7; 32]));
+    secrets
+}
+
+fn placed(tenant: &Tenant, name: &str) -> PlacedTenant {
+    let ring = key_ring();
+    let secrets = digests();
+    let users = UserDirectory::default();
+    let inputs = TenantInputs {
+        tenant,
+        name,
+        key_ring: &ring,
+        client_secrets: &secrets,
+        users: Some(&users),
+    };
+    PlacedTenant {
+        name: name.into(),
+        isolation: tenant.spec.isolation,
+        files: tenant_files(inputs, &Settings::default()).unwrap(),
+    }
+}
+
+fn eu_west() -> AuthRegion {
+    example("20-authregions.yaml", "eu-west")
+}
+
+fn acme() -> Tenant {
+    example("30-tenant-acme.yaml", "acme")
+}
+
+fn names<T: kube::Resource>(objects: &[T]) -> Vec<String> {
+    objects
+        .iter()
+        .map(|o| o.meta().name.clone().unwrap())
+        .collect()
+}
+
+#[test]
+fn example_tenant_renders_a_shared_auth_server_in_the_region() {
+    let region = eu_west();
+    let desired = desired_region("eu-west", &region.spec, &[placed(&acme(), "acme")], 300);
+
+    assert_eq!(
+        desired.namespace.metadata.name.as_deref(),
+        Some("meridian-auth")
+    );
+    assert_eq!(
+        names(&desired.config_maps),
+        ["meridian-region", "auth-shared-config-0"]
+    );
+    assert_eq!(names(&desired.secrets), ["auth-shared-files-0"]);
+    assert_eq!(names(&desired.deployments), ["auth-shared"]);
+    assert_eq!(names(&desired.services), ["auth-shared"]);
+    assert_eq!(names(&desired.pod_disruption_budgets), ["auth-shared"]);
+
+    let config = desired.config_maps[1].data.as_ref().unwrap();
+    let tenant: meridian_contract::TenantConfig =
+        serde_json::from_str(&config["acme.tenant.json"]).unwrap();
+    assert_eq!(tenant.issuer, "https://auth.example.com/t/acme");
+    assert_eq!(tenant.clients.len(), 2);
+    let files: Vec<_> = desired.secrets[0]
+        .data
+        .as_ref()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        files,
+        ["acme.clients.json", "acme.keys.json", "acme.users.json"]
+    );
+    // Key material goes to Secrets only.
+    assert!(
+        !serde_json::to_string(&desired.config_maps)
+            .unwrap()
+            .contains("PEM")
+    );
+}
+
+#[test]
+fn every_object_carries_the_managed_labels() {
+    let desired = desired_region("eu-west", &eu_west().spec, &[placed(&acme(), "acme")], 300);
+    let metas = std::iter::once(&desired.namespace.metadata)
+        .chain(desired.config_maps.iter().map(|o| &o.metadata))
+        .chain(desired.secrets.iter().map(|o| &o.metadata))
+        .chain(desired.deployments.iter().map(|o| &o.metadata))
+        .chain(desired.services.iter().map(|o| &o.metadata))
+        .chain(desired.pod_disruption_budgets.iter().map(|o| &o.metadata));
+    for meta in metas {
+        let labels = meta.labels.as_ref().unwrap();
+        assert_eq!(
+            labels["app.kubernetes.io/managed-by"], "meridian-operator",
+            "{:?}",
+            meta.name
+        );
+        assert_eq!(labels["meridian.dev/region"], "eu-west", "{:?}", meta.name);
+        assert_eq!(labels["app.kubernetes.io/name"], "meridian-auth-server");
+    }
+}
+
+#[test]
+fn pods_are_locked_down() {
+    let desired = desired_region("eu-west", &eu_west().spec, &[placed(&acme(), "acme")], 300);
+    let pod = desired.deployments[0]
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    let pod_security = pod.security_context.as_ref().unwrap();
+    assert_eq!(pod_security.run_as_non_root, Some(true));
+    assert_eq!(
+        pod_security.seccomp_profile.as_ref().unwrap().type_,
+        "RuntimeDefault"
+    );
+    assert_eq!(pod.automount_service_account_token, Some(false));
+    let container = &pod.containers[0];
+    let security = container.security_context.as_ref().unwrap();
+    assert_eq!(security.read_only_root_filesystem, Some(true));
+    assert_eq!(security.allow_privilege_escalation, Some(false));
+    assert_eq!(
+        security.capabilities.as_ref().unwrap().drop.as_deref(),
+        Some(&["ALL".to_owned()][..])
+    );
+    assert!(container.readiness_probe.is_some() && container.liveness_probe.is_some());
+    assert!(container.resources.as_ref().unwrap().requests.is_some());
+}
+
+#[test]
+fn a_dedicated_tenant_gets_an_auth_server_holding_only_itself() {
+    let mut dedicated = acme();
+    dedicated.spec.isolation = Isolation::Dedicated;
+    let tenants = [placed(&acme(), "acme"), placed(&dedicated, "globex")];
+    let desired = desired_region("eu-west", &eu_west().spec, &tenants, 300);
+
+    assert_eq!(
+        names(&desired.deployments),
+        ["auth-shared", "auth-t-globex"]
+    );
+    let globex_files = desired
+        .secrets
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some("auth-t-globex-files-0"))
+        .unwrap();
+    let files: Vec<_> = globex_files
+        .data
+        .as_ref()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert!(files.iter().all(|f| f.starts_with("globex.")), "{files:?}");
+    assert_eq!(
+        globex_files.metadata.labels.as_ref().unwrap()["meridian.dev/tenant"],
+        "globex"
+    );
+}
+
+#[test]
+fn many_tenants_are_sharded_within_object_limits() {
+    let tenant = acme();
+    let tenants: Vec<_> = (0..500)
+        .map(|i| placed(&tenant, &format!("tenant-{i}")))
+        .collect();
+    let desired = desired_region("eu-west", &eu_west().spec, &tenants, 300);
+    assert_eq!(desired.secrets.len(), 8);
+    for secret in &desired.secrets {
+        let size: usize = secret
+            .data
+            .as_ref()
+            .unwrap()
+            .values()
+            .map(|v| v.0.len())
+            .sum();
+        assert!(
+            size < 256 * 1024,
+            "{:?} holds {size} bytes",
+            secret.metadata.name
+        );
+    }
+    let volume = &desired.deployments[0]
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .volumes
+        .as_ref()
+        .unwrap()[0];
+    assert_eq!(
+        volume
+            .projected
+            .as_ref()
+            .unwrap()
+            .sources
+            .as_ref()
+            .unwrap()
+            .len(),
+        1 + 8 + 8
+    );
+}
+
+#[test]
+fn checksum_rolls_pods_for_region_settings_but_not_for_tenant_changes() {
+    let checksum = |desired: &DesiredRegion| {
+        desired.deployments[0]
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .annotations
+            .as_ref()
+            .unwrap()["meridian.dev/config-checksum"]
+            .clone()
+    };
+    let region = eu_west();
+    let base = checksum(&desired_region(
+        "eu-west",
+        &region.spec,
+        &[placed(&acme(), "acme")],
+        300,
+    ));
+    let mut changed_tenant = acme();
+    changed_tenant.spec.scopes.pop();
+    assert_eq!(
+        base,
+        checksum(&desired_region(
+            "eu-west",
+            &region.spec,
+            &[placed(&changed_tenant, "acme")],
+            300
+        ))
+    );
+    let mut moved = region.clone();
+    moved.spec.public_url = "https://eu.auth.example.com".into();
+    assert_ne!(
+        base,
+        checksum(&desired_region(
+            "eu-west",
+            &moved.spec,
+            &[placed(&acme(), "acme")],
+            300
+        ))
+    );
+}
+
+#[test]
+fn a_confidential_client_without_a_digest_is_an_error_naming_it() {
+    let tenant = acme();
+    let ring = key_ring();
+    let inputs = TenantInputs {
+        tenant: &tenant,
+        name: "acme",
+        key_ring: &ring,
+        client_secrets: &ClientSecrets::default(),
+        users: None,
+    };
+    let err = tenant_files(inputs, &Settings::default()).unwrap_err();
+    assert_eq!(
+        err,
+        RenderError::MissingClientSecret {
+            client_id: "backend".into()
+        }
+    );
+}

@@ -1,0 +1,227 @@
+//! The auth-server Deployment, Service and PodDisruptionBudget of one group of tenants.
+//!
+//! Pods run as a non-root user with a read-only root filesystem, no privilege escalation, no
+//! capabilities and the runtime's default seccomp profile; they have no service account token
+//! because the auth-server never talks to the Kubernetes API.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMapProjection, Container, ContainerPort, HTTPGetAction, PodSecurityContext,
+    PodSpec, PodTemplateSpec, Probe, ProjectedVolumeSource, ResourceRequirements, SeccompProfile,
+    SecretProjection, SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    VolumeProjection,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::api::AuthServerSpec;
+
+use super::Labels;
+
+/// Where the pod sees the contract files.
+pub const CONFIG_DIR: &str = "/etc/meridian/config";
+const HTTP_PORT: i32 = 8080;
+const NON_ROOT_UID: i64 = 65532;
+/// Annotation whose change rolls the pods: a checksum of what the auth-server reads only at
+/// start. Tenant files are reloaded live and so are not part of it.
+pub const CHECKSUM_ANNOTATION: &str = "meridian.dev/config-checksum";
+
+/// One auth-server group as the region should run it.
+pub struct Workload<'a> {
+    pub name: &'a str,
+    pub namespace: &'a str,
+    pub labels: &'a Labels,
+    pub spec: &'a AuthServerSpec,
+    pub config_maps: &'a [String],
+    pub secrets: &'a [String],
+    pub checksum: &'a str,
+}
+
+fn meta(w: &Workload<'_>) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(w.name.to_owned()),
+        namespace: Some(w.namespace.to_owned()),
+        labels: Some(w.labels.to_map()),
+        ..ObjectMeta::default()
+    }
+}
+
+fn selector(w: &Workload<'_>) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(w.labels.selector()),
+        ..LabelSelector::default()
+    }
+}
+
+pub fn deployment(w: &Workload<'_>) -> Deployment {
+    let mut annotations = w.spec.pod_annotations.clone();
+    annotations.insert(CHECKSUM_ANNOTATION.to_owned(), w.checksum.to_owned());
+    Deployment {
+        metadata: meta(w),
+        spec: Some(DeploymentSpec {
+            replicas: Some(w.spec.replicas),
+            selector: selector(w),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(w.labels.to_map()),
+                    annotations: Some(annotations),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(pod_spec(w)),
+            },
+            ..DeploymentSpec::default()
+        }),
+        status: None,
+    }
+}
+
+fn pod_spec(w: &Workload<'_>) -> PodSpec {
+    let mut spread = w.spec.topology_spread_constraints.clone();
+    for constraint in &mut spread {
+        constraint.label_selector.get_or_insert_with(|| selector(w));
+    }
+    PodSpec {
+        automount_service_account_token: Some(false),
+        enable_service_links: Some(false),
+        security_context: Some(PodSecurityContext {
+            run_as_non_root: Some(true),
+            run_as_user: Some(NON_ROOT_UID),
+            run_as_group: Some(NON_ROOT_UID),
+            fs_group: Some(NON_ROOT_UID),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".into(),
+                ..SeccompProfile::default()
+            }),
+            ..PodSecurityContext::default()
+        }),
+        containers: vec![container(w)],
+        volumes: Some(vec![config_volume(w)]),
+        node_selector: (!w.spec.node_selector.is_empty()).then(|| w.spec.node_selector.clone()),
+        tolerations: (!w.spec.tolerations.is_empty()).then(|| w.spec.tolerations.clone()),
+        topology_spread_constraints: (!spread.is_empty()).then_some(spread),
+        ..PodSpec::default()
+    }
+}
+
+fn container(w: &Workload<'_>) -> Container {
+    let probe = |path: &str, period: i32| Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::String("http".into()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period),
+        ..Probe::default()
+    };
+    Container {
+        name: "auth-server".into(),
+        image: Some(w.spec.image.clone()),
+        args: Some(vec![
+            format!("--config-dir={CONFIG_DIR}"),
+            format!("--listen=0.0.0.0:{HTTP_PORT}"),
+        ]),
+        ports: Some(vec![ContainerPort {
+            name: Some("http".into()),
+            container_port: HTTP_PORT,
+            protocol: Some("TCP".into()),
+            ..ContainerPort::default()
+        }]),
+        readiness_probe: Some(probe("/readyz", 5)),
+        liveness_probe: Some(probe("/healthz", 10)),
+        resources: Some(w.spec.resources.clone().unwrap_or_else(default_resources)),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            run_as_non_root: Some(true),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".into()]),
+                ..Capabilities::default()
+            }),
+            ..SecurityContext::default()
+        }),
+        volume_mounts: Some(vec![VolumeMount {
+            name: "config".into(),
+            mount_path: CONFIG_DIR.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        }]),
+        ..Container::default()
+    }
+}
+
+/// Requests sized from the auth-server's measured footprint; memory limited so a leak is
+/// contained, CPU not limited so token signing bursts are not throttled.
+fn default_resources() -> ResourceRequirements {
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_owned(), Quantity("50m".into())),
+            ("memory".to_owned(), Quantity("32Mi".into())),
+        ])),
+        limits: Some(BTreeMap::from([(
+            "memory".to_owned(),
+            Quantity("128Mi".into()),
+        )])),
+        ..ResourceRequirements::default()
+    }
+}
+
+/// One projected volume, so Kubernetes swaps every file at once (one `..data` symlink).
+fn config_volume(w: &Workload<'_>) -> Volume {
+    let config_maps = w.config_maps.iter().map(|name| VolumeProjection {
+        config_map: Some(ConfigMapProjection {
+            name: name.clone(),
+            ..ConfigMapProjection::default()
+        }),
+        ..VolumeProjection::default()
+    });
+    let secrets = w.secrets.iter().map(|name| VolumeProjection {
+        secret: Some(SecretProjection {
+            name: name.clone(),
+            ..SecretProjection::default()
+        }),
+        ..VolumeProjection::default()
+    });
+    Volume {
+        name: "config".into(),
+        projected: Some(ProjectedVolumeSource {
+            sources: Some(config_maps.chain(secrets).collect()),
+            default_mode: Some(0o440),
+        }),
+        ..Volume::default()
+    }
+}
+
+pub fn service(w: &Workload<'_>) -> Service {
+    Service {
+        metadata: meta(w),
+        spec: Some(ServiceSpec {
+            selector: Some(w.labels.selector()),
+            ports: Some(vec![ServicePort {
+                name: Some("http".into()),
+                port: 80,
+                target_port: Some(IntOrString::String("http".into())),
+                protocol: Some("TCP".into()),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// Allows one pod down at a time: never blocks a node drain, even with one replica.
+pub fn pod_disruption_budget(w: &Workload<'_>) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: meta(w),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(1)),
+            selector: Some(selector(w)),
+            ..PodDisruptionBudgetSpec::default()
+        }),
+        status: None,
+    }
+}
