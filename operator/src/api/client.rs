@@ -49,7 +49,7 @@ pub struct ClientSpec {
     /// Redirect URIs, compared exactly: absolute https URLs (http only for localhost, 127.0.0.1
     /// and [::1], as native apps use) without a fragment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 16), inner(length(max = 2048)))]
+    #[schemars(length(max = 16), inner(length(max = 1024)))]
     #[x_kube(
         validation = Rule::new(format!("self.all(u, {})", super::rules::is_https_or_loopback_url("u"))).message("spec.clients[].redirectUris must be absolute https URLs (http only for localhost, 127.0.0.1 or [::1])"),
         validation = Rule::new("self.all(u, !u.contains('#'))")

@@ -99,9 +99,9 @@ pub struct TenantSpec {
         .message("spec.scopes[].name must be unique"))]
     pub scopes: Vec<ScopeSpec>,
 
-    /// OAuth 2.0 clients of this tenant.
+    /// OAuth 2.0 clients of this tenant (at most 50).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 64))]
+    #[schemars(length(max = 50))]
     #[x_kube(validation = Rule::new(super::rules::unique_items(".clientId"))
         .message("spec.clients[].clientId must be unique within the tenant"))]
     pub clients: Vec<ClientSpec>,

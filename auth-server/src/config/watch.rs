@@ -1,0 +1,124 @@
+//! Keeps the served [`Snapshot`] in step with the mounted directory.
+//!
+//! Kubernetes updates a projected volume by writing a new timestamped directory and swapping
+//! the `..data` symlink to it, so every file changes at one instant. A cheap poll of that link
+//! (or, outside Kubernetes, of every file's size and mtime) sees exactly those swaps, works on
+//! any volume type, and costs one `readlink` per tick; inotify would see the same swap as a
+//! burst of create/rename events to debounce. A changed directory is rebuilt off the request
+//! path and swapped in atomically; a refused one is logged once and the last good snapshot
+//! keeps serving. This module must never log file contents.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwapOption;
+
+use super::{Snapshot, load_dir};
+
+/// The snapshot being served; `None` until a valid configuration has loaded.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigHandle(Arc<ArcSwapOption<Snapshot>>);
+
+impl ConfigHandle {
+    pub fn current(&self) -> Option<Arc<Snapshot>> {
+        self.0.load_full()
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.0.load().is_some()
+    }
+
+    pub fn install(&self, snapshot: Snapshot) {
+        self.0.store(Some(Arc::new(snapshot)));
+    }
+
+    /// Loads `dir` (blocking) and swaps it in; on failure logs one line and keeps the last
+    /// good snapshot. Returns whether the new configuration was taken.
+    pub fn reload(&self, dir: &Path) -> bool {
+        match load_dir(dir) {
+            Ok(snapshot) => {
+                tracing::info!(
+                    dir = %dir.display(),
+                    region = %snapshot.region.name,
+                    tenants = snapshot.tenants().len(),
+                    "configuration loaded"
+                );
+                self.install(snapshot);
+                true
+            }
+            Err(error) => {
+                tracing::error!(
+                    dir = %dir.display(),
+                    reason = error.reason(),
+                    serving_previous = self.is_ready(),
+                    "configuration refused: {error}"
+                );
+                false
+            }
+        }
+    }
+}
+
+/// What identifies one version of the directory's contents: the `..data` target (Kubernetes
+/// swaps it first) and every visible file's size and mtime (Kubernetes adds the links of new
+/// files only after the swap, so the link alone would miss a new tenant).
+#[derive(Debug, PartialEq, Eq)]
+struct Fingerprint {
+    data_link: Option<PathBuf>,
+    files: Vec<(String, u64, Option<SystemTime>)>,
+}
+
+fn fingerprint(dir: &Path) -> Option<Fingerprint> {
+    let data_link = std::fs::read_link(dir.join("..data")).ok();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        // `fs::metadata` follows the links into `..data`.
+        let meta = std::fs::metadata(entry.path()).ok()?;
+        files.push((name, meta.len(), meta.modified().ok()));
+    }
+    files.sort();
+    Some(Fingerprint { data_link, files })
+}
+
+/// A directory being served: the fingerprint it was last loaded at.
+pub struct DirWatch {
+    handle: ConfigHandle,
+    dir: PathBuf,
+    seen: Option<Fingerprint>,
+}
+
+impl DirWatch {
+    /// Loads `dir` now (blocking). The fingerprint is taken before reading, so a swap that
+    /// lands during this first load is still seen by [`Self::run`].
+    pub fn load(handle: ConfigHandle, dir: PathBuf) -> Self {
+        let seen = fingerprint(&dir);
+        handle.reload(&dir);
+        Self { handle, dir, seen }
+    }
+
+    /// Re-loads the directory whenever its fingerprint changes, checking every `interval`
+    /// until the task is dropped.
+    pub async fn run(mut self, interval: Duration) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let dir = self.dir.clone();
+            let Ok(current) = tokio::task::spawn_blocking(move || fingerprint(&dir)).await else {
+                continue;
+            };
+            if current.is_none() || current == self.seen {
+                continue;
+            }
+            self.seen = current;
+            let (handle, dir) = (self.handle.clone(), self.dir.clone());
+            // Parsing keys and hashes is CPU work: keep it off the workers serving requests.
+            let _ = tokio::task::spawn_blocking(move || handle.reload(&dir)).await;
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! The authorization endpoint and its login form (RFC 6749 §4.1, OIDC Core §3.1.2).
+//!
+//! A request is validated before anything is shown; errors before the redirect URI is known
+//! good stay on this server. The form is bound to its pending request by a CSRF token held in
+//! both a cookie and the form. Passwords are checked off the async workers, throttled, and
+//! never logged.
+
+use std::sync::OnceLock;
+
+use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use axum::body::Bytes;
+use axum::extract::{Extension, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use subtle::ConstantTimeEq;
+
+use super::login_page::{self, LoginForm};
+use super::{AppState, ClientIp, CurrentTenant};
+use crate::issue::random_token;
+use crate::oauth::{AuthorizeFailure, AuthorizeRequest, OAuthError, Params, Prompt};
+use crate::store::{CodeGrant, PendingLogin, Session};
+use crate::tenant::Tenant;
+
+const SESSION_COOKIE: &str = "meridian_session";
+const CSRF_COOKIE: &str = "meridian_csrf";
+/// RFC 6749 §4.1.2 recommends at most ten minutes; one is plenty for a redirect.
+const CODE_SECONDS: i64 = 60;
+const LOGIN_SECONDS: i64 = 600;
+const SESSION_SECONDS: i64 = 8 * 3600;
+
+pub async fn authorize(
+    State(app): State<AppState>,
+    Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    // The query uses the same encoding as a form body (RFC 6749 §4.1.1, Appendix B).
+    let Ok(params) = Params::from_form(query.as_deref().unwrap_or_default().as_bytes()) else {
+        return login_page::error(
+            StatusCode::BAD_REQUEST,
+            "The request parameters are malformed.",
+        );
+    };
+    let request = match AuthorizeRequest::validate(&tenant, &params) {
+        Ok(request) => request,
+        Err(AuthorizeFailure::Page(why)) => return login_page::error(StatusCode::BAD_REQUEST, why),
+        Err(AuthorizeFailure::Redirect {
+            redirect_uri,
+            state,
+            error,
+        }) => {
+            return error_redirect(&tenant, &redirect_uri, state.as_deref(), error);
+        }
+    };
+    let now = app.clock.now();
+    let session = cookie(&headers, SESSION_COOKIE)
+        .and_then(|id| app.store.session(id, now))
+        .filter(|session| {
+            session.tenant == tenant.id() && tenant.user(&session.username).is_some()
+        });
+    match (request.prompt, session) {
+        (Prompt::None | Prompt::Default, Some(session)) => {
+            code_redirect(&app, &tenant, request, &session.username, session.auth_time)
+        }
+        (Prompt::None, None) => {
+            let (uri, state) = (request.redirect_uri.clone(), request.state.clone());
+            error_redirect(&tenant, &uri, state.as_deref(), OAuthError::LoginRequired)
+        }
+        (Prompt::Login | Prompt::Default, _) => show_login(&app, &tenant, request),
+    }
+}
+
+fn show_login(app: &AppState, tenant: &Tenant, request: AuthorizeRequest) -> Response {
+    let (login_id, csrf) = (random_token(), random_token());
+    let pending = PendingLogin {
+        tenant: tenant.id().to_owned(),
+        csrf: csrf.clone(),
+        request,
+        expires_at: app.clock.now() + LOGIN_SECONDS,
+    };
+    let form = login_form(tenant, &pending, &login_id, "", None);
+    let mut response = login_page::login(&form, StatusCode::OK);
+    set_cookie(&mut response, tenant, CSRF_COOKIE, &csrf, LOGIN_SECONDS);
+    app.store.save_login(&login_id, pending);
+    response
+}
+
+fn login_form<'a>(
+    tenant: &'a Tenant,
+    pending: &'a PendingLogin,
+    login_id: &'a str,
+    username: &'a str,
+    error: Option<&'a str>,
+) -> LoginForm<'a> {
+    let client = tenant.client(&pending.request.client_id);
+    let client_name = client
+        .map(|c| c.config.display_name.as_str())
+        .filter(|name| !name.is_empty())
+        .unwrap_or(&pending.request.client_id);
+    LoginForm {
+        tenant_name: &tenant.config.display_name,
+        client_name,
+        // Relative to `<issuer>/authorize`, so it works behind any host or port.
+        action: "login",
+        login_id,
+        csrf: &pending.csrf,
+        username,
+        error,
+    }
+}
+
+pub async fn login(
+    State(app): State<AppState>,
+    Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let now = app.clock.now();
+    let Ok(params) = Params::from_form(&body) else {
+        return login_page::error(StatusCode::BAD_REQUEST, "The form is malformed.");
+    };
+    let login_id = params.get("login_id").unwrap_or_default();
+    let pending = match verified_form(&app, &tenant, &params, &headers) {
+        Ok(pending) => pending,
+        Err((status, message)) => return login_page::error(status, message),
+    };
+    let username = params.get("username").unwrap_or_default().to_owned();
+    let password = params.get("password").unwrap_or_default().to_owned();
+    let retry = |message, status| {
+        let form = login_form(&tenant, &pending, login_id, &username, Some(message));
+        login_page::login(&form, status)
+    };
+    if !app.throttle.allows(tenant.id(), &username, ip, now) {
+        let message = "Too many failed attempts. Try again later.";
+        return retry(message, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let hash = tenant
+        .user(&username)
+        .map(|user| user.password_hash.clone());
+    let verified =
+        tokio::task::spawn_blocking(move || password_matches(hash.as_deref(), &password))
+            .await
+            .unwrap_or(false);
+    if !verified {
+        app.throttle.record_failure(tenant.id(), &username, ip, now);
+        tracing::info!(tenant = tenant.id(), client_id = %pending.request.client_id, "login failed");
+        return retry("Wrong username or password.", StatusCode::UNAUTHORIZED);
+    }
+    app.throttle.record_success(tenant.id(), &username);
+    app.store.remove_login(login_id);
+    signed_in(&app, &tenant, pending, &username)
+}
+
+/// The pending login the form belongs to, if its CSRF token matches both the form field and
+/// the cookie set with the form; otherwise what the error page says.
+fn verified_form(
+    app: &AppState,
+    tenant: &Tenant,
+    params: &Params,
+    headers: &HeaderMap,
+) -> Result<PendingLogin, (StatusCode, &'static str)> {
+    let login_id = params.get("login_id").unwrap_or_default();
+    let pending = app
+        .store
+        .login(login_id, app.clock.now())
+        .filter(|p| p.tenant == tenant.id())
+        .ok_or((StatusCode::BAD_REQUEST, "This sign-in page has expired."))?;
+    let form_csrf = params.get("csrf").unwrap_or_default();
+    let cookie_csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
+    let csrf_ok = bool::from(form_csrf.as_bytes().ct_eq(pending.csrf.as_bytes()))
+        & bool::from(cookie_csrf.as_bytes().ct_eq(pending.csrf.as_bytes()));
+    if !csrf_ok {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "The sign-in form could not be verified.",
+        ));
+    }
+    Ok(pending)
+}
+
+/// Starts a session for the user and answers the pending request with a code.
+fn signed_in(app: &AppState, tenant: &Tenant, pending: PendingLogin, username: &str) -> Response {
+    let now = app.clock.now();
+    let session_id = random_token();
+    let session = Session {
+        tenant: tenant.id().to_owned(),
+        username: username.to_owned(),
+        auth_time: now,
+        expires_at: now + SESSION_SECONDS,
+    };
+    app.store.save_session(&session_id, session);
+    let mut response = code_redirect(app, tenant, pending.request, username, now);
+    set_cookie(
+        &mut response,
+        tenant,
+        SESSION_COOKIE,
+        &session_id,
+        SESSION_SECONDS,
+    );
+    set_cookie(&mut response, tenant, CSRF_COOKIE, "", 0);
+    response
+}
+
+/// Checks an argon2id password; an unknown user is checked against a dummy hash so the
+/// answer takes as long either way and does not reveal which usernames exist.
+fn password_matches(hash: Option<&str>, password: &str) -> bool {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let salt = SaltString::encode_b64(b"meridian-dummy-salt").expect("static salt");
+        Argon2::default()
+            .hash_password(b"not a password", &salt)
+            .expect("hashing")
+            .to_string()
+    });
+    let (hash, known) = match hash {
+        Some(hash) => (hash, true),
+        None => (dummy.as_str(), false),
+    };
+    let parsed = PasswordHash::new(hash);
+    let matches = parsed.is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    });
+    matches && known
+}
+
+fn code_redirect(
+    app: &AppState,
+    tenant: &Tenant,
+    request: AuthorizeRequest,
+    username: &str,
+    auth_time: i64,
+) -> Response {
+    let code = random_token();
+    let (redirect_uri, state) = (request.redirect_uri.clone(), request.state.clone());
+    let grant = CodeGrant {
+        tenant: tenant.id().to_owned(),
+        request,
+        username: username.to_owned(),
+        auth_time,
+        expires_at: app.clock.now() + CODE_SECONDS,
+    };
+    app.store.save_code(&code, grant);
+    redirect(tenant, &redirect_uri, &[("code", &code)], state.as_deref())
+}
+
+fn error_redirect(
+    tenant: &Tenant,
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: OAuthError,
+) -> Response {
+    let mut pairs = vec![("error", error.code())];
+    if let Some(description) = error.description() {
+        pairs.push(("error_description", description));
+    }
+    redirect(tenant, redirect_uri, &pairs, state)
+}
+
+/// Redirects to the client with `state` echoed and `iss` set (RFC 9207 §2).
+fn redirect(
+    tenant: &Tenant,
+    redirect_uri: &str,
+    pairs: &[(&str, &str)],
+    state: Option<&str>,
+) -> Response {
+    let Ok(mut url) = url::Url::parse(redirect_uri) else {
+        return login_page::error(StatusCode::BAD_REQUEST, "The redirect URI is not a URL.");
+    };
+    {
+        let mut query = url.query_pairs_mut();
+        query.extend_pairs(pairs);
+        if let Some(state) = state {
+            query.append_pair("state", state);
+        }
+        query.append_pair("iss", tenant.issuer());
+    }
+    let mut response = Redirect::to(url.as_str()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+        .filter(|value| !value.is_empty())
+}
+
+/// Cookies are scoped to the tenant's path so tenants sharing a host never see each other's.
+fn set_cookie(response: &mut Response, tenant: &Tenant, name: &str, value: &str, max_age: i64) {
+    let path = if tenant.path.is_empty() {
+        "/"
+    } else {
+        tenant.path.as_str()
+    };
+    let secure = if tenant.issuer().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie =
+        format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
+    if let Ok(value) = HeaderValue::try_from(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}

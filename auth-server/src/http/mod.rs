@@ -1,0 +1,147 @@
+//! The HTTP edge: probes and metrics at fixed paths, and every tenant endpoint under its
+//! issuer's path.
+//!
+//! Handlers translate between HTTP and the pure rules in [`crate::oauth`]; they hold no
+//! policy of their own and never log request bodies, tokens or credentials.
+
+mod authorize;
+mod discovery;
+mod login_page;
+mod probes;
+mod token;
+mod token_info;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower::ServiceExt;
+
+use crate::clock::Clock;
+use crate::config::{ConfigHandle, Route};
+use crate::metrics::Metrics;
+use crate::oauth::ErrorCode;
+use crate::store::Store;
+use crate::tenant::Tenant;
+use crate::throttle::LoginThrottle;
+
+/// Everything a handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: ConfigHandle,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    pub throttle: Arc<LoginThrottle>,
+}
+
+/// The tenant a request was routed to.
+#[derive(Clone)]
+pub struct CurrentTenant(pub Arc<Tenant>);
+
+/// The peer address, for login throttling. Behind a proxy this is the proxy: the throttle
+/// then limits the proxy as a whole, which errs on the safe side.
+#[derive(Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+/// The JWKS `max-age` of the region, carried to the JWKS handler.
+#[derive(Clone, Copy)]
+pub struct JwksMaxAge(pub u32);
+
+pub fn router(state: AppState) -> Router {
+    let tenant_routes: Router = Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::server_metadata),
+        )
+        .route("/jwks.json", get(discovery::jwks))
+        .route("/authorize", get(authorize::authorize))
+        .route("/login", post(authorize::login))
+        .route("/token", post(token::token))
+        .route("/introspect", post(token_info::introspect))
+        .route("/revoke", post(token_info::revoke))
+        .route(
+            "/userinfo",
+            get(token_info::userinfo).post(token_info::userinfo),
+        )
+        .with_state(state.clone());
+    Router::new()
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
+        .route("/metrics", get(probes::metrics))
+        .fallback(dispatch)
+        .with_state((state, tenant_routes))
+}
+
+/// Routes a request to its tenant by issuer path, then to the endpoint under it.
+async fn dispatch(
+    State((app, routes)): State<(AppState, Router)>,
+    mut request: Request,
+) -> Response {
+    let Some(snapshot) = app.config.current() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no configuration loaded").into_response();
+    };
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let path = request.uri().path();
+    let (tenant, rest) = match snapshot.route(host, path) {
+        Some(Route::Tenant(tenant, rest)) => (tenant.clone(), rest.to_owned()),
+        Some(Route::Metadata(tenant)) => (
+            tenant.clone(),
+            "/.well-known/oauth-authorization-server".to_owned(),
+        ),
+        None => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let endpoint = endpoint_label(&rest);
+    let rewritten = match request.uri().query() {
+        Some(query) => format!("{rest}?{query}"),
+        None => rest,
+    };
+    *request.uri_mut() = rewritten
+        .parse::<Uri>()
+        .unwrap_or_else(|_| Uri::from_static("/"));
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    request
+        .extensions_mut()
+        .insert(ClientIp(ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))));
+    request.extensions_mut().insert(CurrentTenant(tenant));
+    request
+        .extensions_mut()
+        .insert(JwksMaxAge(snapshot.region.jwks_max_age_seconds));
+    let started = Instant::now();
+    let response = routes.oneshot(request.map(Body::new)).await.into_response();
+    app.metrics.observe(endpoint, started.elapsed());
+    if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
+        app.metrics.error(code);
+    }
+    response
+}
+
+fn endpoint_label(rest: &str) -> &'static str {
+    match rest {
+        "/token" => "token",
+        "/authorize" => "authorize",
+        "/login" => "login",
+        "/introspect" => "introspect",
+        "/revoke" => "revoke",
+        "/userinfo" => "userinfo",
+        "/jwks.json" => "jwks",
+        path if path.starts_with("/.well-known/") => "discovery",
+        _ => "other",
+    }
+}

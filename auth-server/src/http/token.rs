@@ -1,0 +1,311 @@
+//! The token endpoint (RFC 6749 §3.2): `client_credentials`, `authorization_code` with PKCE,
+//! and `refresh_token` with rotation.
+//!
+//! Every answer carries `Cache-Control: no-store` (§5.1). Replays of codes and refresh tokens
+//! are logged with tenant and client only, never with the token.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Extension, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use meridian_contract::GrantType;
+use serde::Serialize;
+
+use super::{AppState, CurrentTenant};
+use crate::issue::{self, Authentication, Subject};
+use crate::oauth::{Credentials, OAuthError, Params, granted_scope};
+use crate::store::{CodeGrant, CodeRedemption, IssuedTokens, RefreshGrant, RefreshRedemption};
+use crate::tenant::{Client, Tenant};
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+
+impl IntoResponse for TokenResponse {
+    fn into_response(self) -> Response {
+        let mut response = Json(self).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        response
+    }
+}
+
+pub async fn token(
+    State(app): State<AppState>,
+    Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<TokenResponse, OAuthError> {
+    let params = Params::from_form(&body)?;
+    let client = Credentials::from_request(&headers, &params)?.authenticate(&tenant)?;
+    let grant = match params.require("grant_type")? {
+        "client_credentials" => GrantType::ClientCredentials,
+        "authorization_code" => GrantType::AuthorizationCode,
+        "refresh_token" => GrantType::RefreshToken,
+        _ => return Err(OAuthError::UnsupportedGrantType),
+    };
+    if !client.may_use(grant) {
+        return Err(OAuthError::UnauthorizedClient(
+            "grant_type not allowed for this client",
+        ));
+    }
+    let response = match grant {
+        GrantType::ClientCredentials => client_credentials(&app, &tenant, client, &params),
+        GrantType::AuthorizationCode => authorization_code(&app, &tenant, client, &params),
+        GrantType::RefreshToken => refresh_token(&app, &tenant, client, &params),
+    }?;
+    app.metrics.token_issued(tenant.id(), grant.as_str());
+    Ok(response)
+}
+
+fn client_credentials(
+    app: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let scope = granted_scope(client, params.get("scope"))?;
+    let now = app.clock.now();
+    let signer = tenant
+        .signer(now)
+        .ok_or(OAuthError::TemporarilyUnavailable)?;
+    let subject = Subject {
+        id: &client.config.client_id,
+        user: None,
+    };
+    let access = issue::access_token(tenant, signer, client, subject, &scope, now);
+    Ok(TokenResponse {
+        access_token: access.token,
+        token_type: "Bearer",
+        expires_in: access.expires_in,
+        scope,
+        refresh_token: None,
+        id_token: None,
+    })
+}
+
+fn authorization_code(
+    app: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let code = params.require("code")?;
+    let now = app.clock.now();
+    let grant = redeem_code(app, tenant, client, code)?;
+    check_code_binding(&grant, tenant, client, params)?;
+    let request = &grant.request;
+    let user = tenant
+        .user(&grant.username)
+        .ok_or(OAuthError::InvalidGrant("user no longer exists"))?;
+    let signer = tenant
+        .signer(now)
+        .ok_or(OAuthError::TemporarilyUnavailable)?;
+    let subject = Subject {
+        id: &user.username,
+        user: Some(user),
+    };
+    let access = issue::access_token(tenant, signer, client, subject, &request.scope, now);
+    let id_token = has_openid(&request.scope).then(|| {
+        let authentication = Authentication {
+            auth_time: grant.auth_time,
+            nonce: request.nonce.as_deref(),
+        };
+        issue::id_token(
+            tenant,
+            signer,
+            client,
+            subject,
+            authentication,
+            &access.token,
+            now,
+        )
+    });
+    let refresh = client.may_use(GrantType::RefreshToken).then(|| {
+        let refresh_grant = RefreshGrant {
+            tenant: tenant.id().to_owned(),
+            client_id: client.config.client_id.clone(),
+            username: user.username.clone(),
+            scope: request.scope.clone(),
+            auth_time: grant.auth_time,
+            family: issue::random_token(),
+            expires_at: now + tenant.config.tokens.refresh_token_seconds as i64,
+        };
+        new_refresh_token(app, refresh_grant, &access.jti, access.expires_at)
+    });
+    let issued = IssuedTokens {
+        access_jti: access.jti.clone(),
+        access_expires_at: access.expires_at,
+        family: refresh.as_ref().map(|(_, family)| family.clone()),
+    };
+    app.store.record_code_tokens(code, issued);
+    Ok(TokenResponse {
+        access_token: access.token,
+        token_type: "Bearer",
+        expires_in: access.expires_in,
+        scope: request.scope.clone(),
+        refresh_token: refresh.map(|(token, _)| token),
+        id_token,
+    })
+}
+
+/// Consumes a code; a replay revokes what the first redemption issued (RFC 6749 §4.1.2).
+fn redeem_code(
+    app: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    code: &str,
+) -> Result<CodeGrant, OAuthError> {
+    match app.store.redeem_code(code, app.clock.now()) {
+        CodeRedemption::Fresh(grant) => Ok(grant),
+        CodeRedemption::Replayed(issued) => {
+            revoke_issued(app, issued);
+            tracing::warn!(
+                tenant = tenant.id(),
+                client_id = %client.config.client_id,
+                "authorization code presented twice; tokens issued from it revoked"
+            );
+            Err(OAuthError::InvalidGrant("code already used"))
+        }
+        CodeRedemption::Unknown => Err(OAuthError::InvalidGrant("unknown or expired code")),
+    }
+}
+
+/// A code is good only for its client, its redirect URI and its PKCE verifier.
+fn check_code_binding(
+    grant: &CodeGrant,
+    tenant: &Tenant,
+    client: &Client,
+    params: &Params,
+) -> Result<(), OAuthError> {
+    let request = &grant.request;
+    if grant.tenant != tenant.id() || request.client_id != client.config.client_id {
+        return Err(OAuthError::InvalidGrant(
+            "code was issued to another client",
+        ));
+    }
+    if params.get("redirect_uri") != Some(request.redirect_uri.as_str()) {
+        return Err(OAuthError::InvalidGrant(
+            "redirect_uri differs from the authorization request",
+        ));
+    }
+    match (&request.challenge, params.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) if challenge.is_met_by(verifier) => Ok(()),
+        (Some(_), _) => Err(OAuthError::InvalidGrant("code_verifier does not match")),
+        // RFC 9700 §4.8.2: a verifier for a code issued without a challenge is a downgrade.
+        (None, Some(_)) => Err(OAuthError::InvalidGrant("no code_challenge was sent")),
+        (None, None) => Ok(()),
+    }
+}
+
+fn refresh_token(
+    app: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let presented = params.require("refresh_token")?;
+    let now = app.clock.now();
+    let binding = (tenant.id(), client.config.client_id.as_str());
+    let grant = match app.store.redeem_refresh(presented, binding, now) {
+        RefreshRedemption::Fresh(grant) => grant,
+        RefreshRedemption::Replayed(grant) => {
+            // RFC 9700 §4.14.2: a rotated-away token coming back means one copy leaked.
+            if client.is_public() {
+                app.store.revoke_family(&grant.family);
+                tracing::warn!(
+                    tenant = tenant.id(),
+                    client_id = %client.config.client_id,
+                    "refresh token reused; its whole family revoked"
+                );
+            }
+            return Err(OAuthError::InvalidGrant("refresh token already used"));
+        }
+        RefreshRedemption::Unknown => {
+            return Err(OAuthError::InvalidGrant(
+                "unknown, expired or revoked refresh token",
+            ));
+        }
+    };
+    let scope = narrowed_scope(&grant.scope, params.get("scope"))?;
+    let user = tenant
+        .user(&grant.username)
+        .ok_or(OAuthError::InvalidGrant("user no longer exists"))?;
+    let signer = tenant
+        .signer(now)
+        .ok_or(OAuthError::TemporarilyUnavailable)?;
+    let subject = Subject {
+        id: &user.username,
+        user: Some(user),
+    };
+    let access = issue::access_token(tenant, signer, client, subject, &scope, now);
+    // The family keeps its original expiry: rotation never extends a grant.
+    let (refresh, _) = new_refresh_token(
+        app,
+        RefreshGrant {
+            scope: scope.clone(),
+            ..grant
+        },
+        &access.jti,
+        access.expires_at,
+    );
+    Ok(TokenResponse {
+        access_token: access.token,
+        token_type: "Bearer",
+        expires_in: access.expires_in,
+        scope,
+        refresh_token: Some(refresh),
+        id_token: None,
+    })
+}
+
+fn new_refresh_token(
+    app: &AppState,
+    grant: RefreshGrant,
+    access_jti: &str,
+    access_expires_at: i64,
+) -> (String, String) {
+    let token = issue::random_token();
+    let family = grant.family.clone();
+    app.store.save_refresh(&token, grant);
+    app.store
+        .record_family_access(&family, access_jti, access_expires_at);
+    (token, family)
+}
+
+fn revoke_issued(app: &AppState, issued: Option<IssuedTokens>) {
+    let Some(issued) = issued else { return };
+    app.store
+        .revoke_access(&issued.access_jti, issued.access_expires_at);
+    if let Some(family) = issued.family {
+        app.store.revoke_family(&family);
+    }
+}
+
+/// RFC 6749 §6: a refresh may ask for fewer scopes, never more.
+fn narrowed_scope(granted: &str, requested: Option<&str>) -> Result<String, OAuthError> {
+    let Some(requested) = requested else {
+        return Ok(granted.to_owned());
+    };
+    let granted: Vec<&str> = granted.split(' ').collect();
+    let requested: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
+    if requested.iter().all(|scope| granted.contains(scope)) {
+        Ok(requested.join(" "))
+    } else {
+        Err(OAuthError::InvalidScope)
+    }
+}
+
+pub fn has_openid(scope: &str) -> bool {
+    scope.split(' ').any(|s| s == "openid")
+}

@@ -1,0 +1,130 @@
+//! Introspection (RFC 7662), revocation (RFC 7009) and userinfo (OIDC Core §5.3).
+//!
+//! A caller learns about a token only if it is this tenant's and the caller's own (its client
+//! or its audience); anything else is `{"active":false}`, indistinguishable from garbage.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Extension, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::token::has_openid;
+use super::{AppState, CurrentTenant};
+use crate::oauth::jwt::{self, TokenType};
+use crate::oauth::{AccessClaims, Credentials, OAuthError, Params, merged_claims};
+use crate::tenant::{Client, Tenant};
+
+/// A current access token of this tenant: signed by a published key, right `typ` and issuer,
+/// unexpired, and not revoked.
+fn verify_access(app: &AppState, tenant: &Tenant, token: &str) -> Option<AccessClaims> {
+    let now = app.clock.now();
+    let claims: AccessClaims = jwt::verify(token, TokenType::Access, |kid| {
+        tenant.keys().verifier(kid, now)
+    })
+    .ok()?;
+    let current = claims.is_current(tenant.issuer(), now)
+        && claims.tenant_id == tenant.id()
+        && !app.store.is_access_revoked(&claims.jti);
+    current.then_some(claims)
+}
+
+fn no_store(value: Value) -> Response {
+    let mut response = Json(value).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn may_see(client: &Client, claims: &AccessClaims) -> bool {
+    claims.client_id == client.config.client_id || claims.aud == client.config.client_id
+}
+
+pub async fn introspect(
+    State(app): State<AppState>,
+    Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let params = Params::from_form(&body)?;
+    let credentials = Credentials::from_request(&headers, &params)?;
+    let client = credentials.authenticate(&tenant)?;
+    if client.is_public() {
+        // RFC 7662 §2.1: the caller must be authorized; a public client proves nothing.
+        return Err(OAuthError::InvalidClient { basic: false });
+    }
+    let token = params.require("token")?;
+    if let Some(claims) = verify_access(&app, &tenant, token).filter(|c| may_see(client, c)) {
+        let mut body = serde_json::to_value(&claims).unwrap_or_default();
+        body["active"] = Value::Bool(true);
+        body["token_type"] = Value::from("Bearer");
+        return Ok(no_store(body));
+    }
+    let now = app.clock.now();
+    let refresh = app
+        .store
+        .find_refresh(token, now)
+        .filter(|grant| grant.tenant == tenant.id() && grant.client_id == client.config.client_id);
+    Ok(no_store(match refresh {
+        Some(grant) => json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "client_id": grant.client_id,
+            "sub": grant.username,
+            "scope": grant.scope,
+            "exp": grant.expires_at,
+            "iss": tenant.issuer(),
+        }),
+        None => json!({ "active": false }),
+    }))
+}
+
+pub async fn revoke(
+    State(app): State<AppState>,
+    Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let params = Params::from_form(&body)?;
+    let client = Credentials::from_request(&headers, &params)?.authenticate(&tenant)?;
+    let token = params.require("token")?;
+    let now = app.clock.now();
+    let refresh = app.store.find_refresh(token, now);
+    if let Some(grant) =
+        refresh.filter(|g| g.tenant == tenant.id() && g.client_id == client.config.client_id)
+    {
+        // RFC 7009 §2.1: revoking a refresh token also ends the access tokens of its grant.
+        app.store.revoke_family(&grant.family);
+    } else if let Some(claims) = verify_access(&app, &tenant, token)
+        && claims.client_id == client.config.client_id
+    {
+        app.store.revoke_access(&claims.jti, claims.exp);
+    }
+    // §2.2: the answer is the same whether or not the token was valid.
+    Ok(no_store(json!({})))
+}
+
+pub async fn userinfo(
+    State(app): State<AppState>,
+    Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
+    headers: HeaderMap,
+) -> Result<Response, OAuthError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or(OAuthError::InvalidToken)?;
+    let claims = verify_access(&app, &tenant, token.trim()).ok_or(OAuthError::InvalidToken)?;
+    if !has_openid(&claims.scope) {
+        return Err(OAuthError::InsufficientScope);
+    }
+    let user = tenant.user(&claims.sub).ok_or(OAuthError::InvalidToken)?;
+    let mut body = serde_json::to_value(merged_claims(&tenant.config.claims, Some(&user.claims)))
+        .unwrap_or_default();
+    body["sub"] = Value::from(user.username.as_str());
+    body["tenant_id"] = Value::from(tenant.id());
+    body["region"] = Value::from(tenant.region_of(Some(user)));
+    Ok(no_store(body))
+}

@@ -1,0 +1,112 @@
+//! Minting tokens: signed access and ID tokens, and the random values behind codes, refresh
+//! tokens, sessions and CSRF tokens.
+//!
+//! The signer passed in was built at load; nothing here parses keys. Token values are returned
+//! to the caller and never logged.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use meridian_contract::{UnixSeconds, User};
+use ring::rand::{SecureRandom, SystemRandom};
+
+use crate::keys::Signer;
+use crate::oauth::jwt::{self, TokenType};
+use crate::oauth::{AccessClaims, IdClaims, at_hash, merged_claims};
+use crate::tenant::{Client, Tenant};
+
+/// 256 bits from the system CSPRNG, base64url: unguessable codes and refresh tokens
+/// (RFC 6749 §10.10).
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("system random number generator");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("system random number generator");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Who a token is about: a user, or the client itself (client_credentials).
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub id: &'a str,
+    pub user: Option<&'a User>,
+}
+
+#[derive(Debug)]
+pub struct AccessToken {
+    pub token: String,
+    pub jti: String,
+    pub expires_at: UnixSeconds,
+    pub expires_in: u64,
+}
+
+pub fn access_token(
+    tenant: &Tenant,
+    signer: &Signer,
+    client: &Client,
+    subject: Subject<'_>,
+    scope: &str,
+    now: UnixSeconds,
+) -> AccessToken {
+    let lifetime = tenant.config.tokens.access_token_seconds;
+    let claims = AccessClaims {
+        iss: tenant.issuer().to_owned(),
+        sub: subject.id.to_owned(),
+        aud: client.audience(tenant.issuer()).to_owned(),
+        exp: now + lifetime as i64,
+        iat: now,
+        jti: random_id(),
+        client_id: client.config.client_id.clone(),
+        scope: scope.to_owned(),
+        tenant_id: tenant.id().to_owned(),
+        region: tenant.region_of(subject.user).to_owned(),
+        extra: merged_claims(&tenant.config.claims, None),
+    };
+    let token = jwt::encode(signer, TokenType::Access, &claims);
+    AccessToken {
+        token,
+        jti: claims.jti,
+        expires_at: claims.exp,
+        expires_in: lifetime,
+    }
+}
+
+/// What an ID token needs from the authentication event.
+#[derive(Debug, Clone, Copy)]
+pub struct Authentication<'a> {
+    pub auth_time: UnixSeconds,
+    pub nonce: Option<&'a str>,
+}
+
+pub fn id_token(
+    tenant: &Tenant,
+    signer: &Signer,
+    client: &Client,
+    subject: Subject<'_>,
+    authentication: Authentication<'_>,
+    access_token: &str,
+    now: UnixSeconds,
+) -> String {
+    let claims = IdClaims {
+        iss: tenant.issuer().to_owned(),
+        sub: subject.id.to_owned(),
+        aud: client.config.client_id.clone(),
+        azp: client.config.client_id.clone(),
+        exp: now + tenant.config.tokens.id_token_seconds as i64,
+        iat: now,
+        auth_time: authentication.auth_time,
+        nonce: authentication.nonce.map(str::to_owned),
+        at_hash: at_hash(access_token, signer.alg()),
+        tenant_id: tenant.id().to_owned(),
+        region: tenant.region_of(subject.user).to_owned(),
+        extra: merged_claims(&tenant.config.claims, subject.user.map(|u| &u.claims)),
+    };
+    jwt::encode(signer, TokenType::Id, &claims)
+}

@@ -1,0 +1,24 @@
+//! Meridian's multi-tenant OAuth 2.0 / OpenID Connect authorization server.
+//!
+//! It is configured only by the files of [`meridian_contract`], which the operator writes.
+//! Where to look:
+//!
+//! - pure rules: [`oauth`] (errors and their RFC codes, PKCE, claims, JWS, client
+//!   authentication), [`keys`] (key schedule over parsed keys), [`tenant`], [`throttle`];
+//! - I/O edges: [`http`] (handlers), [`config`] (reading and watching the directory),
+//!   [`store`] (codes, refresh tokens, sessions), [`server`] (wiring).
+//!
+//! Time always comes from a [`clock::Clock`]. No secret, token or key material is ever logged.
+
+pub mod clock;
+pub mod config;
+pub mod dev;
+pub mod http;
+pub mod issue;
+pub mod keys;
+pub mod metrics;
+pub mod oauth;
+pub mod server;
+pub mod store;
+pub mod tenant;
+pub mod throttle;

@@ -1,0 +1,96 @@
+//! `meridian-auth-server`: parses flags, sets up logging, starts the server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use meridian_auth_server::dev::write_dev_config;
+use meridian_auth_server::server::{ServerOptions, start};
+
+const USAGE: &str = "usage: meridian-auth-server [--config-dir DIR] [--listen ADDR] [--dev]
+
+  --config-dir DIR  directory of contract files (env MERIDIAN_CONFIG_DIR, default /etc/meridian)
+  --listen ADDR     address to serve on (env MERIDIAN_LISTEN, default 0.0.0.0:8443;
+                    127.0.0.1:8443 with --dev)
+  --dev             write a demo tenant into a temporary directory and serve it
+
+Logs: RUST_LOG filters (default info); MERIDIAN_LOG_FORMAT=json for JSON lines.";
+
+struct Args {
+    config_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    dev: bool,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        config_dir: std::env::var_os("MERIDIAN_CONFIG_DIR").map(PathBuf::from),
+        listen: std::env::var("MERIDIAN_LISTEN")
+            .ok()
+            .map(|v| v.parse())
+            .transpose()?,
+        dev: false,
+    };
+    let mut argv = std::env::args().skip(1);
+    while let Some(arg) = argv.next() {
+        // Both `--flag value` and `--flag=value`, as Kubernetes manifests usually write it.
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
+            None => (arg, None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .clone()
+                .or_else(|| argv.next())
+                .with_context(|| format!("{name} needs a value"))
+        };
+        match flag.as_str() {
+            "--config-dir" => args.config_dir = Some(value("--config-dir")?.into()),
+            "--listen" => args.listen = Some(value("--listen")?.parse()?),
+            "--dev" => args.dev = true,
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+        }
+    }
+    Ok(args)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if std::env::var("MERIDIAN_LOG_FORMAT").is_ok_and(|format| format == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    init_logging();
+    let listen = match (args.listen, args.dev) {
+        (Some(listen), _) => listen,
+        (None, true) => SocketAddr::from(([127, 0, 0, 1], 8443)),
+        (None, false) => SocketAddr::from(([0, 0, 0, 0], 8443)),
+    };
+    let config_dir = if args.dev {
+        let dir = args
+            .config_dir
+            .unwrap_or_else(|| std::env::temp_dir().join("meridian-dev"));
+        let setup = write_dev_config(&dir, listen).context("writing the demo configuration")?;
+        println!("{}", setup.instructions());
+        dir
+    } else {
+        args.config_dir
+            .unwrap_or_else(|| PathBuf::from("/etc/meridian"))
+    };
+    let server = start(ServerOptions::new(config_dir, listen))
+        .await
+        .context("starting the server")?;
+    server.run_until_signal().await.context("serving")
+}

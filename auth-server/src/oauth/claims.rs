@@ -1,0 +1,139 @@
+//! The claims of access tokens (RFC 9068) and ID tokens (OIDC Core §2), built from plain
+//! values. Pure: the caller supplies the time, the ids and the signer.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use meridian_contract::{Algorithm, UnixSeconds};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Claim names a tenant's static claims or a user's claims may not override.
+pub const RESERVED_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "client_id",
+    "scope",
+    "tenant_id",
+    "region",
+    "nonce",
+    "auth_time",
+    "at_hash",
+    "azp",
+    "typ",
+    "sid",
+];
+
+/// RFC 9068 §2.2 plus Meridian's `tenant_id` and `region`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: UnixSeconds,
+    pub iat: UnixSeconds,
+    pub jti: String,
+    pub client_id: String,
+    pub scope: String,
+    pub tenant_id: String,
+    pub region: String,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+impl AccessClaims {
+    /// Scopes as a list (RFC 6749 §3.3: space-delimited).
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.split(' ').filter(|s| !s.is_empty())
+    }
+
+    /// Still valid at `now` for `issuer` (RFC 9068 §4: exact issuer, unexpired).
+    pub fn is_current(&self, issuer: &str, now: UnixSeconds) -> bool {
+        self.iss == issuer && now < self.exp && self.iat <= now + 60
+    }
+}
+
+/// OIDC Core §2 ID token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub azp: String,
+    pub exp: UnixSeconds,
+    pub iat: UnixSeconds,
+    pub auth_time: UnixSeconds,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    pub at_hash: String,
+    pub tenant_id: String,
+    pub region: String,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// `at_hash` (OIDC Core §3.1.3.6): the left half of the hash of the access token, with the
+/// hash of the signing algorithm (SHA-512 for Ed25519, as OpenID implementations agree).
+pub fn at_hash(access_token: &str, alg: Algorithm) -> String {
+    let hash = match alg {
+        Algorithm::ES256 | Algorithm::RS256 => &ring::digest::SHA256,
+        Algorithm::EdDSA => &ring::digest::SHA512,
+    };
+    let digest = ring::digest::digest(hash, access_token.as_bytes());
+    let bytes = digest.as_ref();
+    URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
+}
+
+/// Static tenant claims first, then the user's own: both already checked against
+/// [`RESERVED_CLAIMS`] at load, so neither can shadow a registered claim.
+pub fn merged_claims(
+    tenant: &BTreeMap<String, String>,
+    user: Option<&BTreeMap<String, Value>>,
+) -> BTreeMap<String, Value> {
+    let mut claims: BTreeMap<String, Value> = tenant
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    if let Some(user) = user {
+        claims.extend(user.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    claims
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_matches_oidc_core_example_length() {
+        // Half of SHA-256 is 16 bytes: 22 base64url characters.
+        assert_eq!(at_hash("token", Algorithm::ES256).len(), 22);
+        assert_eq!(at_hash("token", Algorithm::EdDSA).len(), 43);
+    }
+
+    #[test]
+    fn expired_or_foreign_tokens_are_not_current() {
+        let claims = AccessClaims {
+            iss: "https://a".into(),
+            sub: "s".into(),
+            aud: "a".into(),
+            exp: 100,
+            iat: 0,
+            jti: "j".into(),
+            client_id: "c".into(),
+            scope: "openid".into(),
+            tenant_id: "t".into(),
+            region: "r".into(),
+            extra: BTreeMap::new(),
+        };
+        assert!(claims.is_current("https://a", 99));
+        assert!(!claims.is_current("https://a", 100));
+        assert!(!claims.is_current("https://b", 50));
+    }
+}

@@ -1,0 +1,200 @@
+//! JWS compact serialization of the tokens this server issues, and verification of tokens it
+//! is shown, under RFC 8725's rules.
+//!
+//! The algorithm is taken from the key found by `kid`, never from the token: `alg: none`, an
+//! HMAC made with a public key or any other algorithm than the key's own is refused before a
+//! signature is even checked. This module never logs or returns token contents on failure.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::keys::Signer;
+
+/// The JOSE `typ` of a token (RFC 9068 §2.1 for access tokens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenType {
+    Access,
+    Id,
+}
+
+impl TokenType {
+    pub const fn typ(self) -> &'static str {
+        match self {
+            Self::Access => "at+jwt",
+            Self::Id => "JWT",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Header<'a> {
+    alg: &'static str,
+    typ: &'static str,
+    kid: &'a str,
+}
+
+#[derive(Deserialize)]
+struct ReceivedHeader {
+    alg: String,
+    #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
+}
+
+/// Why a presented token is not accepted. Deliberately coarse: callers answer
+/// `invalid_token` or `{"active":false}` whatever the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JwtError {
+    #[error("not a JWS compact serialization")]
+    Malformed,
+    #[error("no published key with this kid")]
+    UnknownKey,
+    #[error("alg differs from the key's algorithm")]
+    AlgorithmMismatch,
+    #[error("unexpected typ")]
+    WrongType,
+    #[error("signature does not verify")]
+    BadSignature,
+}
+
+/// Signs `claims` as a compact JWS with the signer's key.
+pub fn encode<C: Serialize>(signer: &Signer, typ: TokenType, claims: &C) -> String {
+    let header = Header {
+        alg: signer.alg().as_str(),
+        typ: typ.typ(),
+        kid: signer.kid(),
+    };
+    let header = serde_json::to_vec(&header).expect("header serializes");
+    let claims = serde_json::to_vec(claims).expect("claims serialize");
+    let mut token = String::with_capacity(64 + 2 * claims.len() + 2 * header.len());
+    URL_SAFE_NO_PAD.encode_string(header, &mut token);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(claims, &mut token);
+    let signature = signer.sign(token.as_bytes());
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+    token
+}
+
+/// Verifies signature, `alg` and `typ` and returns the claims; the caller checks `iss`,
+/// `exp` and the rest. `key` finds a key that may verify by `kid`.
+pub fn verify<'k, C: DeserializeOwned>(
+    token: &str,
+    typ: TokenType,
+    key: impl FnOnce(&str) -> Option<&'k Signer>,
+) -> Result<C, JwtError> {
+    let mut parts = token.split('.');
+    let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JwtError::Malformed);
+    };
+    let header: ReceivedHeader = decode_part(header_b64)?;
+    if header.crit.is_some() {
+        // RFC 7515 §4.1.11: no extension is understood here, so none may be critical.
+        return Err(JwtError::Malformed);
+    }
+    let signer = header
+        .kid
+        .as_deref()
+        .and_then(key)
+        .ok_or(JwtError::UnknownKey)?;
+    if header.alg != signer.alg().as_str() {
+        return Err(JwtError::AlgorithmMismatch);
+    }
+    if !header
+        .typ
+        .is_some_and(|received| received.eq_ignore_ascii_case(typ.typ()))
+    {
+        return Err(JwtError::WrongType);
+    }
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature_b64)
+        .map_err(|_| JwtError::Malformed)?;
+    let signed = &token[..header_b64.len() + 1 + claims_b64.len()];
+    if !signer.verify(signed.as_bytes(), &signature) {
+        return Err(JwtError::BadSignature);
+    }
+    decode_part(claims_b64)
+}
+
+fn decode_part<T: DeserializeOwned>(part: &str) -> Result<T, JwtError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| JwtError::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| JwtError::Malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use meridian_contract::Algorithm;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::keys::{Signer, generate_key};
+
+    fn signer(alg: Algorithm) -> Signer {
+        Signer::from_contract(&generate_key(alg, 1, 0)).unwrap()
+    }
+
+    fn forge(header: Value, claims: Value, signature: &[u8]) -> String {
+        let part = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+        format!(
+            "{}.{}.{}",
+            part(&header),
+            part(&claims),
+            URL_SAFE_NO_PAD.encode(signature)
+        )
+    }
+
+    #[test]
+    fn issued_tokens_verify_for_every_algorithm() {
+        for alg in [Algorithm::ES256, Algorithm::EdDSA] {
+            let key = signer(alg);
+            let token = encode(&key, TokenType::Access, &json!({"sub": "alice"}));
+            let claims: Value = verify(&token, TokenType::Access, |_| Some(&key)).unwrap();
+            assert_eq!(claims["sub"], "alice");
+        }
+    }
+
+    #[test]
+    fn alg_none_is_refused_before_any_signature_check() {
+        let key = signer(Algorithm::ES256);
+        let token = forge(
+            json!({"alg": "none", "typ": "at+jwt", "kid": key.kid()}),
+            json!({}),
+            b"",
+        );
+        let result = verify::<Value>(&token, TokenType::Access, |_| Some(&key));
+        assert_eq!(result.unwrap_err(), JwtError::AlgorithmMismatch);
+    }
+
+    #[test]
+    fn an_id_token_is_not_an_access_token() {
+        let key = signer(Algorithm::EdDSA);
+        let token = encode(&key, TokenType::Id, &json!({"sub": "alice"}));
+        let result = verify::<Value>(&token, TokenType::Access, |_| Some(&key));
+        assert_eq!(result.unwrap_err(), JwtError::WrongType);
+    }
+
+    #[test]
+    fn a_signature_by_another_key_is_refused() {
+        let (key, other) = (signer(Algorithm::ES256), signer(Algorithm::ES256));
+        let token = encode(&other, TokenType::Access, &json!({"sub": "alice"}));
+        let result = verify::<Value>(&token, TokenType::Access, |_| Some(&key));
+        assert_eq!(result.unwrap_err(), JwtError::BadSignature);
+    }
+
+    #[test]
+    fn extra_segments_are_malformed() {
+        let key = signer(Algorithm::ES256);
+        let token = format!("{}.x", encode(&key, TokenType::Access, &json!({})));
+        let result = verify::<Value>(&token, TokenType::Access, |_| Some(&key));
+        assert_eq!(result.unwrap_err(), JwtError::Malformed);
+    }
+}

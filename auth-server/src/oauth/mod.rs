@@ -1,0 +1,19 @@
+//! The pure rules of OAuth 2.0 and OpenID Connect: errors and their RFC codes, PKCE, client
+//! authentication, claims and JWS. Nothing here touches the network, the store or the clock.
+
+mod authorize;
+mod claims;
+mod client_auth;
+mod error;
+pub mod jwt;
+mod params;
+mod pkce;
+mod scope;
+
+pub use authorize::{AuthorizeFailure, AuthorizeRequest, Prompt};
+pub use claims::{AccessClaims, IdClaims, RESERVED_CLAIMS, at_hash, merged_claims};
+pub use client_auth::Credentials;
+pub use error::{ErrorCode, OAuthError};
+pub use params::Params;
+pub use pkce::CodeChallenge;
+pub use scope::granted_scope;

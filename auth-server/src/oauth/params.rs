@@ -1,0 +1,52 @@
+//! Request parameters of the form- and query-encoded OAuth endpoints.
+//!
+//! RFC 6749 §3.1 and §3.2: a parameter sent more than once is an error, and an empty value
+//! counts as absent. This type never logs parameter values (they include secrets).
+
+use std::collections::HashMap;
+
+use super::OAuthError;
+
+#[derive(Debug, Default, Clone)]
+pub struct Params(HashMap<String, String>);
+
+impl Params {
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, OAuthError> {
+        let mut map = HashMap::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            if value.is_empty() {
+                continue;
+            }
+            if map.insert(name, value).is_some() {
+                return Err(OAuthError::InvalidRequest("a parameter is repeated"));
+            }
+        }
+        Ok(Self(map))
+    }
+
+    /// Parses an `application/x-www-form-urlencoded` body.
+    pub fn from_form(body: &[u8]) -> Result<Self, OAuthError> {
+        let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+            .map_err(|_| OAuthError::InvalidRequest("body is not form-urlencoded"))?;
+        Self::from_pairs(pairs)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    pub fn require(&self, name: &'static str) -> Result<&str, OAuthError> {
+        self.get(name).ok_or(OAuthError::InvalidRequest(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        let pairs = vec![("scope".into(), "a".into()), ("scope".into(), "b".into())];
+        assert!(Params::from_pairs(pairs).is_err());
+    }
+}

@@ -1,0 +1,137 @@
+//! Starting the server: load the configuration, watch it, sweep the store, serve HTTP until
+//! told to stop. Used by the binary and by integration tests alike.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{ConfigHandle, DirWatch};
+use crate::http::{AppState, router};
+use crate::metrics::Metrics;
+use crate::store::{MemoryStore, Store};
+use crate::throttle::{LoginThrottle, ThrottlePolicy};
+
+pub struct ServerOptions {
+    pub config_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// How often the configuration directory is checked for a swap.
+    pub poll_interval: Duration,
+    pub clock: Arc<dyn Clock>,
+    pub throttle: ThrottlePolicy,
+}
+
+impl ServerOptions {
+    pub fn new(config_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
+        Self {
+            config_dir: config_dir.into(),
+            listen,
+            poll_interval: Duration::from_secs(2),
+            clock: Arc::new(SystemClock),
+            throttle: ThrottlePolicy::default(),
+        }
+    }
+}
+
+/// A server accepting connections; dropping it does not stop it, [`Self::shutdown`] does.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub config: ConfigHandle,
+    stop: oneshot::Sender<()>,
+    serve: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish, and ends the background tasks.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.stop.send(());
+        let served = self.serve.await.unwrap_or(Ok(()));
+        self.background.iter().for_each(JoinHandle::abort);
+        served
+    }
+
+    /// Serves until the process receives Ctrl-C or SIGTERM.
+    pub async fn run_until_signal(self) -> std::io::Result<()> {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.shutdown().await
+    }
+}
+
+pub async fn start(options: ServerOptions) -> std::io::Result<RunningServer> {
+    let config = ConfigHandle::default();
+    // Load once before accepting so a valid directory is ready on the first request.
+    let (first, dir) = (config.clone(), options.config_dir.clone());
+    let watch = tokio::task::spawn_blocking(move || DirWatch::load(first, dir))
+        .await
+        .map_err(std::io::Error::other)?;
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let state = AppState {
+        config: config.clone(),
+        store: store.clone(),
+        clock: options.clock.clone(),
+        metrics: Arc::new(Metrics::default()),
+        throttle: Arc::new(LoginThrottle::new(options.throttle)),
+    };
+    let listener = TcpListener::bind(options.listen).await?;
+    let addr = listener.local_addr()?;
+    let watcher = tokio::spawn(watch.run(options.poll_interval));
+    let sweeper = tokio::spawn(sweep(store, options.clock));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Small responses on keep-alive connections: Nagle's algorithm would only add delay.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let serve = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "listening");
+    Ok(RunningServer {
+        addr,
+        config,
+        stop,
+        serve,
+        background: vec![watcher, sweeper],
+    })
+}
+
+async fn sweep(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        ticker.tick().await;
+        store.sweep(clock.now());
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,302 @@
+//! What the server remembers between requests: authorization codes, refresh-token families,
+//! revoked access tokens, login sessions and pending logins.
+//!
+//! Behind the small [`Store`] trait so a shared store can replace [`MemoryStore`]; until one
+//! exists a region runs one replica. Codes and refresh tokens are kept only as SHA-256
+//! digests, so the store never holds a usable credential.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use meridian_contract::UnixSeconds;
+
+use crate::oauth::AuthorizeRequest;
+
+/// A code's grant (RFC 6749 §4.1.2), bound to tenant, client and redirect URI.
+#[derive(Debug, Clone)]
+pub struct CodeGrant {
+    pub tenant: String,
+    pub request: AuthorizeRequest,
+    pub username: String,
+    pub auth_time: UnixSeconds,
+    pub expires_at: UnixSeconds,
+}
+
+/// The tokens issued from a code, revoked if the code is ever presented again.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    pub access_jti: String,
+    pub access_expires_at: UnixSeconds,
+    pub family: Option<String>,
+}
+
+pub enum CodeRedemption {
+    Fresh(CodeGrant),
+    /// Presented before: RFC 6749 §4.1.2 asks to revoke what it issued.
+    Replayed(Option<IssuedTokens>),
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshGrant {
+    pub tenant: String,
+    pub client_id: String,
+    pub username: String,
+    pub scope: String,
+    pub auth_time: UnixSeconds,
+    pub family: String,
+    pub expires_at: UnixSeconds,
+}
+
+pub enum RefreshRedemption {
+    Fresh(RefreshGrant),
+    /// Already rotated away: a sign that the token leaked (RFC 9700 §4.14.2).
+    Replayed(RefreshGrant),
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub tenant: String,
+    pub username: String,
+    pub auth_time: UnixSeconds,
+    pub expires_at: UnixSeconds,
+}
+
+/// An authorize request waiting for its user to log in, with the CSRF token of its form.
+#[derive(Debug, Clone)]
+pub struct PendingLogin {
+    pub tenant: String,
+    pub csrf: String,
+    pub request: AuthorizeRequest,
+    pub expires_at: UnixSeconds,
+}
+
+pub trait Store: Send + Sync + 'static {
+    fn save_code(&self, code: &str, grant: CodeGrant);
+    /// Consumes a code; a second redemption reports what the first one issued.
+    fn redeem_code(&self, code: &str, now: UnixSeconds) -> CodeRedemption;
+    fn record_code_tokens(&self, code: &str, issued: IssuedTokens);
+    fn save_refresh(&self, token: &str, grant: RefreshGrant);
+    /// Consumes a refresh token for rotation; one bound to another tenant or client is
+    /// `Unknown` and left untouched.
+    fn redeem_refresh(
+        &self,
+        token: &str,
+        binding: (&str, &str),
+        now: UnixSeconds,
+    ) -> RefreshRedemption;
+    /// A live refresh token, without consuming it (introspection).
+    fn find_refresh(&self, token: &str, now: UnixSeconds) -> Option<RefreshGrant>;
+    fn record_family_access(&self, family: &str, jti: &str, expires_at: UnixSeconds);
+    /// Revokes every refresh token of a family and every access token issued within it.
+    fn revoke_family(&self, family: &str);
+    fn revoke_access(&self, jti: &str, expires_at: UnixSeconds);
+    fn is_access_revoked(&self, jti: &str) -> bool;
+    fn save_session(&self, id: &str, session: Session);
+    fn session(&self, id: &str, now: UnixSeconds) -> Option<Session>;
+    fn save_login(&self, id: &str, login: PendingLogin);
+    fn login(&self, id: &str, now: UnixSeconds) -> Option<PendingLogin>;
+    fn remove_login(&self, id: &str);
+    /// Forgets everything expired at `now`.
+    fn sweep(&self, now: UnixSeconds);
+}
+
+type Digest = [u8; 32];
+
+fn digest(secret: &str) -> Digest {
+    let mut out = [0; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, secret.as_bytes()).as_ref());
+    out
+}
+
+struct StoredCode {
+    grant: CodeGrant,
+    redeemed: bool,
+    issued: Option<IssuedTokens>,
+}
+
+struct StoredRefresh {
+    grant: RefreshGrant,
+    rotated: bool,
+}
+
+#[derive(Default)]
+struct Family {
+    revoked: bool,
+    access: Vec<(String, UnixSeconds)>,
+}
+
+#[derive(Default)]
+struct Memory {
+    codes: HashMap<Digest, StoredCode>,
+    refresh: HashMap<Digest, StoredRefresh>,
+    families: HashMap<String, Family>,
+    revoked_access: HashMap<String, UnixSeconds>,
+    sessions: HashMap<Digest, Session>,
+    logins: HashMap<String, PendingLogin>,
+}
+
+/// The single-replica store.
+#[derive(Default)]
+pub struct MemoryStore(Mutex<Memory>);
+
+impl MemoryStore {
+    fn with<T>(&self, f: impl FnOnce(&mut Memory) -> T) -> T {
+        // A panic while holding the lock leaves plain maps behind; keep serving with them.
+        let mut memory = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut memory)
+    }
+}
+
+impl Store for MemoryStore {
+    fn save_code(&self, code: &str, grant: CodeGrant) {
+        let stored = StoredCode {
+            grant,
+            redeemed: false,
+            issued: None,
+        };
+        self.with(|m| m.codes.insert(digest(code), stored));
+    }
+
+    fn redeem_code(&self, code: &str, now: UnixSeconds) -> CodeRedemption {
+        self.with(|m| match m.codes.get_mut(&digest(code)) {
+            Some(stored) if stored.redeemed => CodeRedemption::Replayed(stored.issued.clone()),
+            Some(stored) if now < stored.grant.expires_at => {
+                stored.redeemed = true;
+                CodeRedemption::Fresh(stored.grant.clone())
+            }
+            _ => CodeRedemption::Unknown,
+        })
+    }
+
+    fn record_code_tokens(&self, code: &str, issued: IssuedTokens) {
+        self.with(|m| {
+            m.codes
+                .get_mut(&digest(code))
+                .map(|stored| stored.issued = Some(issued))
+        });
+    }
+
+    fn save_refresh(&self, token: &str, grant: RefreshGrant) {
+        self.with(|m| {
+            m.families.entry(grant.family.clone()).or_default();
+            m.refresh.insert(
+                digest(token),
+                StoredRefresh {
+                    grant,
+                    rotated: false,
+                },
+            )
+        });
+    }
+
+    fn redeem_refresh(
+        &self,
+        token: &str,
+        (tenant, client_id): (&str, &str),
+        now: UnixSeconds,
+    ) -> RefreshRedemption {
+        self.with(|m| {
+            let Some(stored) = m.refresh.get_mut(&digest(token)) else {
+                return RefreshRedemption::Unknown;
+            };
+            if stored.grant.tenant != tenant || stored.grant.client_id != client_id {
+                return RefreshRedemption::Unknown;
+            }
+            let revoked = m
+                .families
+                .get(&stored.grant.family)
+                .is_none_or(|f| f.revoked);
+            if revoked || now >= stored.grant.expires_at {
+                RefreshRedemption::Unknown
+            } else if stored.rotated {
+                RefreshRedemption::Replayed(stored.grant.clone())
+            } else {
+                stored.rotated = true;
+                RefreshRedemption::Fresh(stored.grant.clone())
+            }
+        })
+    }
+
+    fn find_refresh(&self, token: &str, now: UnixSeconds) -> Option<RefreshGrant> {
+        self.with(|m| {
+            let stored = m.refresh.get(&digest(token))?;
+            let revoked = m
+                .families
+                .get(&stored.grant.family)
+                .is_none_or(|f| f.revoked);
+            let live = !revoked && !stored.rotated && now < stored.grant.expires_at;
+            live.then(|| stored.grant.clone())
+        })
+    }
+
+    fn record_family_access(&self, family: &str, jti: &str, expires_at: UnixSeconds) {
+        self.with(|m| {
+            let family = m.families.entry(family.to_owned()).or_default();
+            family.access.push((jti.to_owned(), expires_at));
+        });
+    }
+
+    fn revoke_family(&self, family: &str) {
+        self.with(|m| {
+            let family = m.families.entry(family.to_owned()).or_default();
+            family.revoked = true;
+            let access = std::mem::take(&mut family.access);
+            m.revoked_access.extend(access);
+        });
+    }
+
+    fn revoke_access(&self, jti: &str, expires_at: UnixSeconds) {
+        self.with(|m| m.revoked_access.insert(jti.to_owned(), expires_at));
+    }
+
+    fn is_access_revoked(&self, jti: &str) -> bool {
+        self.with(|m| m.revoked_access.contains_key(jti))
+    }
+
+    fn save_session(&self, id: &str, session: Session) {
+        self.with(|m| m.sessions.insert(digest(id), session));
+    }
+
+    fn session(&self, id: &str, now: UnixSeconds) -> Option<Session> {
+        self.with(|m| {
+            m.sessions
+                .get(&digest(id))
+                .filter(|s| now < s.expires_at)
+                .cloned()
+        })
+    }
+
+    fn save_login(&self, id: &str, login: PendingLogin) {
+        self.with(|m| m.logins.insert(id.to_owned(), login));
+    }
+
+    fn login(&self, id: &str, now: UnixSeconds) -> Option<PendingLogin> {
+        self.with(|m| m.logins.get(id).filter(|l| now < l.expires_at).cloned())
+    }
+
+    fn remove_login(&self, id: &str) {
+        self.with(|m| m.logins.remove(id));
+    }
+
+    fn sweep(&self, now: UnixSeconds) {
+        self.with(|m| {
+            // A redeemed code stays while what it issued lives, so a late replay still revokes.
+            m.codes.retain(|_, c| {
+                now < c.grant.expires_at
+                    || c.issued.as_ref().is_some_and(|i| now < i.access_expires_at)
+            });
+            m.refresh.retain(|_, r| now < r.grant.expires_at);
+            let live: std::collections::HashSet<&String> =
+                m.refresh.values().map(|r| &r.grant.family).collect();
+            m.families.retain(|id, _| live.contains(id));
+            m.revoked_access.retain(|_, expires_at| now < *expires_at);
+            m.sessions.retain(|_, s| now < s.expires_at);
+            m.logins.retain(|_, l| now < l.expires_at);
+        });
+    }
+}

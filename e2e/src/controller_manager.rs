@@ -1,0 +1,51 @@
+//! How kube-controller-manager runs in a test cluster, when a test asks for it.
+//!
+//! Only the controllers whose effects Meridian's tests observe: garbage collection (owner
+//! references), namespace deletion, Deployment → ReplicaSet (and the default ServiceAccount the
+//! ReplicaSet's pods need to pass admission). No leader election: one instance per cluster.
+//! It authenticates as `system:kube-controller-manager`, so its writes are told apart from the
+//! test's own in the audit log.
+
+use std::path::Path;
+
+use crate::{error::Component, files::ClusterFiles, process::ProcessSpec};
+
+pub(crate) const USER: &str = "system:kube-controller-manager";
+
+const CONTROLLERS: &[&str] = &[
+    "garbage-collector-controller",
+    "namespace-controller",
+    "deployment-controller",
+    "replicaset-controller",
+    "serviceaccount-controller",
+];
+
+pub(crate) fn spec(cluster: &str, program: &Path, files: &ClusterFiles, port: u16) -> ProcessSpec {
+    let path = |p: &Path| p.display().to_string();
+    let args = vec![
+        format!(
+            "--kubeconfig={}",
+            path(&files.controller_manager_kubeconfig)
+        ),
+        format!("--controllers={}", CONTROLLERS.join(",")),
+        "--leader-elect=false".into(),
+        "--bind-address=127.0.0.1".into(),
+        format!("--secure-port={port}"),
+        format!("--cert-dir={}", path(&files.dir)),
+        format!("--tls-cert-file={}", path(&files.serving_cert)),
+        format!("--tls-private-key-file={}", path(&files.serving_key)),
+        // /healthz is always allowed; nothing else on this port is for tests.
+        "--authentication-skip-lookup=true".into(),
+        // The defaults (20 qps) slow namespace deletion and garbage collection in tests.
+        "--kube-api-qps=200".into(),
+        "--kube-api-burst=400".into(),
+        format!("--cluster-name={cluster}"),
+    ];
+    ProcessSpec {
+        cluster: cluster.to_string(),
+        component: Component::KubeControllerManager,
+        program: program.to_path_buf(),
+        args,
+        log: files.controller_manager_log.clone(),
+    }
+}

@@ -1,0 +1,351 @@
+//! The operator against real API servers — a hub and two regions: examples/ become objects in
+//! both regions, edits propagate, drift is repaired, a steady state writes nothing, removals
+//! and deletions leave nothing behind.
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Api, Client, Resource};
+use meridian_contract::TenantConfig;
+use meridian_e2e::meridian::{Operator, apply_examples, install_crds, register_regions};
+use meridian_e2e::{ADMIN_USER, ClusterOptions, Clusters, WriteFilter, eventually};
+use meridian_operator::api::{AuthRegion, Tenant};
+
+const NS: &str = "meridian-auth";
+const WAIT: Duration = Duration::from_secs(60);
+const MANAGED: &str = "app.kubernetes.io/managed-by=meridian-operator";
+
+fn condition(
+    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    type_: &str,
+) -> Option<String> {
+    conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| c.status.clone())
+}
+
+/// The tenant's config as a region serves it, if the region holds it.
+async fn served_config(
+    region: &Client,
+    tenant: &str,
+) -> meridian_e2e::Result<Option<TenantConfig>> {
+    let maps = Api::<ConfigMap>::namespaced(region.clone(), NS)
+        .list(&ListParams::default().labels(MANAGED))
+        .await?;
+    let file = format!("{tenant}.tenant.json");
+    Ok(maps
+        .items
+        .iter()
+        .filter_map(|cm| cm.data.as_ref()?.get(&file))
+        .find_map(|json| serde_json::from_str(json).ok()))
+}
+
+async fn tenant_ready(hub: &Client, name: &str) -> meridian_e2e::Result<Option<Tenant>> {
+    let tenant = Api::<Tenant>::all(hub.clone()).get(name).await?;
+    let status = tenant.status.clone().unwrap_or_default();
+    let ready = condition(&status.conditions, "Ready").as_deref() == Some("True")
+        && status.observed_generation == tenant.meta().generation;
+    Ok(ready.then_some(tenant))
+}
+
+async fn labelled_leftovers(client: &Client) -> meridian_e2e::Result<Vec<String>> {
+    let params = ListParams::default().labels(MANAGED);
+    let mut left = Vec::new();
+    let mut note = |kind: &str, names: Vec<Option<String>>| {
+        left.extend(
+            names
+                .into_iter()
+                .map(|n| format!("{kind}/{}", n.unwrap_or_default())),
+        )
+    };
+    note(
+        "Namespace",
+        Api::<Namespace>::all(client.clone())
+            .list(&params)
+            .await?
+            .items
+            .into_iter()
+            .map(|o| o.metadata.name)
+            .collect(),
+    );
+    note(
+        "ConfigMap",
+        Api::<ConfigMap>::all(client.clone())
+            .list(&params)
+            .await?
+            .items
+            .into_iter()
+            .map(|o| o.metadata.name)
+            .collect(),
+    );
+    note(
+        "Secret",
+        Api::<Secret>::all(client.clone())
+            .list(&params)
+            .await?
+            .items
+            .into_iter()
+            .map(|o| o.metadata.name)
+            .collect(),
+    );
+    note(
+        "Deployment",
+        Api::<Deployment>::all(client.clone())
+            .list(&params)
+            .await?
+            .items
+            .into_iter()
+            .map(|o| o.metadata.name)
+            .collect(),
+    );
+    note(
+        "Service",
+        Api::<Service>::all(client.clone())
+            .list(&params)
+            .await?
+            .items
+            .into_iter()
+            .map(|o| o.metadata.name)
+            .collect(),
+    );
+    note(
+        "PodDisruptionBudget",
+        Api::<PodDisruptionBudget>::all(client.clone())
+            .list(&params)
+            .await?
+            .items
+            .into_iter()
+            .map(|o| o.metadata.name)
+            .collect(),
+    );
+    Ok(left)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn examples_reconcile_into_both_regions_and_follow_every_change() -> anyhow::Result<()> {
+    meridian_e2e::meridian::init_test_logging();
+    let clusters = Clusters::start(3, ClusterOptions::default().with_controller_manager()).await?;
+    let hub = clusters.hub().client();
+    install_crds(clusters.hub())?;
+    register_regions(&clusters).await?;
+    apply_examples(clusters.hub())?;
+    let resync = Duration::from_secs(2);
+    let operator = Operator::start(hub.clone(), Operator::test_settings(resync));
+    operator.ready().await?;
+
+    // Applying examples/ creates the expected objects in both regions; statuses are Ready.
+    let tenant = eventually("acme Ready", WAIT, async || {
+        tenant_ready(&hub, "acme").await
+    })
+    .await?;
+    let status = tenant.status.clone().unwrap();
+    assert_eq!(
+        status.issuer.as_deref(),
+        Some("http://127.0.0.1:18440/t/acme")
+    );
+    assert!(
+        status.regions.iter().all(|r| r.synced),
+        "{:?}",
+        status.regions
+    );
+    assert!(
+        status
+            .signing
+            .as_ref()
+            .and_then(|s| s.active_kid.as_ref())
+            .is_some()
+    );
+    for region in clusters.regions() {
+        let client = region.client();
+        let config = served_config(&client, "acme").await?.expect("acme served");
+        assert_eq!(config.clients.len(), 2);
+        Api::<Deployment>::namespaced(client.clone(), NS)
+            .get("auth-shared")
+            .await?;
+        Api::<Service>::namespaced(client.clone(), NS)
+            .get("auth-shared")
+            .await?;
+        Api::<PodDisruptionBudget>::namespaced(client.clone(), NS)
+            .get("auth-shared")
+            .await?;
+        let files = Api::<Secret>::namespaced(client, NS)
+            .get("auth-shared-files-0")
+            .await?;
+        let keys: Vec<_> = files.data.unwrap_or_default().into_keys().collect();
+        assert_eq!(
+            keys,
+            ["acme.clients.json", "acme.keys.json", "acme.users.json"]
+        );
+        let ar = Api::<AuthRegion>::all(hub.clone())
+            .get(region.name())
+            .await?;
+        let ar_status = ar.status.unwrap_or_default();
+        assert_eq!(ar_status.observed_generation, ar.metadata.generation);
+        assert_eq!(ar_status.tenants, 1);
+        eventually("region Ready", WAIT, async || {
+            let ar = Api::<AuthRegion>::all(hub.clone())
+                .get(region.name())
+                .await?;
+            Ok(
+                (condition(&ar.status.unwrap_or_default().conditions, "Ready").as_deref()
+                    == Some("True"))
+                .then_some(()),
+            )
+        })
+        .await?;
+    }
+
+    // Editing the Tenant (a new scope and client) updates every region.
+    let edit = serde_json::json!({"spec": {
+        "scopes": [{"name": "orders:read"}, {"name": "orders:write"}, {"name": "invoices:read"}],
+        "clients": tenant.spec.clients.iter().map(|c| serde_json::to_value(c).unwrap())
+            .chain([serde_json::json!({"clientId": "reports", "type": "public", "grantTypes": ["authorization_code"],
+                "redirectUris": ["https://reports.acme.example/cb"], "scopes": ["invoices:read"]})]).collect::<Vec<_>>()
+    }});
+    Api::<Tenant>::all(hub.clone())
+        .patch("acme", &PatchParams::default(), &Patch::Merge(&edit))
+        .await?;
+    for region in clusters.regions() {
+        let client = region.client();
+        eventually("new client in region", WAIT, async || {
+            Ok(served_config(&client, "acme")
+                .await?
+                .filter(|c| c.clients.iter().any(|c| c.client_id == "reports")))
+        })
+        .await?;
+    }
+    eventually("acme Ready after edit", WAIT, async || {
+        tenant_ready(&hub, "acme").await
+    })
+    .await?;
+
+    // Drift made by hand is repaired: an edited Deployment, a deleted ConfigMap.
+    let eu = clusters["eu-west"].client();
+    let us = clusters["us-east"].client();
+    let scale = serde_json::json!({"spec": {"replicas": 5}});
+    Api::<Deployment>::namespaced(eu.clone(), NS)
+        .patch(
+            "auth-shared",
+            &PatchParams::default(),
+            &Patch::Merge(&scale),
+        )
+        .await?;
+    Api::<ConfigMap>::namespaced(us.clone(), NS)
+        .delete("auth-shared-config-0", &DeleteParams::default())
+        .await?;
+    eventually("Deployment repaired", WAIT, async || {
+        let d = Api::<Deployment>::namespaced(eu.clone(), NS)
+            .get("auth-shared")
+            .await?;
+        Ok((d.spec.and_then(|s| s.replicas) == Some(1)).then_some(()))
+    })
+    .await?;
+    eventually("ConfigMap restored", WAIT, async || {
+        served_config(&us, "acme").await
+    })
+    .await?;
+
+    // A steady state makes no writes: several resyncs later, no cluster saw a write from the
+    // operator's identity.
+    eventually("acme Ready after repair", WAIT, async || {
+        tenant_ready(&hub, "acme").await
+    })
+    .await?;
+    tokio::time::sleep(resync * 2).await; // let in-flight reconciles of the repair finish
+    let marks: Vec<_> = clusters
+        .iter()
+        .map(|c| c.audit().mark())
+        .collect::<Result<_, _>>()?;
+    let reconciles_before = reconcile_count(&operator);
+    eventually("three resyncs of every region", WAIT, async || {
+        Ok((reconcile_count(&operator) >= reconciles_before + 6).then_some(()))
+    })
+    .await?;
+    for (cluster, mark) in clusters.iter().zip(marks) {
+        let writes = cluster.audit().writes_since(mark)?;
+        let ours: Vec<_> = writes
+            .iter()
+            .filter(|w| WriteFilter::any().user(ADMIN_USER).matches(w))
+            .collect();
+        assert!(
+            ours.is_empty(),
+            "{} received writes in a steady state: {ours:#?}",
+            cluster.name()
+        );
+    }
+
+    // Removing a region from the Tenant deletes its objects there.
+    let move_home = serde_json::json!({"spec": {"regions": ["eu-west"], "homeRegion": "eu-west"}});
+    Api::<Tenant>::all(hub.clone())
+        .patch("acme", &PatchParams::default(), &Patch::Merge(&move_home))
+        .await?;
+    eventually("acme gone from us-east", WAIT, async || {
+        let gone = served_config(&us, "acme").await?.is_none()
+            && Api::<Deployment>::namespaced(us.clone(), NS)
+                .get_opt("auth-shared")
+                .await?
+                .is_none();
+        Ok(gone.then_some(()))
+    })
+    .await?;
+    assert!(served_config(&eu, "acme").await?.is_some());
+
+    // Deleting the Tenant and then the AuthRegions leaves nothing labelled in any cluster.
+    Api::<Tenant>::all(hub.clone())
+        .delete("acme", &DeleteParams::default())
+        .await?;
+    eventually("Tenant deleted", WAIT, async || {
+        Ok(Api::<Tenant>::all(hub.clone())
+            .get_opt("acme")
+            .await?
+            .is_none()
+            .then_some(()))
+    })
+    .await?;
+    assert!(served_config(&eu, "acme").await?.is_none());
+    let regions = Api::<AuthRegion>::all(hub.clone());
+    for region in clusters.regions() {
+        regions
+            .delete(region.name(), &DeleteParams::default())
+            .await?;
+    }
+    eventually("AuthRegions deleted", WAIT, async || {
+        Ok(regions
+            .list(&ListParams::default())
+            .await?
+            .items
+            .is_empty()
+            .then_some(()))
+    })
+    .await?;
+    for cluster in clusters.iter() {
+        let client = cluster.client();
+        let waited = eventually("no labelled objects", WAIT, async || {
+            Ok(labelled_leftovers(&client).await?.is_empty().then_some(()))
+        })
+        .await;
+        if let Err(error) = waited {
+            panic!(
+                "{} keeps {:?}: {error}",
+                cluster.name(),
+                labelled_leftovers(&client).await?
+            );
+        }
+    }
+    operator.stop().await;
+    Ok(())
+}
+
+fn reconcile_count(operator: &Operator) -> u64 {
+    operator
+        .metrics
+        .encode()
+        .lines()
+        .filter(|l| l.starts_with("meridian_operator_reconciles_total{controller=\"region\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}

@@ -1,0 +1,107 @@
+//! What every reconcile shares: the hub client, caches of the hub's objects, region clients,
+//! the sync state between the two controllers, Events and metrics.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures::channel::mpsc::UnboundedSender;
+use k8s_openapi::api::core::v1::{ObjectReference, Secret};
+use kube::Client;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use super::SyncState;
+use crate::api::{AuthRegion, Tenant};
+use crate::metrics::Metrics;
+use crate::region::{ApplyCache, RegionClients};
+use crate::settings::Settings;
+
+pub struct Context {
+    pub hub: Client,
+    pub settings: Settings,
+    pub tenants: Store<Tenant>,
+    pub regions: Store<AuthRegion>,
+    /// Secrets of the operator's namespace only.
+    pub secrets: Store<Secret>,
+    pub region_clients: RegionClients,
+    pub apply_cache: ApplyCache,
+    pub sync: SyncState,
+    pub recorder: Recorder,
+    pub metrics: Metrics,
+    /// Asks the tenant controller to recompute a Tenant's status.
+    pub tenant_trigger: UnboundedSender<ObjectRef<Tenant>>,
+    backoff: Mutex<HashMap<String, u32>>,
+}
+
+/// Retry delays of a failing object: 2 s doubling to 30 s, so a region that comes back is
+/// picked up within half a minute.
+const BACKOFF_BASE: Duration = Duration::from_secs(2);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+impl Context {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        hub: Client,
+        settings: Settings,
+        tenants: Store<Tenant>,
+        regions: Store<AuthRegion>,
+        secrets: Store<Secret>,
+        recorder: Recorder,
+        metrics: Metrics,
+        tenant_trigger: UnboundedSender<ObjectRef<Tenant>>,
+    ) -> Self {
+        let region_clients = RegionClients::new(hub.clone(), &settings.namespace);
+        Self {
+            hub,
+            settings,
+            tenants,
+            regions,
+            secrets,
+            region_clients,
+            apply_cache: ApplyCache::default(),
+            sync: SyncState::default(),
+            recorder,
+            metrics,
+            tenant_trigger,
+            backoff: Mutex::default(),
+        }
+    }
+
+    /// The next retry delay for `key`, growing with each consecutive failure.
+    pub fn backoff(&self, key: &str) -> Duration {
+        let mut attempts = self.backoff.lock().expect("backoff lock");
+        let attempt = attempts.entry(key.to_owned()).or_insert(0);
+        *attempt = (*attempt + 1).min(5);
+        (BACKOFF_BASE * 2u32.pow(*attempt - 1)).min(BACKOFF_MAX)
+    }
+
+    pub fn reset_backoff(&self, key: &str) {
+        self.backoff.lock().expect("backoff lock").remove(key);
+    }
+
+    pub fn trigger_tenants<'a>(&self, names: impl IntoIterator<Item = &'a String>) {
+        for name in names {
+            // A closed channel means the operator is shutting down; nothing to recompute then.
+            let _ = self.tenant_trigger.unbounded_send(ObjectRef::new(name));
+        }
+    }
+
+    /// Publishes an Event; a failure to publish is logged, never fatal to a reconcile.
+    pub async fn event(&self, object: &ObjectReference, warning: bool, reason: &str, note: String) {
+        let event = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.to_owned(),
+            note: Some(note),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(error) = self.recorder.publish(&event, object).await {
+            tracing::warn!(%error, reason, "could not publish Event");
+        }
+    }
+}

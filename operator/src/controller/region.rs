@@ -1,0 +1,260 @@
+//! The AuthRegion controller: converges one region cluster on the desired state of every
+//! Tenant placed there. Regions reconcile independently, so an unreachable or failing region
+//! never blocks another; a failure keeps whatever the region already serves.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::{Api, Client, Resource, ResourceExt};
+
+use super::region_status::{Converged, region_status};
+use super::sync_state::{RegionSync, TenantInRegion};
+use super::{Context, FINALIZER, ReconcileError, now};
+use crate::api::{AuthRegion, Tenant};
+use crate::hub::hub_inputs;
+use crate::region::{RegionError, apply_region, delete_region, observed_tenant_files, probe};
+use crate::render::{
+    Labels, PlacedTenant, Placement, TenantFiles, TenantInputs, desired_region, placement,
+    tenant_files,
+};
+
+pub async fn reconcile(
+    region: Arc<AuthRegion>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let name = region.name_any();
+    let timer = ctx.metrics.start("region", &name);
+    let api = Api::<AuthRegion>::all(ctx.hub.clone());
+    let result = finalizer(&api, FINALIZER, region, |event| async {
+        match event {
+            FinalizerEvent::Apply(region) => apply(&region, &ctx).await,
+            FinalizerEvent::Cleanup(region) => cleanup(&region, &ctx).await,
+        }
+    })
+    .await
+    .map_err(ReconcileError::from);
+    timer.finish(result.as_ref().err().map(ReconcileError::reason));
+    result
+}
+
+async fn apply(region: &AuthRegion, ctx: &Context) -> Result<Action, ReconcileError> {
+    let name = region.name_any();
+    let outcome = converge(region, ctx).await;
+    let changed = match &outcome {
+        Ok(converged) => ctx.sync.record(&name, converged.sync.clone()),
+        Err(error) => ctx.sync.record_error(&name, error.to_string()),
+    };
+    ctx.trigger_tenants(&changed);
+    update_status(region, ctx, &outcome).await?;
+    match outcome {
+        Ok(_) => {
+            ctx.reset_backoff(&name);
+            Ok(Action::requeue(ctx.settings.resync))
+        }
+        Err(error) => {
+            tracing::warn!(region = %name, reason = error.reason(), %error, "region not converged");
+            Ok(Action::requeue(ctx.backoff(&name)))
+        }
+    }
+}
+
+/// Reads, renders and applies. Every early return leaves the region as it was.
+async fn converge(region: &AuthRegion, ctx: &Context) -> Result<Converged, RegionError> {
+    let name = region.name_any();
+    let client = ctx.region_clients.client(region, &ctx.secrets).await?;
+    probe(&client).await?;
+    let namespace = region.spec.namespace.as_str();
+    let tenants = ctx.tenants.state();
+    if region.spec.paused {
+        return Ok(Converged::paused(region_sync_unchanged(ctx, &name)));
+    }
+    let last_good = observed_tenant_files(&client, &name, namespace).await?;
+    let mut placed = Vec::new();
+    let mut sync = RegionSync::default();
+    for tenant in tenants
+        .iter()
+        .filter(|t| t.meta().deletion_timestamp.is_none())
+    {
+        let tenant_name = tenant.name_any();
+        if placement(&tenant.spec, &name, &region.spec) != Placement::Placed {
+            continue;
+        }
+        let (files, entry) = match render_tenant(tenant, &tenant_name, ctx) {
+            Ok(files) => (
+                files,
+                TenantInRegion {
+                    generation: tenant.meta().generation,
+                    problem: None,
+                    serving: true,
+                },
+            ),
+            Err(problem) => match last_good.get(&tenant_name) {
+                Some(files) if !files.is_empty() => {
+                    let problem = Some(format!("serving the last good configuration: {problem}"));
+                    (
+                        files.clone(),
+                        TenantInRegion {
+                            generation: None,
+                            problem,
+                            serving: true,
+                        },
+                    )
+                }
+                _ => {
+                    let entry = TenantInRegion {
+                        generation: None,
+                        problem: Some(format!("not served: {problem}")),
+                        serving: false,
+                    };
+                    sync.tenants.insert(tenant_name.clone(), entry);
+                    continue;
+                }
+            },
+        };
+        sync.tenants.insert(tenant_name.clone(), entry);
+        placed.push(PlacedTenant {
+            name: tenant_name,
+            isolation: tenant.spec.isolation,
+            files,
+        });
+    }
+    let jwks_max_age = u32::try_from(ctx.settings.jwks_max_age.as_secs()).unwrap_or(u32::MAX);
+    let desired = desired_region(&name, &region.spec, &placed, jwks_max_age);
+    let report = apply_region(&client, &name, &desired, &ctx.apply_cache).await?;
+    let (ready, wanted) = replicas(&client, &name, namespace).await?;
+    Ok(Converged {
+        sync,
+        placed: placed.len(),
+        wrote: report.wrote(),
+        ready_replicas: ready,
+        desired_replicas: wanted,
+        paused: false,
+    })
+}
+
+fn region_sync_unchanged(ctx: &Context, region: &str) -> RegionSync {
+    ctx.sync
+        .region(region)
+        .map(|mut sync| {
+            sync.error = None;
+            sync
+        })
+        .unwrap_or_default()
+}
+
+/// A tenant's files from the hub's current inputs, or why they cannot be made.
+fn render_tenant(tenant: &Tenant, name: &str, ctx: &Context) -> Result<TenantFiles, String> {
+    let inputs = hub_inputs(tenant, name, &ctx.secrets, &ctx.settings.namespace)
+        .map_err(|e| e.to_string())?;
+    let inputs = TenantInputs {
+        tenant,
+        name,
+        key_ring: &inputs.key_ring,
+        client_secrets: &inputs.client_secrets,
+        users: inputs.users.as_ref(),
+    };
+    tenant_files(inputs, &ctx.settings).map_err(|e| e.to_string())
+}
+
+/// Ready and desired auth-server pods across the region's Deployments.
+async fn replicas(
+    client: &Client,
+    region: &str,
+    namespace: &str,
+) -> Result<(i32, i32), RegionError> {
+    let params = ListParams::default().labels(&Labels::managed_selector(region));
+    let list = Api::<Deployment>::namespaced(client.clone(), namespace)
+        .list(&params)
+        .await;
+    let list = list.map_err(|e| crate::region::RegionError::Read {
+        kind: "Deployment",
+        message: e.to_string(),
+    })?;
+    Ok(list.items.iter().fold((0, 0), |(ready, wanted), d| {
+        let status_ready = d
+            .status
+            .as_ref()
+            .and_then(|s| s.ready_replicas)
+            .unwrap_or(0);
+        let spec_wanted = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        (ready + status_ready, wanted + spec_wanted)
+    }))
+}
+
+async fn update_status(
+    region: &AuthRegion,
+    ctx: &Context,
+    outcome: &Result<Converged, RegionError>,
+) -> Result<(), ReconcileError> {
+    let previous = region.status.clone().unwrap_or_default();
+    let status = region_status(region, outcome, &now());
+    if status == previous {
+        return Ok(());
+    }
+    let reference = region.object_ref(&());
+    for condition in super::conditions::transitions(&previous.conditions, &status.conditions) {
+        let warning = (condition.type_ == "Degraded") == (condition.status == "True");
+        if warning || condition.type_ == "Ready" {
+            ctx.event(
+                &reference,
+                warning,
+                &condition.reason,
+                format!("{}: {}", condition.type_, condition.message),
+            )
+            .await;
+        }
+    }
+    let api = Api::<AuthRegion>::all(ctx.hub.clone());
+    let patch = Patch::Merge(serde_json::json!({ "status": status }));
+    api.patch_status(&region.name_any(), &PatchParams::default(), &patch)
+        .await
+        .map_err(ReconcileError::Hub)?;
+    Ok(())
+}
+
+/// The region is being deleted: remove everything Meridian wrote there, then let it go.
+async fn cleanup(region: &AuthRegion, ctx: &Context) -> Result<Action, ReconcileError> {
+    let name = region.name_any();
+    let removed = match ctx.region_clients.client(region, &ctx.secrets).await {
+        Ok(client) => delete_region(&client, &name, &region.spec.namespace).await,
+        Err(error) => Err(error),
+    };
+    match removed {
+        Ok(true) => {
+            ctx.region_clients.forget(&name);
+            let served = ctx.sync.remove(&name);
+            ctx.trigger_tenants(&served);
+            ctx.reset_backoff(&name);
+            ctx.event(
+                &region.object_ref(&()),
+                false,
+                "CleanedUp",
+                format!("removed every object Meridian wrote in region {name}"),
+            )
+            .await;
+            Ok(Action::await_change())
+        }
+        // Objects are going (a namespace terminating); look again shortly.
+        Ok(false) => Err(ReconcileError::CleanupPending(format!(
+            "objects of region {name} are still being deleted"
+        ))),
+        Err(error) => {
+            let message =
+                format!("cannot remove objects from region {name} yet, will retry: {error}");
+            let outcome: Result<Converged, RegionError> =
+                Err(RegionError::Unreachable(message.clone()));
+            update_status(region, ctx, &outcome).await?;
+            ctx.event(
+                &region.object_ref(&()),
+                true,
+                "CleanupBlocked",
+                message.clone(),
+            )
+            .await;
+            Err(ReconcileError::CleanupPending(message))
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! AuthRegion status from a convergence's outcome: a pure function, so that what a user sees
+//! is unit-tested and unchanged outcomes produce an unchanged status.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::conditions::{Conclusion, merge};
+use super::sync_state::RegionSync;
+use crate::api::{AuthRegion, AuthRegionStatus, ConditionType};
+use crate::region::RegionError;
+
+/// What a successful convergence found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Converged {
+    pub sync: RegionSync,
+    pub placed: usize,
+    pub wrote: bool,
+    pub ready_replicas: i32,
+    pub desired_replicas: i32,
+    pub paused: bool,
+}
+
+impl Converged {
+    pub fn paused(sync: RegionSync) -> Self {
+        Self {
+            placed: sync.tenants.values().filter(|t| t.serving).count(),
+            sync,
+            paused: true,
+            ..Self::default()
+        }
+    }
+}
+
+pub fn region_status(
+    region: &AuthRegion,
+    outcome: &Result<Converged, RegionError>,
+    now: &Time,
+) -> AuthRegionStatus {
+    let previous = region.status.clone().unwrap_or_default();
+    let generation = region.metadata.generation;
+    let conclusions = conclusions(outcome);
+    let mut status = AuthRegionStatus {
+        observed_generation: generation,
+        conditions: merge(&previous.conditions, &conclusions, generation, now),
+        ..previous.clone()
+    };
+    if let Ok(converged) = outcome {
+        status.tenants = i32::try_from(converged.placed).unwrap_or(i32::MAX);
+        status.ready_replicas = converged.ready_replicas;
+        if converged.wrote || previous.last_sync_time.is_none() && !converged.paused {
+            status.last_sync_time = Some(now.0.to_string());
+        }
+    }
+    status
+}
+
+fn conclusions(outcome: &Result<Converged, RegionError>) -> Vec<Conclusion> {
+    use ConditionType::*;
+    match outcome {
+        Err(error) => {
+            let reachable = !error.is_unreachable()
+                && !matches!(
+                    error.reason(),
+                    "KubeconfigSecretMissing" | "KubeconfigKeyMissing" | "KubeconfigInvalid"
+                );
+            vec![
+                Conclusion::new(
+                    Reachable,
+                    reachable,
+                    if reachable {
+                        "Reachable"
+                    } else {
+                        error.reason()
+                    },
+                    error.to_string(),
+                ),
+                Conclusion::new(Ready, false, error.reason(), error.to_string()),
+                Conclusion::new(
+                    Progressing,
+                    false,
+                    error.reason(),
+                    "changes are retried with backoff",
+                ),
+                Conclusion::new(Degraded, true, error.reason(), error.to_string()),
+            ]
+        }
+        Ok(converged) => {
+            let problems: Vec<String> = converged
+                .sync
+                .tenants
+                .iter()
+                .filter_map(|(tenant, entry)| {
+                    entry
+                        .problem
+                        .as_ref()
+                        .map(|p| format!("tenant {tenant}: {p}"))
+                })
+                .collect();
+            let reachable = Conclusion::new(
+                Reachable,
+                true,
+                "Reachable",
+                "the region's API server answers",
+            );
+            if converged.paused {
+                return vec![
+                    reachable,
+                    Conclusion::new(
+                        Ready,
+                        false,
+                        "Paused",
+                        "spec.paused is set: nothing in the region is changed",
+                    ),
+                    Conclusion::new(Progressing, false, "Paused", "spec.paused is set"),
+                    Conclusion::new(Degraded, false, "Paused", "spec.paused is set"),
+                ];
+            }
+            let rolling = converged.ready_replicas < converged.desired_replicas;
+            let progressing = if rolling {
+                let note = format!(
+                    "{} of {} auth-server pods ready",
+                    converged.ready_replicas, converged.desired_replicas
+                );
+                Conclusion::new(Progressing, true, "RollingOut", note)
+            } else {
+                Conclusion::new(
+                    Progressing,
+                    false,
+                    "RolledOut",
+                    "every auth-server pod is ready",
+                )
+            };
+            let (degraded, ready) = if problems.is_empty() {
+                (
+                    Conclusion::new(
+                        Degraded,
+                        false,
+                        "AsExpected",
+                        "every placed tenant is served as specified",
+                    ),
+                    Conclusion::new(
+                        Ready,
+                        true,
+                        "Synced",
+                        format!("{} tenant(s) synced to the region", converged.placed),
+                    ),
+                )
+            } else {
+                let message = problems.join("; ");
+                (
+                    Conclusion::new(Degraded, true, "TenantInputsInvalid", message.clone()),
+                    Conclusion::new(Ready, false, "TenantInputsInvalid", message),
+                )
+            };
+            vec![reachable, ready, progressing, degraded]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::sync_state::TenantInRegion;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn region() -> AuthRegion {
+        let mut region: AuthRegion = serde_yaml::from_str(
+            "apiVersion: meridian.dev/v1alpha1\nkind: AuthRegion\nmetadata: {name: eu, generation: 3}\nspec: {publicUrl: 'https://eu.example'}",
+        )
+        .unwrap();
+        region.status = None;
+        region
+    }
+
+    fn at(s: i64) -> Time {
+        Time(Timestamp::from_second(s).unwrap())
+    }
+
+    fn condition<'a>(
+        status: &'a AuthRegionStatus,
+        type_: &str,
+    ) -> &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+        status.conditions.iter().find(|c| c.type_ == type_).unwrap()
+    }
+
+    #[test]
+    fn a_converged_region_is_ready_and_a_steady_state_changes_nothing() {
+        let mut region = region();
+        let converged = Converged {
+            placed: 2,
+            wrote: true,
+            ..Converged::default()
+        };
+        let first = region_status(&region, &Ok(converged.clone()), &at(10));
+        assert_eq!(condition(&first, "Ready").status, "True");
+        assert_eq!(first.observed_generation, Some(3));
+        assert_eq!(first.tenants, 2);
+        region.status = Some(first.clone());
+        let steady = Converged {
+            wrote: false,
+            ..converged
+        };
+        assert_eq!(region_status(&region, &Ok(steady), &at(20)), first);
+    }
+
+    #[test]
+    fn an_unreachable_region_says_so_and_keeps_its_last_counts() {
+        let mut region = region();
+        region.status = Some(region_status(
+            &region,
+            &Ok(Converged {
+                placed: 2,
+                ..Converged::default()
+            }),
+            &at(10),
+        ));
+        let status = region_status(
+            &region,
+            &Err(RegionError::Unreachable("connection refused".into())),
+            &at(20),
+        );
+        assert_eq!(condition(&status, "Reachable").status, "False");
+        assert_eq!(condition(&status, "Reachable").reason, "Unreachable");
+        assert_eq!(condition(&status, "Degraded").status, "True");
+        assert_eq!(status.tenants, 2);
+    }
+
+    #[test]
+    fn a_missing_kubeconfig_names_the_secret() {
+        let error = RegionError::KubeconfigSecretMissing {
+            namespace: "meridian-system".into(),
+            name: "eu-kubeconfig".into(),
+        };
+        let status = region_status(&region(), &Err(error), &at(10));
+        assert_eq!(
+            condition(&status, "Reachable").reason,
+            "KubeconfigSecretMissing"
+        );
+        assert!(
+            condition(&status, "Ready")
+                .message
+                .contains("meridian-system/eu-kubeconfig")
+        );
+    }
+
+    #[test]
+    fn a_tenant_on_its_last_good_state_degrades_the_region() {
+        let mut sync = RegionSync::default();
+        let problem = Some("serving the last good configuration: Secret s not found".to_owned());
+        sync.tenants.insert(
+            "acme".into(),
+            TenantInRegion {
+                generation: None,
+                problem,
+                serving: true,
+            },
+        );
+        let status = region_status(
+            &region(),
+            &Ok(Converged {
+                sync,
+                placed: 1,
+                ..Converged::default()
+            }),
+            &at(10),
+        );
+        assert_eq!(condition(&status, "Degraded").status, "True");
+        assert!(
+            condition(&status, "Degraded")
+                .message
+                .contains("tenant acme")
+        );
+    }
+}

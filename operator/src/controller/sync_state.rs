@@ -1,0 +1,128 @@
+//! What each region last reported about the tenants it serves, shared between the region
+//! controller (the writer) and the tenant controller (which turns it into Tenant status).
+//!
+//! In memory only: after a restart every region reconciles before any tenant can conclude
+//! anything from it, so nothing is lost that the next resync does not rebuild.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::RwLock;
+
+/// One region's last outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegionSync {
+    /// Why the region could not be synced, when it could not.
+    pub error: Option<String>,
+    /// Tenants placed in the region, by name.
+    pub tenants: BTreeMap<String, TenantInRegion>,
+}
+
+/// A tenant as one region serves it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantInRegion {
+    /// The Tenant generation whose files the region holds; `None` when it serves last good
+    /// files from an earlier generation.
+    pub generation: Option<i64>,
+    /// Why the region serves an older state of the tenant or none, when it does.
+    pub problem: Option<String>,
+    /// Whether the region holds files of the tenant at all.
+    pub serving: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct SyncState(RwLock<HashMap<String, RegionSync>>);
+
+impl SyncState {
+    /// Records a region's outcome; returns the tenants whose entry changed (including those
+    /// that left), so their status can be recomputed.
+    pub fn record(&self, region: &str, outcome: RegionSync) -> BTreeSet<String> {
+        let mut regions = self.0.write().expect("sync state lock");
+        let previous = regions
+            .insert(region.to_owned(), outcome.clone())
+            .unwrap_or_default();
+        let error_changed = previous.error != outcome.error;
+        let names: BTreeSet<&String> = previous
+            .tenants
+            .keys()
+            .chain(outcome.tenants.keys())
+            .collect();
+        names
+            .into_iter()
+            .filter(|name| {
+                error_changed || previous.tenants.get(*name) != outcome.tenants.get(*name)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Marks a region unreachable (or otherwise failed) while keeping what it last served.
+    pub fn record_error(&self, region: &str, error: String) -> BTreeSet<String> {
+        let tenants = self.region(region).map(|r| r.tenants).unwrap_or_default();
+        self.record(
+            region,
+            RegionSync {
+                error: Some(error),
+                tenants,
+            },
+        )
+    }
+
+    pub fn region(&self, region: &str) -> Option<RegionSync> {
+        self.0.read().expect("sync state lock").get(region).cloned()
+    }
+
+    /// Forgets a deleted region; returns the tenants it served.
+    pub fn remove(&self, region: &str) -> BTreeSet<String> {
+        let removed = self.0.write().expect("sync state lock").remove(region);
+        removed
+            .map(|r| r.tenants.into_keys().collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serving(tenants: &[(&str, i64)]) -> RegionSync {
+        RegionSync {
+            error: None,
+            tenants: tenants
+                .iter()
+                .map(|(n, g)| {
+                    (
+                        n.to_string(),
+                        TenantInRegion {
+                            generation: Some(*g),
+                            problem: None,
+                            serving: true,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn reports_only_tenants_that_changed() {
+        let state = SyncState::default();
+        assert_eq!(state.record("eu", serving(&[("a", 1), ("b", 1)])).len(), 2);
+        assert!(
+            state
+                .record("eu", serving(&[("a", 1), ("b", 1)]))
+                .is_empty()
+        );
+        let changed = state.record("eu", serving(&[("a", 2)]));
+        assert_eq!(changed, BTreeSet::from(["a".to_string(), "b".to_string()]));
+    }
+
+    #[test]
+    fn an_error_keeps_what_the_region_served_and_touches_its_tenants() {
+        let state = SyncState::default();
+        state.record("eu", serving(&[("a", 1)]));
+        assert_eq!(
+            state.record_error("eu", "down".into()),
+            BTreeSet::from(["a".to_string()])
+        );
+        assert!(state.region("eu").unwrap().tenants.contains_key("a"));
+    }
+}

@@ -1,0 +1,129 @@
+//! Resolving a Tenant's references into the inputs of its contract files, from the cached
+//! Secrets of the operator's namespace. Errors name the Secret and key, never their content.
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::reflector::{ObjectRef, Store};
+use meridian_contract::{ClientSecrets, KeyRing, SecretDigest, UserDirectory};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use super::key_ring::{KEY_RING_FILE, key_ring_secret_name};
+use crate::api::Tenant;
+
+const CLIENT_SECRET_DEFAULT_KEY: &str = "clientSecret";
+const USERS_DEFAULT_KEY: &str = "users.json";
+
+/// A tenant's resolved inputs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HubInputs {
+    pub key_ring: KeyRing,
+    pub client_secrets: ClientSecrets,
+    pub users: Option<UserDirectory>,
+}
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum InputError {
+    #[error("Secret {name} not found in the operator's namespace")]
+    SecretMissing { name: String },
+    #[error("Secret {name} has no key {key:?}")]
+    KeyMissing { name: String, key: String },
+    #[error("Secret {name} key {key:?} is not a valid {what}")]
+    Malformed {
+        name: String,
+        key: String,
+        what: &'static str,
+    },
+}
+
+impl InputError {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::SecretMissing { .. } => "SecretMissing",
+            Self::KeyMissing { .. } => "SecretKeyMissing",
+            Self::Malformed { .. } => "SecretMalformed",
+        }
+    }
+}
+
+/// Reads everything tenant `name` needs from the cached Secrets of `namespace`.
+pub fn hub_inputs(
+    tenant: &Tenant,
+    name: &str,
+    secrets: &Store<Secret>,
+    namespace: &str,
+) -> Result<HubInputs, InputError> {
+    let read = |secret: &str, key: &str| read_key(secrets, namespace, secret, key);
+
+    let key_ring_name = key_ring_secret_name(name);
+    let key_ring = parse(
+        &key_ring_name,
+        KEY_RING_FILE,
+        &read(&key_ring_name, KEY_RING_FILE)?,
+        "key ring",
+    )?;
+
+    let mut client_secrets = ClientSecrets::default();
+    for client in &tenant.spec.clients {
+        if let Some(reference) = &client.secret_ref {
+            let secret = read(&reference.name, reference.key_or(CLIENT_SECRET_DEFAULT_KEY))?;
+            let digest: [u8; 32] = Sha256::digest(&secret).into();
+            client_secrets
+                .secrets
+                .insert(client.client_id.clone(), SecretDigest::from_sha256(digest));
+        }
+    }
+
+    let users = match &tenant.spec.users {
+        None => None,
+        Some(users) => {
+            let key = users.secret_ref.key_or(USERS_DEFAULT_KEY);
+            Some(parse(
+                &users.secret_ref.name,
+                key,
+                &read(&users.secret_ref.name, key)?,
+                "user directory",
+            )?)
+        }
+    };
+    Ok(HubInputs {
+        key_ring,
+        client_secrets,
+        users,
+    })
+}
+
+fn read_key(
+    secrets: &Store<Secret>,
+    namespace: &str,
+    name: &str,
+    key: &str,
+) -> Result<Vec<u8>, InputError> {
+    let secret = secrets
+        .get(&ObjectRef::new(name).within(namespace))
+        .ok_or_else(|| InputError::SecretMissing {
+            name: name.to_owned(),
+        })?;
+    secret
+        .data
+        .as_ref()
+        .and_then(|data| data.get(key))
+        .map(|bytes| bytes.0.clone())
+        .ok_or_else(|| InputError::KeyMissing {
+            name: name.to_owned(),
+            key: key.to_owned(),
+        })
+}
+
+/// Parses JSON; the parser's message is dropped because it may quote the content.
+fn parse<T: serde::de::DeserializeOwned>(
+    name: &str,
+    key: &str,
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<T, InputError> {
+    serde_json::from_slice(bytes).map_err(|_| InputError::Malformed {
+        name: name.to_owned(),
+        key: key.to_owned(),
+        what,
+    })
+}

@@ -1,0 +1,12 @@
+//! The operator's edge towards region clusters: clients built from kubeconfig Secrets, reading
+//! what Meridian wrote there, and applying the desired state with as few writes as possible.
+
+mod apply;
+mod clients;
+mod diff;
+mod error;
+
+pub use apply::{ApplyCache, ApplyReport, apply_region, delete_region, observed_tenant_files};
+pub use clients::probe;
+pub use clients::{KUBECONFIG_DEFAULT_KEY, RegionClients};
+pub use error::RegionError;

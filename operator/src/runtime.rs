@@ -1,0 +1,144 @@
+//! Runs the operator against a hub: caches of the hub's objects, then both controllers with
+//! bounded concurrency, until shutdown. Used by the binary and, in-process, by the tests.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::channel::mpsc;
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::controller::{Action, Config as ControllerConfig};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+
+use crate::api::{AuthRegion, Tenant};
+use crate::controller::{Context, ReconcileError, reconcile_region, reconcile_tenant};
+use crate::metrics::Metrics;
+use crate::settings::Settings;
+
+/// Reconciles running at once per controller: enough to keep regions independent, few enough
+/// to bound memory and API load.
+const CONCURRENCY: u16 = 8;
+
+/// Runs both controllers until `shutdown` resolves (for example on SIGTERM), then finishes
+/// the reconciles in flight.
+pub async fn run(
+    hub: Client,
+    settings: Settings,
+    metrics: Metrics,
+    ready: Arc<AtomicBool>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let (trigger_regions, region_triggers) = mpsc::unbounded::<()>();
+    let tenants = cache(Api::<Tenant>::all(hub.clone()), trigger_regions.clone());
+    let regions = cache(Api::<AuthRegion>::all(hub.clone()), trigger_regions.clone());
+    let secrets = cache(
+        Api::<Secret>::namespaced(hub.clone(), &settings.namespace),
+        trigger_regions,
+    );
+    // Never reconcile from an empty cache: a region rendered before its tenants are known
+    // would be swept bare.
+    let caches_ready = futures::try_join!(
+        tenants.wait_until_ready(),
+        regions.wait_until_ready(),
+        secrets.wait_until_ready()
+    );
+    if caches_ready.is_err() {
+        return;
+    }
+    let (tenant_trigger, tenant_triggers) = mpsc::unbounded();
+    let reporter = Reporter {
+        controller: "meridian-operator".into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    let ctx = Arc::new(Context::new(
+        hub.clone(),
+        settings,
+        tenants,
+        regions,
+        secrets,
+        Recorder::new(hub.clone(), reporter),
+        metrics,
+        tenant_trigger,
+    ));
+    ready.store(true, Ordering::Relaxed);
+    let config = ControllerConfig::default()
+        .concurrency(CONCURRENCY)
+        .debounce(Duration::from_millis(200));
+    let region_controller = Controller::new(
+        Api::<AuthRegion>::all(hub.clone()),
+        watcher::Config::default(),
+    )
+    .with_config(config.clone())
+    .reconcile_all_on(region_triggers)
+    .graceful_shutdown_on(stopped(shutdown.clone()))
+    .run(reconcile_region, retry::<AuthRegion>, ctx.clone())
+    .for_each(|_| async {});
+    let tenant_controller = Controller::new(Api::<Tenant>::all(hub), watcher::Config::default())
+        .with_config(config)
+        .reconcile_on(tenant_triggers)
+        .graceful_shutdown_on(stopped(shutdown))
+        .run(reconcile_tenant, retry::<Tenant>, ctx)
+        .for_each(|_| async {});
+    futures::join!(region_controller, tenant_controller);
+}
+
+/// A reflector whose every change asks all regions to reconcile; the controller's debounce
+/// and queue collapse bursts into one reconcile per region.
+fn cache<K>(api: Api<K>, on_change: mpsc::UnboundedSender<()>) -> Store<K>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let changes = reflector::reflector(writer, watcher(api, watcher::Config::default()))
+        .default_backoff()
+        .touched_objects();
+    tokio::spawn(forward(changes, on_change));
+    reader
+}
+
+async fn forward<K>(
+    changes: impl Stream<Item = Result<K, watcher::Error>>,
+    on_change: mpsc::UnboundedSender<()>,
+) {
+    let mut changes = std::pin::pin!(changes);
+    while let Some(change) = changes.next().await {
+        match change {
+            Ok(_) => {
+                if on_change.unbounded_send(()).is_err() {
+                    return;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "watch of the hub interrupted; retrying"),
+        }
+    }
+}
+
+fn retry<K>(_object: Arc<K>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
+    match error.inner() {
+        ReconcileError::CleanupPending(why) => {
+            tracing::info!(%why, "cleanup pending");
+            Action::requeue(Duration::from_secs(2))
+        }
+        error => {
+            tracing::warn!(%error, reason = error.reason(), "reconcile failed; retrying");
+            Action::requeue(Duration::from_secs(5))
+        }
+    }
+}
+
+/// Resolves once `shutdown` turns true (or its sender is gone).
+pub async fn stopped(mut shutdown: watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
