@@ -300,3 +300,102 @@ impl Store for MemoryStore {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::{AuthorizeRequest, Prompt};
+
+    fn grant(expires_at: UnixSeconds) -> CodeGrant {
+        let request = AuthorizeRequest {
+            client_id: "web".into(),
+            redirect_uri: "https://app/cb".into(),
+            scope: "openid".into(),
+            state: None,
+            nonce: None,
+            challenge: None,
+            prompt: Prompt::Default,
+        };
+        CodeGrant {
+            tenant: "acme".into(),
+            request,
+            username: "alice".into(),
+            auth_time: 0,
+            expires_at,
+        }
+    }
+
+    fn refresh(family: &str) -> RefreshGrant {
+        RefreshGrant {
+            tenant: "acme".into(),
+            client_id: "spa".into(),
+            username: "alice".into(),
+            scope: "openid".into(),
+            auth_time: 0,
+            family: family.into(),
+            expires_at: 100,
+        }
+    }
+
+    #[test]
+    fn a_code_redeems_once_and_then_reports_what_it_issued() {
+        let store = MemoryStore::default();
+        store.save_code("c", grant(60));
+        assert!(matches!(
+            store.redeem_code("c", 10),
+            CodeRedemption::Fresh(_)
+        ));
+        let issued = IssuedTokens {
+            access_jti: "j".into(),
+            access_expires_at: 300,
+            family: None,
+        };
+        store.record_code_tokens("c", issued);
+        match store.redeem_code("c", 20) {
+            CodeRedemption::Replayed(Some(issued)) => assert_eq!(issued.access_jti, "j"),
+            _ => panic!("a second redemption is a replay"),
+        }
+        store.sweep(100);
+        assert!(
+            matches!(store.redeem_code("c", 100), CodeRedemption::Replayed(_)),
+            "kept while its token lives"
+        );
+    }
+
+    #[test]
+    fn revoking_a_family_ends_its_refresh_and_access_tokens() {
+        let store = MemoryStore::default();
+        store.save_refresh("r1", refresh("f"));
+        store.record_family_access("f", "j1", 50);
+        assert!(matches!(
+            store.redeem_refresh("r1", ("acme", "spa"), 0),
+            RefreshRedemption::Fresh(_)
+        ));
+        assert!(matches!(
+            store.redeem_refresh("r1", ("acme", "spa"), 0),
+            RefreshRedemption::Replayed(_)
+        ));
+        store.save_refresh("r2", refresh("f"));
+        store.revoke_family("f");
+        assert!(store.is_access_revoked("j1"));
+        assert!(store.find_refresh("r2", 0).is_none());
+        assert!(matches!(
+            store.redeem_refresh("r2", ("acme", "spa"), 0),
+            RefreshRedemption::Unknown
+        ));
+    }
+
+    #[test]
+    fn a_refresh_token_is_untouched_by_another_client() {
+        let store = MemoryStore::default();
+        store.save_refresh("r", refresh("f"));
+        assert!(matches!(
+            store.redeem_refresh("r", ("acme", "web"), 0),
+            RefreshRedemption::Unknown
+        ));
+        assert!(matches!(
+            store.redeem_refresh("r", ("acme", "spa"), 0),
+            RefreshRedemption::Fresh(_)
+        ));
+    }
+}

@@ -37,38 +37,66 @@ async fn no_secret_token_or_key_reaches_the_logs() {
     let captured = Captured::default();
     tracing_subscriber::fmt()
         .with_writer(captured.clone())
-        .with_max_level(tracing::Level::TRACE)
+        .with_env_filter("meridian_auth_server=trace")
         .init();
     let server = TestServer::start(&[("acme", Algorithm::ES256)]).await;
     let issuer = server.issuer("acme");
     let url = authorize_url(&issuer, "web", &[]);
-    let html = browser().get(url.clone()).send().await.unwrap().text().await.unwrap();
+    let browser = browser();
+    let html = browser
+        .get(url.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let form = [
         ("login_id", hidden_field(&html, "login_id")),
         ("csrf", hidden_field(&html, "csrf")),
         ("username", "alice".to_owned()),
         ("password", "a-wrong-password".to_owned()),
     ];
-    browser().post(url.join("login").unwrap()).form(&form).send().await.unwrap();
+    browser
+        .post(url.join("login").unwrap())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
 
     let (code, tokens) = user_tokens(&issuer, "spa", None, "alice").await;
-    redeem(&issuer, "spa", None, &code, Some(VERIFIER)).await;
     let refresh = tokens["refresh_token"].as_str().unwrap();
-    let form = [("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", "spa")];
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh),
+        ("client_id", "spa"),
+    ];
     post_form(&issuer, "/token", None, &form).await;
     post_form(&issuer, "/token", None, &form).await;
-    post_form(&issuer, "/token", Some(("web", "not-the-secret")), &[("grant_type", "client_credentials")]).await;
+    redeem(&issuer, "spa", None, &code, Some(VERIFIER)).await;
+    post_form(
+        &issuer,
+        "/token",
+        Some(("web", "not-the-secret")),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
 
     let keys_path = server.dir.path().join(TenantFile::Keys.file_name("acme"));
     let ring: KeyRing = serde_json::from_slice(&std::fs::read(&keys_path).unwrap()).unwrap();
     let pem = ring.keys[0].private_key_pem.clone();
     // A key file with a wrong type right next to the PEM: serde would quote the value.
-    let broken = format!(r#"{{"keys":[{{"kid":1,"privateKeyPem":"{}"}}]}}"#, pem.replace('\n', "\\n"));
+    let broken = format!(
+        r#"{{"keys":[{{"kid":1,"privateKeyPem":"{}"}}]}}"#,
+        pem.replace('\n', "\\n")
+    );
     std::fs::write(&keys_path, broken).unwrap();
     assert!(!server.server.config.reload(server.dir.path()));
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("refresh token reused"), "the events themselves are logged:\n{logs}");
+    for event in ["login failed", "refresh token reused", "presented twice"] {
+        assert!(logs.contains(event), "{event} is logged:\n{logs}");
+    }
     assert!(logs.contains("configuration refused"), "{logs}");
     let pem_body = pem.lines().nth(1).unwrap();
     for (what, secret) in [
@@ -80,6 +108,9 @@ async fn no_secret_token_or_key_reaches_the_logs() {
         ("refresh token", refresh),
         ("private key", pem_body),
     ] {
-        assert!(!logs.contains(secret), "{what} leaked into the logs:\n{logs}");
+        assert!(
+            !logs.contains(secret),
+            "{what} leaked into the logs:\n{logs}"
+        );
     }
 }

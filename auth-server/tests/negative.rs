@@ -310,3 +310,18 @@ async fn userinfo_refuses_every_forged_or_foreign_token() {
     server.clock.advance(301);
     assert_eq!(userinfo_status(&issuer, access).await, 401, "expired");
 }
+
+#[tokio::test]
+async fn a_code_expires_after_sixty_seconds() {
+    let server = TestServer::start(&[("acme", Algorithm::ES256)]).await;
+    let issuer = server.issuer("acme");
+    let extra = [
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ];
+    let url = authorize_url(&issuer, "web", &extra);
+    let code = query(&log_in(&browser(), &url, "alice", PASSWORD).await, "code").unwrap();
+    server.clock.advance(61);
+    let (_, _, body) = redeem(&issuer, "web", Some(WEB_SECRET), &code, Some(VERIFIER)).await;
+    assert_eq!(body["error"], "invalid_grant");
+}

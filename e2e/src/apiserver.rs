@@ -1,10 +1,12 @@
 //! How kube-apiserver runs in a test cluster.
 //!
-//! Flags are chosen for a fast start and for what Meridian's tests observe: RBAC on, client
-//! certificates from the cluster's CA, service-account tokens (TokenRequest) signed with the
-//! cluster's own key, and the write audit log. Subsystems no test here exercises are off:
-//! API priority and fairness, the endpoint reconciler (there are no nodes or other masters),
-//! profiling, and admission plugins about nodes, storage, certificates and quotas.
+//! Flags are chosen for a fast start and for what Meridian's tests observe: RBAC on (no Node
+//! authorizer: there are no kubelets), client certificates from the cluster's CA,
+//! service-account tokens (TokenRequest) signed with the cluster's own key, and the write audit
+//! log. Subsystems no test here exercises are off: API priority and fairness, the endpoint
+//! reconciler (there are no nodes or other masters), profiling, and admission plugins about
+//! nodes, storage, certificates and quotas. Namespace lifecycle, service accounts, pod
+//! security and admission webhooks/policies stay on, as in a production cluster.
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ObjectMeta, PostParams};
-use meridian_e2e::{ClusterOptions, Clusters};
+use meridian_e2e::{Cluster, ClusterOptions, Clusters};
 
 /// The Kubernetes release pinned in e2e/tools/go.mod; build.sh stamps it into the binaries.
 fn pinned_kubernetes_version() -> String {
@@ -13,6 +13,18 @@ fn pinned_kubernetes_version() -> String {
         .and_then(|rest| rest.split_whitespace().next())
         .map(|version| format!("v{version}"))
         .expect("k8s.io/kubernetes is pinned in e2e/tools/go.mod")
+}
+
+/// `kubectl` with the cluster's kubeconfig; its stdout, or an error with its stderr.
+fn kubectl(cluster: &Cluster, args: &[&str]) -> anyhow::Result<String> {
+    let output = cluster.kubectl().args(args).output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    anyhow::ensure!(
+        output.status.success(),
+        "kubectl {args:?} in {}: {stderr}",
+        cluster.name()
+    );
+    Ok(String::from_utf8(output.stdout)?)
 }
 
 #[tokio::test]
@@ -34,49 +46,27 @@ async fn hub_and_two_regions_are_independent_and_kubectl_works_with_each() -> an
     Api::<ConfigMap>::namespaced(clusters["eu-west"].client(), "default")
         .create(&PostParams::default(), &marker)
         .await?;
-    let created = clusters
-        .hub()
-        .kubectl()
-        .args(["create", "namespace", "only-in-hub"])
-        .output()?;
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    kubectl(clusters.hub(), &["create", "namespace", "only-in-hub"])?;
 
     for cluster in clusters.iter() {
+        let name = cluster.name();
         let found = Api::<ConfigMap>::namespaced(cluster.client(), "default")
             .get_opt("only-in-eu-west")
             .await?;
         assert_eq!(
             found.is_some(),
-            cluster.name() == "eu-west",
-            "ConfigMap seen in {}",
-            cluster.name()
+            name == "eu-west",
+            "ConfigMap seen in {name}"
         );
-
-        let listed = cluster
-            .kubectl()
-            .args(["get", "ns", "-o", "name"])
-            .output()?;
-        let stdout = String::from_utf8_lossy(&listed.stdout);
+        let namespaces = kubectl(cluster, &["get", "ns", "-o", "name"])?;
         assert!(
-            listed.status.success(),
-            "{}: {}",
-            cluster.name(),
-            String::from_utf8_lossy(&listed.stderr)
-        );
-        assert!(
-            stdout.contains("namespace/kube-system"),
-            "{}: {stdout}",
-            cluster.name()
+            namespaces.contains("namespace/kube-system"),
+            "{name}: {namespaces}"
         );
         assert_eq!(
-            stdout.contains("namespace/only-in-hub"),
-            cluster.name() == "hub",
-            "{}: {stdout}",
-            cluster.name()
+            namespaces.contains("namespace/only-in-hub"),
+            name == "hub",
+            "{name}: {namespaces}"
         );
     }
     Ok(())
@@ -93,17 +83,13 @@ async fn one_cluster_does_not_trust_another_clusters_admin() -> anyhow::Result<(
         .replace(&hub.server_url(), &region.server_url());
     let path = clusters.dir().join("mixed.kubeconfig");
     std::fs::write(&path, mixed)?;
-    let refused = hub
-        .kubectl()
+    let refused = std::process::Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(&path)
         .args(["get", "ns"])
         .output()?;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success());
-    assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("certificate"),
-        "{}",
-        String::from_utf8_lossy(&refused.stderr)
-    );
+    assert!(stderr.contains("certificate"), "{stderr}");
     Ok(())
 }

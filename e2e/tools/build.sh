@@ -66,7 +66,8 @@ build() { # name
       build_into "$helm_dir" "$here/helm" helm helm.sh/helm/v3/cmd/helm "$helm_ldflags"
       # One directory for all four, as envtest expects: tests find helm beside the control plane.
       mkdir -p "$bin_dir"
-      [ -L "$bin_dir/helm" ] || ln -sf "$helm_dir/helm" "$bin_dir/helm" ;;
+      # Re-pointed every time, so a helm version bump cannot leave it at the old binary.
+      ln -sfn "$helm_dir/helm" "$bin_dir/helm" ;;
     *) log "unknown binary '$1' (etcd, kube-apiserver, kube-controller-manager, helm)"; exit 2 ;;
   esac
 }

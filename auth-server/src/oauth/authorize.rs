@@ -6,7 +6,7 @@
 use meridian_contract::GrantType;
 
 use super::{CodeChallenge, OAuthError, Params, granted_scope};
-use crate::tenant::Tenant;
+use crate::tenant::{Client, Tenant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Prompt {
@@ -71,8 +71,10 @@ impl AuthorizeRequest {
             state: state.clone(),
             error,
         };
-        if params.get("response_type") != Some("code") {
-            return Err(fail(OAuthError::UnsupportedResponseType));
+        match params.get("response_type") {
+            Some("code") => {}
+            None => return Err(fail(OAuthError::InvalidRequest("response_type is missing"))),
+            Some(_) => return Err(fail(OAuthError::UnsupportedResponseType)),
         }
         if !client.may_use(GrantType::AuthorizationCode) {
             return Err(fail(OAuthError::UnauthorizedClient(
@@ -80,18 +82,7 @@ impl AuthorizeRequest {
             )));
         }
         let scope = granted_scope(client, params.get("scope")).map_err(fail)?;
-        let challenge = match params.get("code_challenge") {
-            Some(challenge) => Some(
-                CodeChallenge::parse(challenge, params.get("code_challenge_method"))
-                    .map_err(fail)?,
-            ),
-            None if client.is_public() => {
-                return Err(fail(OAuthError::InvalidRequest(
-                    "PKCE is required for public clients",
-                )));
-            }
-            None => None,
-        };
+        let challenge = parse_challenge(client, params).map_err(fail)?;
         let prompt = parse_prompt(params.get("prompt")).map_err(fail)?;
         Ok(Self {
             client_id: client_id.to_owned(),
@@ -102,6 +93,19 @@ impl AuthorizeRequest {
             challenge,
             prompt,
         })
+    }
+}
+
+/// RFC 7636 §4.4.1 and RFC 9700 §2.1.1: S256 only, and mandatory for public clients.
+fn parse_challenge(client: &Client, params: &Params) -> Result<Option<CodeChallenge>, OAuthError> {
+    match params.get("code_challenge") {
+        Some(challenge) => {
+            CodeChallenge::parse(challenge, params.get("code_challenge_method")).map(Some)
+        }
+        None if client.is_public() => Err(OAuthError::InvalidRequest(
+            "PKCE is required for public clients",
+        )),
+        None => Ok(None),
     }
 }
 
