@@ -1,7 +1,6 @@
 //! The operator's admin server: `/healthz` (the process is alive), `/readyz` (caches are
 //! synced and this replica either leads or waits as a standby) and `/metrics`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -45,15 +44,8 @@ async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
     )
 }
 
-/// Serves the admin endpoints until `shutdown` resolves.
-pub async fn serve(
-    addr: SocketAddr,
-    state: AdminState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "admin server listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+/// Serves the admin endpoints on `listener` until `shutdown` resolves.
+pub async fn serve(listener: tokio::net::TcpListener, state: AdminState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    tracing::info!(addr = ?listener.local_addr().ok(), "admin server listening");
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }

@@ -6,6 +6,7 @@
 mod load;
 mod watch;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use meridian_contract::RegionConfig;
@@ -20,6 +21,8 @@ use crate::tenant::Tenant;
 pub struct Snapshot {
     pub region: RegionConfig,
     tenants: Vec<Arc<Tenant>>,
+    /// Issuer path → tenants with that path (more than one only when hosts differ).
+    by_path: HashMap<String, Vec<usize>>,
 }
 
 /// Where a request path lands within a tenant.
@@ -34,7 +37,15 @@ const RFC8414_PREFIX: &str = "/.well-known/oauth-authorization-server";
 
 impl Snapshot {
     pub fn new(region: RegionConfig, tenants: Vec<Arc<Tenant>>) -> Self {
-        Self { region, tenants }
+        let mut by_path: HashMap<String, Vec<usize>> = HashMap::new();
+        for (index, tenant) in tenants.iter().enumerate() {
+            by_path.entry(tenant.path.clone()).or_default().push(index);
+        }
+        Self {
+            region,
+            tenants,
+            by_path,
+        }
     }
 
     pub fn tenants(&self) -> &[Arc<Tenant>] {
@@ -42,43 +53,34 @@ impl Snapshot {
     }
 
     /// Finds the tenant by the longest issuer path that prefixes `path` at a segment
-    /// boundary. The issuer is the same string in every region while each region has its own
-    /// address, so the host decides only between tenants that share a path.
+    /// boundary, with one map lookup per segment. The issuer is the same string in every
+    /// region while each region has its own address, so the host decides only between
+    /// tenants that share a path.
     pub fn route<'a>(&'a self, host: Option<&str>, path: &'a str) -> Option<Route<'a>> {
         if let Some(issuer_path) = path.strip_prefix(RFC8414_PREFIX) {
-            let tenant = self.pick(host, |t| t.path == issuer_path.trim_end_matches('/'))?;
+            let tenant = self.pick(host, issuer_path.trim_end_matches('/'))?;
             return Some(Route::Metadata(tenant));
         }
-        let longest = self
-            .tenants
-            .iter()
-            .filter(|t| is_segment_prefix(&t.path, path))
-            .map(|t| t.path.len())
-            .max()?;
-        let tenant = self.pick(host, |t| {
-            t.path.len() == longest && is_segment_prefix(&t.path, path)
-        })?;
-        Some(Route::Tenant(tenant, &path[longest..]))
+        let mut prefix = path;
+        loop {
+            if self.by_path.contains_key(prefix) {
+                let tenant = self.pick(host, prefix)?;
+                return Some(Route::Tenant(tenant, &path[prefix.len()..]));
+            }
+            prefix = &prefix[..prefix.rfind('/')?];
+        }
     }
 
-    fn pick(&self, host: Option<&str>, matches: impl Fn(&Tenant) -> bool) -> Option<&Arc<Tenant>> {
-        let mut candidates = self.tenants.iter().filter(|t| matches(t));
-        let first = candidates.next()?;
-        match candidates.next() {
-            None => Some(first),
-            Some(_) => {
+    fn pick(&self, host: Option<&str>, issuer_path: &str) -> Option<&Arc<Tenant>> {
+        match self.by_path.get(issuer_path)?.as_slice() {
+            [only] => Some(&self.tenants[*only]),
+            several => {
                 let host = host?;
-                self.tenants
-                    .iter()
-                    .find(|t| matches(t) && t.authority.eq_ignore_ascii_case(host))
+                let mut candidates = several.iter().map(|index| &self.tenants[*index]);
+                candidates.find(|tenant| tenant.authority.eq_ignore_ascii_case(host))
             }
         }
     }
-}
-
-fn is_segment_prefix(prefix: &str, path: &str) -> bool {
-    path.strip_prefix(prefix)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 #[cfg(test)]
