@@ -39,7 +39,7 @@ pub struct Subject<'a> {
     pub user: Option<&'a User>,
 }
 
-#[derive(Debug)]
+/// Deliberately not `Debug`: it holds the token.
 pub struct AccessToken {
     pub token: String,
     pub jti: String,

@@ -1,4 +1,5 @@
-//! `meridian-auth-server`: parses flags, sets up logging, starts the server.
+//! `meridian-auth-server`: parses flags, sets up logging, starts the server. Wiring only: no
+//! OAuth logic may live here.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

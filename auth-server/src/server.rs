@@ -1,5 +1,6 @@
 //! Starting the server: load the configuration, watch it, sweep the store, serve HTTP until
-//! told to stop. Used by the binary and by integration tests alike.
+//! told to stop. Used by the binary and by integration tests alike, so it must never read
+//! flags, environment or the wall clock itself: all of that arrives in [`ServerOptions`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

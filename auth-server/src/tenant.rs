@@ -16,10 +16,18 @@ use crate::keys::{KeyError, Signer, TenantKeys};
 use crate::oauth::RESERVED_CLAIMS;
 
 /// A registered client and, for a confidential one, its secret's SHA-256.
-#[derive(Debug)]
 pub struct Client {
     pub config: ClientConfig,
     pub secret_digest: Option<[u8; 32]>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.config)
+            .field("secret_digest", &self.secret_digest.map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl Client {
@@ -54,6 +62,21 @@ pub enum TenantError {
     ReservedClaim(String),
     #[error(transparent)]
     Key(#[from] KeyError),
+}
+
+impl TenantError {
+    /// A short machine label, for log fields and metrics.
+    pub const fn reason(&self) -> &'static str {
+        match self {
+            Self::BadIssuer(_) => "BadIssuer",
+            Self::PublicClientCredentials(_) => "PublicClientCredentials",
+            Self::MissingSecret(_) => "MissingClientSecret",
+            Self::DuplicateClient(_) => "DuplicateClient",
+            Self::BadPasswordHash(_) => "BadPasswordHash",
+            Self::ReservedClaim(_) => "ReservedClaim",
+            Self::Key(error) => error.reason(),
+        }
+    }
 }
 
 /// The contract files of one tenant.

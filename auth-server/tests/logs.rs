@@ -32,16 +32,10 @@ impl<'a> MakeWriter<'a> for Captured {
     }
 }
 
-#[tokio::test]
-async fn no_secret_token_or_key_reaches_the_logs() {
-    let captured = Captured::default();
-    tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_env_filter("meridian_auth_server=trace")
-        .init();
-    let server = TestServer::start(&[("acme", Algorithm::ES256)]).await;
-    let issuer = server.issuer("acme");
-    let url = authorize_url(&issuer, "web", &[]);
+/// Drives every path that logs: a failed login, a reused refresh token, a replayed code and
+/// a wrong client secret. Returns the code and token response it used.
+async fn provoke_logged_events(issuer: &str) -> (String, serde_json::Value) {
+    let url = authorize_url(issuer, "web", &[]);
     let browser = browser();
     let html = browser
         .get(url.clone())
@@ -63,50 +57,70 @@ async fn no_secret_token_or_key_reaches_the_logs() {
         .send()
         .await
         .unwrap();
-
-    let (code, tokens) = user_tokens(&issuer, "spa", None, "alice").await;
+    let (code, tokens) = user_tokens(issuer, "spa", None, "alice").await;
     let refresh = tokens["refresh_token"].as_str().unwrap();
     let form = [
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh),
         ("client_id", "spa"),
     ];
-    post_form(&issuer, "/token", None, &form).await;
-    post_form(&issuer, "/token", None, &form).await;
-    redeem(&issuer, "spa", None, &code, Some(VERIFIER)).await;
+    post_form(issuer, "/token", None, &form).await;
+    post_form(issuer, "/token", None, &form).await;
+    redeem(issuer, "spa", None, &code, Some(VERIFIER)).await;
+    let wrong = Some(("web", "not-the-secret"));
     post_form(
-        &issuer,
+        issuer,
         "/token",
-        Some(("web", "not-the-secret")),
+        wrong,
         &[("grant_type", "client_credentials")],
     )
     .await;
+    (code, tokens)
+}
 
+/// Refuses a key file whose bad value sits next to the PEM; returns the PEM's first line of
+/// base64, which must never be logged.
+fn refuse_a_key_file(server: &TestServer) -> String {
     let keys_path = server.dir.path().join(TenantFile::Keys.file_name("acme"));
     let ring: KeyRing = serde_json::from_slice(&std::fs::read(&keys_path).unwrap()).unwrap();
     let pem = ring.keys[0].private_key_pem.clone();
-    // A key file with a wrong type right next to the PEM: serde would quote the value.
-    let broken = format!(
-        r#"{{"keys":[{{"kid":1,"privateKeyPem":"{}"}}]}}"#,
-        pem.replace('\n', "\\n")
-    );
+    // serde would quote the offending value in its message.
+    let escaped = pem.replace('\n', "\\n");
+    let broken = format!(r#"{{"keys":[{{"kid":1,"privateKeyPem":"{escaped}"}}]}}"#);
     std::fs::write(&keys_path, broken).unwrap();
     assert!(!server.server.config.reload(server.dir.path()));
+    pem.lines().nth(1).unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn no_secret_token_or_key_reaches_the_logs() {
+    let captured = Captured::default();
+    tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_env_filter("meridian_auth_server=trace")
+        .init();
+    let server = TestServer::start(&[("acme", Algorithm::ES256)]).await;
+    let (code, tokens) = provoke_logged_events(&server.issuer("acme")).await;
+    let pem_line = refuse_a_key_file(&server);
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    for event in ["login failed", "refresh token reused", "presented twice"] {
+    let events = [
+        "login failed",
+        "refresh token reused",
+        "presented twice",
+        "configuration refused",
+    ];
+    for event in events {
         assert!(logs.contains(event), "{event} is logged:\n{logs}");
     }
-    assert!(logs.contains("configuration refused"), "{logs}");
-    let pem_body = pem.lines().nth(1).unwrap();
     for (what, secret) in [
         ("password", PASSWORD),
         ("wrong password", "a-wrong-password"),
         ("client secret", "not-the-secret"),
         ("code", code.as_str()),
         ("access token", tokens["access_token"].as_str().unwrap()),
-        ("refresh token", refresh),
-        ("private key", pem_body),
+        ("refresh token", tokens["refresh_token"].as_str().unwrap()),
+        ("private key", pem_line.as_str()),
     ] {
         assert!(
             !logs.contains(secret),

@@ -202,6 +202,7 @@ async fn a_kubernetes_symlink_swap_is_picked_up_by_the_watcher() {
     options.poll_interval = Duration::from_millis(20);
     let server = start(options).await.unwrap();
     assert_eq!(client_credentials(&issuer(&base, "acme")).await.0, 200);
+    let mut installed = server.config.subscribe();
 
     project(dir.path(), "v2", |v| {
         write_region(v, &base);
@@ -218,16 +219,22 @@ async fn a_kubernetes_symlink_swap_is_picked_up_by_the_watcher() {
             vec![key_for(Algorithm::EdDSA, 0)],
         );
     });
-    // Wait for the watcher's next look, bounded; no fixed sleep decides the outcome.
-    let globex = issuer(&base, "globex");
-    let mut served = false;
-    for _ in 0..200 {
-        if client_credentials(&globex).await.0 == 200 {
-            served = true;
-            break;
+    // Wait for the watcher to install a snapshot with the new tenant: events, not a guessed
+    // delay. Kubernetes links new files only after the swap, so that may take two loads.
+    let has_globex = |server: &meridian_auth_server::server::RunningServer| {
+        let snapshot = server.config.current().unwrap();
+        snapshot
+            .tenants()
+            .iter()
+            .any(|tenant| tenant.id() == "globex")
+    };
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !has_globex(&server) {
+            installed.changed().await.unwrap();
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(served, "the new tenant is served after the swap");
+    })
+    .await
+    .expect("the watcher sees the swap");
+    assert_eq!(client_credentials(&issuer(&base, "globex")).await.0, 200);
     server.shutdown().await.unwrap();
 }

@@ -196,7 +196,8 @@ async fn bad_references_become_conditions_and_events_and_nothing_is_torn_down() 
     let region = |name: &str| -> anyhow::Result<AuthRegion> {
         Ok(serde_json::from_value(serde_json::json!({
             "apiVersion": "meridian.dev/v1alpha1", "kind": "AuthRegion", "metadata": {"name": name},
-            "spec": {"publicUrl": format!("https://{name}.auth.example.com"), "cluster": {"kubeconfigSecretRef": {"name": format!("{name}-kubeconfig")}}}
+            "spec": {"publicUrl": format!("https://{name}.auth.example.com"), "namespace": format!("meridian-{name}"),
+                     "cluster": {"kubeconfigSecretRef": {"name": format!("{name}-kubeconfig")}}}
         }))?)
     };
     regions
@@ -242,6 +243,9 @@ async fn bad_references_become_conditions_and_events_and_nothing_is_torn_down() 
         garbage.message
     );
     event(&hub, "AuthRegion", "sa-east", "KubeconfigInvalid").await?;
+    // Fixing the Secret is enough: the region's client is rebuilt from its new content.
+    put_secret(&hub, "sa-east-kubeconfig", "value", clusters["us-east"].kubeconfig()).await?;
+    region_condition(&hub, "sa-east", "Reachable", "True", "Reachable").await?;
 
     // A Tenant naming an AuthRegion that does not exist.
     let unknown = serde_json::json!({"op": "add", "path": "/spec/regions/-", "value": "mars-1"});

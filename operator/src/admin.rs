@@ -45,7 +45,13 @@ async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
 }
 
 /// Serves the admin endpoints on `listener` until `shutdown` resolves.
-pub async fn serve(listener: tokio::net::TcpListener, state: AdminState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AdminState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     tracing::info!(addr = ?listener.local_addr().ok(), "admin server listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

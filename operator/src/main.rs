@@ -130,7 +130,11 @@ async fn run_operator(args: RunArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.admin_addr)
         .await
         .with_context(|| format!("binding the admin server to {}", args.admin_addr))?;
-    let admin = tokio::spawn(admin::serve(listener, admin_state, stopped(shutdown.clone())));
+    let admin = tokio::spawn(admin::serve(
+        listener,
+        admin_state,
+        stopped(shutdown.clone()),
+    ));
     tokio::spawn(signal_stop(stop.clone()));
 
     if args.leader_elect {

@@ -15,9 +15,16 @@ async fn probes_follow_readiness_and_metrics_are_scrapeable() {
     let metrics = Metrics::default();
     metrics.start("region", "eu-west").finish(None);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, AdminState { ready: ready.clone(), metrics }, async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(serve(
+        listener,
+        AdminState {
+            ready: ready.clone(),
+            metrics,
+        },
+        async {
+            let _ = stopped.await;
+        },
+    ));
 
     let get = |path: &str| reqwest::get(format!("{base}{path}"));
     assert_eq!(get("/healthz").await.unwrap().status(), 200);
@@ -25,8 +32,16 @@ async fn probes_follow_readiness_and_metrics_are_scrapeable() {
     ready.store(true, Ordering::Relaxed);
     assert_eq!(get("/readyz").await.unwrap().status(), 200);
     let body = get("/metrics").await.unwrap().text().await.unwrap();
-    assert!(body.contains(r#"meridian_operator_reconciles_total{controller="region",region="eu-west"} 1"#), "{body}");
-    assert!(body.trim_end().ends_with("# EOF"), "OpenMetrics exposition ends with # EOF");
+    assert!(
+        body.contains(
+            r#"meridian_operator_reconciles_total{controller="region",region="eu-west"} 1"#
+        ),
+        "{body}"
+    );
+    assert!(
+        body.trim_end().ends_with("# EOF"),
+        "OpenMetrics exposition ends with # EOF"
+    );
 
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();

@@ -48,7 +48,7 @@ impl LoadError {
             Self::Parse { .. } => "Malformed",
             Self::MissingFile { .. } => "MissingFile",
             Self::IdMismatch { .. } => "IdMismatch",
-            Self::Tenant { .. } => "InvalidTenant",
+            Self::Tenant { source, .. } => source.reason(),
             Self::DuplicateIssuer { .. } => "DuplicateIssuer",
         }
     }

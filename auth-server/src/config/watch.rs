@@ -13,24 +13,44 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
+use tokio::sync::watch;
 
 use super::{Snapshot, load_dir};
 
 /// The snapshot being served; `None` until a valid configuration has loaded.
-#[derive(Debug, Clone, Default)]
-pub struct ConfigHandle(Arc<ArcSwapOption<Snapshot>>);
+#[derive(Debug, Clone)]
+pub struct ConfigHandle {
+    current: Arc<ArcSwapOption<Snapshot>>,
+    /// Counts installed snapshots, so callers can wait for the next one instead of polling.
+    installed: Arc<watch::Sender<u64>>,
+}
+
+impl Default for ConfigHandle {
+    fn default() -> Self {
+        Self {
+            current: Arc::default(),
+            installed: Arc::new(watch::channel(0).0),
+        }
+    }
+}
 
 impl ConfigHandle {
     pub fn current(&self) -> Option<Arc<Snapshot>> {
-        self.0.load_full()
+        self.current.load_full()
     }
 
     pub fn is_ready(&self) -> bool {
-        self.0.load().is_some()
+        self.current.load().is_some()
     }
 
     pub fn install(&self, snapshot: Snapshot) {
-        self.0.store(Some(Arc::new(snapshot)));
+        self.current.store(Some(Arc::new(snapshot)));
+        self.installed.send_modify(|count| *count += 1);
+    }
+
+    /// Notified each time a new snapshot is installed.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.installed.subscribe()
     }
 
     /// Loads `dir` (blocking) and swaps it in; on failure logs one line and keeps the last

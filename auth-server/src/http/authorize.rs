@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 use super::login_page::{self, LoginForm};
 use super::{AppState, ClientIp, CurrentTenant};
 use crate::issue::random_token;
-use crate::oauth::{AuthorizeFailure, AuthorizeRequest, OAuthError, Params, Prompt};
+use crate::oauth::{AuthorizeFailure, AuthorizeRequest, ErrorCode, OAuthError, Params, Prompt};
 use crate::store::{CodeGrant, PendingLogin, Session};
 use crate::tenant::Tenant;
 
@@ -257,7 +257,9 @@ fn error_redirect(
     if let Some(description) = error.description() {
         pairs.push(("error_description", description));
     }
-    redirect(tenant, redirect_uri, &pairs, state)
+    let mut response = redirect(tenant, redirect_uri, &pairs, state);
+    response.extensions_mut().insert(ErrorCode(error.code()));
+    response
 }
 
 /// Redirects to the client with `state` echoed and `iss` set (RFC 9207 §2).

@@ -1,7 +1,8 @@
 //! OIDC Discovery 1.0 / RFC 8414 metadata and the JWKS (RFC 7517).
 //!
 //! The JWKS lists exactly the keys whose publish window is open now, public members only;
-//! its `max-age` is what the operator's rotation schedule counts on.
+//! its `max-age` is what the operator's rotation schedule counts on. A private key member must
+//! never appear here.
 
 use axum::Json;
 use axum::extract::{Extension, State};

@@ -1,4 +1,5 @@
-//! Liveness, readiness and metrics. Readiness means a valid configuration is being served.
+//! Liveness, readiness and metrics. Readiness means a valid configuration is being served;
+//! liveness must never depend on the configuration, or a bad file would restart healthy pods.
 
 use axum::Router;
 use axum::extract::State;

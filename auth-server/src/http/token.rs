@@ -13,12 +13,13 @@ use meridian_contract::GrantType;
 use serde::Serialize;
 
 use super::{AppState, CurrentTenant};
-use crate::issue::{self, Authentication, Subject};
+use crate::issue::{self, AccessToken, Authentication, Subject};
 use crate::oauth::{Credentials, OAuthError, Params, granted_scope};
 use crate::store::{CodeGrant, CodeRedemption, IssuedTokens, RefreshGrant, RefreshRedemption};
 use crate::tenant::{Client, Tenant};
 
-#[derive(Debug, Serialize)]
+/// Deliberately not `Debug`: it holds the tokens.
+#[derive(Serialize)]
 pub struct TokenResponse {
     access_token: String,
     token_type: &'static str,
@@ -74,7 +75,18 @@ fn client_credentials(
     client: &Client,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
-    let scope = granted_scope(client, params.get("scope"))?;
+    // `openid` asks about an end-user, and a client acting for itself has none: such a token
+    // must never open userinfo, even for a user whose name equals the client id.
+    let requested = params.get("scope");
+    if requested.is_some_and(has_openid) {
+        return Err(OAuthError::InvalidScope);
+    }
+    let scope = granted_scope(client, requested)?;
+    let scope = scope
+        .split(' ')
+        .filter(|s| *s != "openid")
+        .collect::<Vec<_>>()
+        .join(" ");
     let now = app.clock.now();
     let signer = tenant
         .signer(now)
@@ -131,18 +143,9 @@ fn authorization_code(
             now,
         )
     });
-    let refresh = client.may_use(GrantType::RefreshToken).then(|| {
-        let refresh_grant = RefreshGrant {
-            tenant: tenant.id().to_owned(),
-            client_id: client.config.client_id.clone(),
-            username: user.username.clone(),
-            scope: request.scope.clone(),
-            auth_time: grant.auth_time,
-            family: issue::random_token(),
-            expires_at: now + tenant.config.tokens.refresh_token_seconds as i64,
-        };
-        new_refresh_token(app, refresh_grant, &access.jti, access.expires_at)
-    });
+    let refresh = client
+        .may_use(GrantType::RefreshToken)
+        .then(|| start_family(app, tenant, client, &grant, &access));
     let issued = IssuedTokens {
         access_jti: access.jti.clone(),
         access_expires_at: access.expires_at,
@@ -267,6 +270,26 @@ fn refresh_token(
         refresh_token: Some(refresh),
         id_token: None,
     })
+}
+
+/// The first refresh token of a new family, expiring a fixed time after the authorization.
+fn start_family(
+    app: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    grant: &CodeGrant,
+    access: &AccessToken,
+) -> (String, String) {
+    let refresh_grant = RefreshGrant {
+        tenant: tenant.id().to_owned(),
+        client_id: client.config.client_id.clone(),
+        username: grant.username.clone(),
+        scope: grant.request.scope.clone(),
+        auth_time: grant.auth_time,
+        family: issue::random_token(),
+        expires_at: app.clock.now() + tenant.config.tokens.refresh_token_seconds as i64,
+    };
+    new_refresh_token(app, refresh_grant, &access.jti, access.expires_at)
 }
 
 fn new_refresh_token(

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::token::has_openid;
 use super::{AppState, CurrentTenant};
 use crate::oauth::jwt::{self, TokenType};
-use crate::oauth::{AccessClaims, Credentials, OAuthError, Params, merged_claims};
+use crate::oauth::{AccessClaims, Credentials, OAuthError, Params, authorization, merged_claims};
 use crate::tenant::{Client, Tenant};
 
 /// A current access token of this tenant: signed by a published key, right `typ` and issuer,
@@ -111,11 +111,7 @@ pub async fn userinfo(
     Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
     headers: HeaderMap,
 ) -> Result<Response, OAuthError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or(OAuthError::InvalidToken)?;
+    let token = authorization(&headers, "Bearer").ok_or(OAuthError::InvalidToken)?;
     let claims = verify_access(&app, &tenant, token.trim()).ok_or(OAuthError::InvalidToken)?;
     if !has_openid(&claims.scope) {
         return Err(OAuthError::InsufficientScope);

@@ -29,6 +29,19 @@ pub enum KeyError {
     BadSchedule { kid: String },
 }
 
+impl KeyError {
+    /// A short machine label, for log fields and metrics.
+    pub const fn reason(&self) -> &'static str {
+        match self {
+            Self::MalformedPem { .. } => "MalformedKey",
+            Self::Rejected { .. } => "KeyRejected",
+            Self::KidMismatch { .. } => "KidMismatch",
+            Self::DuplicateKid { .. } => "DuplicateKid",
+            Self::BadSchedule { .. } => "BadKeySchedule",
+        }
+    }
+}
+
 /// A JWKS document (RFC 7517 §5).
 #[derive(Debug, Serialize)]
 pub struct Jwks<'a> {

@@ -15,21 +15,28 @@ use super::{OAuthError, Params};
 use crate::tenant::{Client, Tenant};
 
 /// How the client presented itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub client_id: String,
     secret: Option<String>,
     basic: bool,
 }
 
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("client_id", &self.client_id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("basic", &self.basic)
+            .finish()
+    }
+}
+
 impl Credentials {
     /// Reads the `Authorization: Basic` header or the `client_id`/`client_secret` body
     /// parameters; using both at once is refused (RFC 6749 §2.3).
     pub fn from_request(headers: &HeaderMap, params: &Params) -> Result<Self, OAuthError> {
-        let basic = headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok());
-        match basic.and_then(|value| value.strip_prefix("Basic ")) {
+        match authorization(headers, "Basic") {
             Some(encoded) => {
                 if params.get("client_secret").is_some() {
                     return Err(OAuthError::InvalidRequest(
@@ -80,6 +87,16 @@ impl Credentials {
             _ => Err(failed),
         }
     }
+}
+
+/// The credentials of an `Authorization` header with the given scheme, which RFC 9110 §11.1
+/// compares case-insensitively.
+pub fn authorization<'h>(headers: &'h HeaderMap, scheme: &str) -> Option<&'h str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (given, credentials) = value.split_once(' ')?;
+    given
+        .eq_ignore_ascii_case(scheme)
+        .then(|| credentials.trim())
 }
 
 /// RFC 6749 §2.3.1: id and secret are form-urlencoded before being joined with `:`.

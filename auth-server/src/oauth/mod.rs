@@ -12,7 +12,7 @@ mod scope;
 
 pub use authorize::{AuthorizeFailure, AuthorizeRequest, Prompt};
 pub use claims::{AccessClaims, IdClaims, RESERVED_CLAIMS, at_hash, merged_claims};
-pub use client_auth::Credentials;
+pub use client_auth::{Credentials, authorization};
 pub use error::{ErrorCode, OAuthError};
 pub use params::Params;
 pub use pkce::CodeChallenge;

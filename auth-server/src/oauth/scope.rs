@@ -1,4 +1,5 @@
-//! Which scopes a client gets (RFC 6749 §3.3). Pure.
+//! Which scopes a client gets (RFC 6749 §3.3). Pure; it must never grant a scope the client
+//! was not registered for.
 
 use super::OAuthError;
 use crate::tenant::Client;

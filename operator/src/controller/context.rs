@@ -13,6 +13,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::SyncState;
 use crate::api::{AuthRegion, Tenant};
+use crate::jwks::JwksFetcher;
 use crate::metrics::Metrics;
 use crate::region::{ApplyCache, RegionClients};
 use crate::settings::Settings;
@@ -29,6 +30,7 @@ pub struct Context {
     pub sync: SyncState,
     pub recorder: Recorder,
     pub metrics: Metrics,
+    pub jwks: JwksFetcher,
     /// Asks the tenant controller to recompute a Tenant's status.
     pub tenant_trigger: UnboundedSender<ObjectRef<Tenant>>,
     backoff: Mutex<HashMap<String, u32>>,
@@ -63,6 +65,7 @@ impl Context {
             sync: SyncState::default(),
             recorder,
             metrics,
+            jwks: JwksFetcher::default(),
             tenant_trigger,
             backoff: Mutex::default(),
         }

@@ -5,6 +5,7 @@ mod conditions;
 mod context;
 mod region;
 mod region_status;
+mod rotate;
 mod sync_state;
 mod tenant;
 mod tenant_status;
@@ -13,6 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use thiserror::Error;
 
 pub use context::Context;
+pub use rotate::ROTATE_ANNOTATION;
 pub use sync_state::SyncState;
 
 /// Finalizer on Tenants and AuthRegions: what they created in regions goes before they do.
@@ -28,6 +30,10 @@ pub enum ReconcileError {
     /// returns `Ok`, so "not yet" has to travel as an error, retried by the error policy.
     #[error("cleanup pending: {0}")]
     CleanupPending(String),
+    #[error("spec cannot be used: {0}")]
+    InvalidSpec(String),
+    #[error("{0}")]
+    KeyRing(String),
 }
 
 impl From<kube::runtime::finalizer::Error<ReconcileError>> for ReconcileError {
@@ -55,6 +61,8 @@ impl ReconcileError {
             Self::Finalizer(_) if !std::ptr::eq(self.inner(), self) => self.inner().reason(),
             Self::Finalizer(_) => "FinalizerError",
             Self::CleanupPending(_) => "CleanupPending",
+            Self::InvalidSpec(_) => "InvalidSpec",
+            Self::KeyRing(_) => "KeyRingError",
         }
     }
 }

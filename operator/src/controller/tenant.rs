@@ -11,6 +11,7 @@ use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 
+use super::rotate::rotate;
 use super::tenant_status::{RegionFact, TenantFacts, tenant_status};
 use super::{Context, FINALIZER, ReconcileError, now, unix_now};
 use crate::api::Tenant;
@@ -42,36 +43,58 @@ async fn apply(tenant: &Tenant, ctx: &Context) -> Result<Action, ReconcileError>
         // A stale cache entry of a Tenant already deleted: creating keys now would leak them.
         return Ok(Action::await_change());
     }
+    let now = unix_now();
+    let issuer = issuer(&name, &tenant.spec, &ctx.settings);
+    let regions = region_facts(tenant, &name, ctx);
     let keys = ensure_key_ring(
         &ctx.hub,
         &ctx.settings.namespace,
         &name,
         alg,
-        unix_now(),
+        now,
         cached.as_deref(),
     )
     .await;
-    if let Ok((ring, true)) = &keys {
-        let kid = &ring.keys[0].kid;
-        ctx.event(
-            &tenant.object_ref(&()),
-            false,
-            "KeyRingCreated",
-            format!("created signing key {kid} ({alg:?})"),
-        )
-        .await;
-    }
+    let (rotated, key_error) = match &keys {
+        Ok((stored, created)) => {
+            if *created {
+                let kid = &stored.ring.keys[0].kid;
+                ctx.event(
+                    &tenant.object_ref(&()),
+                    false,
+                    "KeyRingCreated",
+                    format!("created signing key {kid} ({alg:?})"),
+                )
+                .await;
+            }
+            (
+                Some(rotate(tenant, &name, &issuer, stored, &regions, ctx, now).await?),
+                None,
+            )
+        }
+        Err(error) => (None, Some(error.to_string())),
+    };
     let facts = TenantFacts {
-        issuer: issuer(&name, &tenant.spec, &ctx.settings),
-        keys: keys
+        issuer,
+        keys: rotated
             .as_ref()
-            .map(|(ring, _)| ring)
-            .map_err(ToString::to_string),
-        regions: region_facts(tenant, &name, ctx),
-        now: unix_now(),
+            .map(|r| &r.ring)
+            .ok_or(key_error.unwrap_or_default()),
+        regions,
+        lagging: rotated
+            .as_ref()
+            .map(|r| r.lagging.clone())
+            .unwrap_or_default(),
+        published: rotated
+            .as_ref()
+            .map(|r| r.published.clone())
+            .unwrap_or_default(),
+        now,
     };
     update_status(tenant, ctx, &facts).await?;
-    Ok(Action::requeue(ctx.settings.resync))
+    Ok(Action::requeue(
+        rotated.map_or(ctx.settings.resync, |r| r.wake_in),
+    ))
 }
 
 /// Whether the API server still has this Tenant (same uid) and it is not being deleted.

@@ -1,5 +1,7 @@
 //! Tenant status from the facts the tenant controller gathered: a pure function.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use meridian_contract::{KeyRing, UnixSeconds};
 
@@ -27,30 +29,35 @@ pub struct TenantFacts<'a> {
     pub issuer: String,
     pub keys: Result<&'a KeyRing, String>,
     pub regions: Vec<(String, RegionFact)>,
+    /// Regions holding back the staged key by not publishing it.
+    pub lagging: Vec<String>,
+    /// Key ids each region's JWKS was seen publishing, where fetched this time.
+    pub published: BTreeMap<String, Vec<String>>,
     pub now: UnixSeconds,
 }
 
 pub fn tenant_status(tenant: &Tenant, facts: &TenantFacts<'_>, now: &Time) -> TenantStatus {
     let previous = tenant.status.clone().unwrap_or_default();
     let generation = tenant.metadata.generation;
-    let regions: Vec<TenantRegionStatus> = facts
-        .regions
-        .iter()
-        .map(|(name, fact)| region_status(name, fact, generation))
-        .collect();
-    let previous_kids = |name: &str| {
-        previous
+    // Published kids are observed only while a key is staged; between rotations the last
+    // observation stands.
+    let published_kids = |name: &str| match facts.published.get(name) {
+        Some(kids) => kids.clone(),
+        None => previous
             .regions
             .iter()
             .find(|r| r.name == name)
             .map(|r| r.published_kids.clone())
-            .unwrap_or_default()
+            .unwrap_or_default(),
     };
-    let regions = regions.into_iter().map(|mut r| {
-        r.published_kids = previous_kids(&r.name);
-        r
-    });
-    let regions: Vec<TenantRegionStatus> = regions.collect();
+    let regions: Vec<TenantRegionStatus> = facts
+        .regions
+        .iter()
+        .map(|(name, fact)| TenantRegionStatus {
+            published_kids: published_kids(name),
+            ..region_status(name, fact, generation)
+        })
+        .collect();
     let conclusions = conclusions(facts, &regions);
     TenantStatus {
         observed_generation: generation,
@@ -185,13 +192,22 @@ fn conclusions(facts: &TenantFacts<'_>, regions: &[TenantRegionStatus]) -> Vec<C
             )
         })
         .chain(facts.keys.as_ref().err().cloned())
+        .chain((!facts.lagging.is_empty()).then(|| {
+            format!(
+                "key rotation postponed: not yet published by {}",
+                facts.lagging.join(", ")
+            )
+        }))
         .collect();
-    let degraded_reason = facts.regions.iter().find_map(|(_, fact)| match fact {
-        RegionFact::Missing => Some("UnknownRegion"),
-        RegionFact::Excluded { .. } => Some("ResidencyExcluded"),
-        RegionFact::Failing(_) => Some("RegionFailing"),
-        RegionFact::Reported(entry) if entry.problem.is_some() => Some("TenantInputsInvalid"),
-        _ => None,
+    let rotation_reason = (!facts.lagging.is_empty()).then_some("RotationPostponed");
+    let degraded_reason = rotation_reason.or_else(|| {
+        facts.regions.iter().find_map(|(_, fact)| match fact {
+            RegionFact::Missing => Some("UnknownRegion"),
+            RegionFact::Excluded { .. } => Some("ResidencyExcluded"),
+            RegionFact::Failing(_) => Some("RegionFailing"),
+            RegionFact::Reported(entry) if entry.problem.is_some() => Some("TenantInputsInvalid"),
+            _ => None,
+        })
     });
     let degraded = match (problems.is_empty(), degraded_reason) {
         (true, _) => Conclusion::new(
@@ -219,4 +235,128 @@ fn conclusions(facts: &TenantFacts<'_>, regions: &[TenantRegionStatus]) -> Vec<C
         Conclusion::new(Ready, false, why.reason.clone(), why.message.clone())
     };
     vec![ready, keys, replicated, degraded]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::jiff::Timestamp;
+    use meridian_contract::{Algorithm, SigningKey};
+
+    fn tenant() -> Tenant {
+        serde_yaml::from_str(
+            "apiVersion: meridian.dev/v1alpha1\nkind: Tenant\nmetadata: {name: acme, generation: 2}\nspec: {regions: [eu, us], homeRegion: eu}",
+        )
+        .unwrap()
+    }
+
+    fn ring() -> KeyRing {
+        let key = |generation, activate_at| SigningKey {
+            kid: format!("kid-{generation}"),
+            alg: Algorithm::ES256,
+            generation,
+            private_key_pem: "PEM".into(),
+            publish_at: 0,
+            activate_at,
+            retire_at: None,
+            remove_at: None,
+        };
+        KeyRing {
+            keys: vec![key(1, 0), key(2, 500)],
+        }
+    }
+
+    fn served(generation: i64) -> RegionFact {
+        RegionFact::Reported(TenantInRegion {
+            generation: Some(generation),
+            problem: None,
+            serving: true,
+        })
+    }
+
+    fn status(regions: Vec<(&str, RegionFact)>) -> TenantStatus {
+        let ring = ring();
+        let facts = TenantFacts {
+            issuer: "https://auth.example.com/t/acme".into(),
+            keys: Ok(&ring),
+            regions: regions
+                .into_iter()
+                .map(|(n, f)| (n.to_owned(), f))
+                .collect(),
+            lagging: Vec::new(),
+            published: BTreeMap::new(),
+            now: 100,
+        };
+        tenant_status(
+            &tenant(),
+            &facts,
+            &Time(Timestamp::from_second(100).unwrap()),
+        )
+    }
+
+    fn condition<'a>(
+        status: &'a TenantStatus,
+        type_: &str,
+    ) -> &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+        status.conditions.iter().find(|c| c.type_ == type_).unwrap()
+    }
+
+    #[test]
+    fn synced_everywhere_is_ready_with_its_signing_schedule() {
+        let status = status(vec![("eu", served(2)), ("us", served(2))]);
+        assert_eq!(condition(&status, "Ready").status, "True");
+        assert_eq!(condition(&status, "Degraded").status, "False");
+        let signing = status.signing.unwrap();
+        assert_eq!(signing.active_kid.as_deref(), Some("kid-1"));
+        assert_eq!(signing.next_kid.as_deref(), Some("kid-2"));
+        assert_eq!(
+            signing.next_activation_at.as_deref(),
+            Some("1970-01-01T00:08:20Z")
+        );
+    }
+
+    #[test]
+    fn an_older_generation_is_not_synced() {
+        let status = status(vec![("eu", served(2)), ("us", served(1))]);
+        assert_eq!(condition(&status, "Replicated").status, "False");
+        assert!(
+            condition(&status, "Replicated")
+                .message
+                .contains("us: waiting")
+        );
+        assert!(!status.regions[1].synced);
+    }
+
+    #[test]
+    fn residency_exclusion_names_the_region_and_degrades() {
+        let status = status(vec![
+            ("eu", served(2)),
+            (
+                "us",
+                RegionFact::Excluded {
+                    jurisdiction: Some("US".into()),
+                },
+            ),
+        ]);
+        let degraded = condition(&status, "Degraded");
+        assert_eq!(
+            (degraded.status.as_str(), degraded.reason.as_str()),
+            ("True", "ResidencyExcluded")
+        );
+        assert!(
+            degraded.message.contains("us: not placed: jurisdiction US"),
+            "{}",
+            degraded.message
+        );
+        // The tenant is still fully served where it is placed.
+        assert_eq!(condition(&status, "Replicated").status, "True");
+    }
+
+    #[test]
+    fn an_unknown_region_names_it() {
+        let status = status(vec![("eu", served(2)), ("us", RegionFact::Missing)]);
+        let degraded = condition(&status, "Degraded");
+        assert_eq!(degraded.reason, "UnknownRegion");
+        assert!(degraded.message.contains("AuthRegion us not found"));
+    }
 }

@@ -16,9 +16,20 @@ use thiserror::Error;
 
 use crate::api::SigningAlgorithm;
 use crate::render::{MANAGED_BY, TENANT_LABEL};
+use crate::rotation::RotationState;
 
 /// The key of the key ring Secret that holds the contract's [`KeyRing`] JSON.
 pub const KEY_RING_FILE: &str = "keys.json";
+/// The key of the key ring Secret that holds the operator's [`RotationState`].
+pub const ROTATION_FILE: &str = "rotation.json";
+
+/// A key ring as stored in the hub, with the version it was read at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredKeyRing {
+    pub ring: KeyRing,
+    pub state: RotationState,
+    resource_version: Option<String>,
+}
 
 pub fn key_ring_secret_name(tenant: &str) -> String {
     format!("meridian-keys-{tenant}")
@@ -59,7 +70,7 @@ pub async fn ensure_key_ring(
     alg: SigningAlgorithm,
     now: UnixSeconds,
     cached: Option<&Secret>,
-) -> Result<(KeyRing, bool), KeyRingError> {
+) -> Result<(StoredKeyRing, bool), KeyRingError> {
     let name = key_ring_secret_name(tenant);
     if let Some(secret) = cached {
         return Ok((parse(&name, secret)?, false));
@@ -75,30 +86,28 @@ pub async fn ensure_key_ring(
     let ring = KeyRing {
         keys: vec![generate(algorithm(alg), 1, now)],
     };
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some(name.clone()),
-            namespace: Some(namespace.to_owned()),
-            labels: Some(BTreeMap::from([
-                (
-                    "app.kubernetes.io/managed-by".to_owned(),
-                    MANAGED_BY.to_owned(),
-                ),
-                (TENANT_LABEL.to_owned(), tenant.to_owned()),
-            ])),
-            ..ObjectMeta::default()
-        },
-        type_: Some("Opaque".into()),
-        data: Some(BTreeMap::from([(
-            KEY_RING_FILE.to_owned(),
-            ByteString(serde_json::to_vec(&ring).expect("key ring serializes")),
-        )])),
-        ..Secret::default()
+    let state = RotationState {
+        highest_generation: 1,
+        ..RotationState::default()
     };
-    match api.create(&PostParams::default(), &secret).await {
-        Ok(_) => {
+    match api
+        .create(
+            &PostParams::default(),
+            &key_ring_secret(namespace, tenant, &ring, &state, None),
+        )
+        .await
+    {
+        Ok(created) => {
             tracing::info!(tenant, kid = %ring.keys[0].kid, "created key ring");
-            Ok((ring, true))
+            let resource_version = created.metadata.resource_version;
+            Ok((
+                StoredKeyRing {
+                    ring,
+                    state,
+                    resource_version,
+                },
+                true,
+            ))
         }
         // Another writer (a previous leader, a racing reconcile) created it first: theirs wins.
         Err(kube::Error::Api(status)) if status.code == 409 => {
@@ -109,17 +118,86 @@ pub async fn ensure_key_ring(
     }
 }
 
-/// Reads the key ring out of its Secret.
-pub fn parse(name: &str, secret: &Secret) -> Result<KeyRing, KeyRingError> {
+fn key_ring_secret(
+    namespace: &str,
+    tenant: &str,
+    ring: &KeyRing,
+    state: &RotationState,
+    resource_version: Option<String>,
+) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(key_ring_secret_name(tenant)),
+            namespace: Some(namespace.to_owned()),
+            labels: Some(BTreeMap::from([
+                (
+                    "app.kubernetes.io/managed-by".to_owned(),
+                    MANAGED_BY.to_owned(),
+                ),
+                (TENANT_LABEL.to_owned(), tenant.to_owned()),
+            ])),
+            resource_version,
+            ..ObjectMeta::default()
+        },
+        type_: Some("Opaque".into()),
+        data: Some(BTreeMap::from([
+            (KEY_RING_FILE.to_owned(), json(ring)),
+            (ROTATION_FILE.to_owned(), json(state)),
+        ])),
+        ..Secret::default()
+    }
+}
+
+/// Serializing the key ring and rotation state cannot fail: plain structs with string keys.
+fn json<T: serde::Serialize>(value: &T) -> ByteString {
+    ByteString(serde_json::to_vec(value).expect("key ring and rotation state serialize"))
+}
+
+/// Writes a new schedule over the version it was planned from. Returns false when another
+/// writer changed the Secret meanwhile: nothing is written and the next reconcile plans again.
+pub async fn save_key_ring(
+    hub: &Client,
+    namespace: &str,
+    tenant: &str,
+    stored: &StoredKeyRing,
+    ring: &KeyRing,
+    state: &RotationState,
+) -> Result<bool, KeyRingError> {
+    let name = key_ring_secret_name(tenant);
+    let secret = key_ring_secret(
+        namespace,
+        tenant,
+        ring,
+        state,
+        stored.resource_version.clone(),
+    );
+    match Api::<Secret>::namespaced(hub.clone(), namespace)
+        .replace(&name, &PostParams::default(), &secret)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+        Err(source) => Err(KeyRingError::Api { name, source }),
+    }
+}
+
+/// Reads the key ring, and the rotation state (empty when absent), out of its Secret.
+pub fn parse(name: &str, secret: &Secret) -> Result<StoredKeyRing, KeyRingError> {
     let malformed = || KeyRingError::Malformed {
         name: name.to_owned(),
     };
-    let bytes = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(KEY_RING_FILE))
-        .ok_or_else(malformed)?;
-    serde_json::from_slice(&bytes.0).map_err(|_| malformed())
+    let data = secret.data.as_ref().ok_or_else(malformed)?;
+    let ring = serde_json::from_slice(&data.get(KEY_RING_FILE).ok_or_else(malformed)?.0)
+        .map_err(|_| malformed())?;
+    let state = match data.get(ROTATION_FILE) {
+        Some(bytes) => serde_json::from_slice(&bytes.0).map_err(|_| malformed())?,
+        None => RotationState::default(),
+    };
+    Ok(StoredKeyRing {
+        ring,
+        state,
+        resource_version: secret.metadata.resource_version.clone(),
+    })
 }
 
 /// A new key of `alg`, published and signing from `now`. Its `kid` is the RFC 7638

@@ -1,0 +1,207 @@
+//! Runs the rotation schedule for one tenant: observes each region's JWKS from outside while a
+//! key is staged, plans, persists the new schedule in the hub, and reports what happened.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use kube::Resource;
+use kube::runtime::reflector::ObjectRef;
+use meridian_contract::{KeyRing, UnixSeconds};
+
+use super::tenant_status::RegionFact;
+use super::{Context, ReconcileError};
+use crate::api::Tenant;
+use crate::duration;
+use crate::hub::{StoredKeyRing, algorithm, generate, save_key_ring};
+use crate::jwks::jwks_url;
+use crate::rotation::{Note, Observations, Policy, plan};
+
+/// Asks for a new rotation: any new value of this annotation on a Tenant stages a key now.
+pub const ROTATE_ANNOTATION: &str = "meridian.dev/rotate";
+
+pub struct Rotated {
+    pub ring: KeyRing,
+    /// Regions whose missing publication holds the staged key back.
+    pub lagging: Vec<String>,
+    /// Key ids each region's JWKS was seen publishing, for regions fetched this time.
+    pub published: BTreeMap<String, Vec<String>>,
+    /// When the schedule next needs a decision.
+    pub wake_in: Duration,
+}
+
+pub async fn rotate(
+    tenant: &Tenant,
+    name: &str,
+    issuer: &str,
+    stored: &StoredKeyRing,
+    regions: &[(String, RegionFact)],
+    ctx: &Context,
+    now: UnixSeconds,
+) -> Result<Rotated, ReconcileError> {
+    let policy = policy(tenant, ctx).map_err(|e| ReconcileError::InvalidSpec(e.to_string()))?;
+    let staged = stored.ring.keys.iter().any(|key| key.activate_at > now);
+    let observed = if staged {
+        observe(regions, issuer, ctx).await
+    } else {
+        Vec::new()
+    };
+    let next = plan(
+        &stored.ring,
+        &stored.state,
+        &policy,
+        &observed,
+        now,
+        |alg, generation| generate(alg, generation, now),
+    );
+    if next.changed(&stored.ring, &stored.state) {
+        let saved = save_key_ring(
+            &ctx.hub,
+            &ctx.settings.namespace,
+            name,
+            stored,
+            &next.ring,
+            &next.state,
+        )
+        .await;
+        if !saved.map_err(|e| ReconcileError::KeyRing(e.to_string()))? {
+            // Someone else wrote the ring since it was read: plan again from theirs, shortly.
+            return Err(ReconcileError::KeyRing(
+                "key ring changed while planning; planning again".into(),
+            ));
+        }
+        for note in &next.notes {
+            announce(tenant, note, ctx).await;
+        }
+    }
+    let published = observed
+        .into_iter()
+        .filter_map(|(region, kids)| Some((region, kids?.into_iter().collect())))
+        .collect();
+    let wake_in = wake_in(&next.ring, &policy, now).min(ctx.settings.resync);
+    Ok(Rotated {
+        ring: next.ring,
+        lagging: next.state.lagging,
+        published,
+        wake_in,
+    })
+}
+
+fn policy(tenant: &Tenant, ctx: &Context) -> Result<Policy, duration::InvalidDuration> {
+    let spec = &tenant.spec;
+    let seconds = |field, value: &str| duration::parse(field, value).map(|d| d.as_secs() as i64);
+    let access = seconds("spec.tokens.accessTokenTtl", &spec.tokens.access_token_ttl)?;
+    let id = seconds("spec.tokens.idTokenTtl", &spec.tokens.id_token_ttl)?;
+    Ok(Policy {
+        algorithm: algorithm(spec.signing.algorithm),
+        rotation_interval: seconds(
+            "spec.signing.rotationInterval",
+            &spec.signing.rotation_interval,
+        )?,
+        publish_ahead: seconds("spec.signing.publishAhead", &spec.signing.publish_ahead)?,
+        jwks_max_age: ctx.settings.jwks_max_age.as_secs() as i64,
+        longest_token_lifetime: access.max(id),
+        // Two resyncs before activation, so a missed reconcile still decides in time.
+        decision_margin: 2 * ctx.settings.resync.as_secs() as i64 + 1,
+        revoked_kids: spec.signing.revoked_kids.iter().cloned().collect(),
+        rotate_request: tenant
+            .meta()
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(ROTATE_ANNOTATION))
+            .cloned(),
+    })
+}
+
+/// Fetches the JWKS of every region the tenant is placed in, concurrently.
+async fn observe(regions: &[(String, RegionFact)], issuer: &str, ctx: &Context) -> Observations {
+    let placed = regions
+        .iter()
+        .filter(|(_, fact)| !matches!(fact, RegionFact::Missing | RegionFact::Excluded { .. }));
+    let fetches = placed.filter_map(|(name, _)| {
+        let region = ctx.regions.get(&ObjectRef::new(name))?;
+        let url = jwks_url(&region.spec.public_url, issuer);
+        Some(async move { (name.clone(), ctx.jwks.published_kids(&url).await) })
+    });
+    futures::future::join_all(fetches).await
+}
+
+/// Seconds until the next instant the schedule must be looked at: a decision before the staged
+/// key activates, a key leaving the JWKS, or the next stage.
+fn wake_in(ring: &KeyRing, policy: &Policy, now: UnixSeconds) -> Duration {
+    let staged_decision = ring
+        .keys
+        .iter()
+        .filter(|k| k.activate_at > now)
+        .map(|k| k.activate_at - policy.decision_margin);
+    let removals = ring.keys.iter().filter_map(|k| k.remove_at);
+    let next_stage = ring
+        .signing_key(now)
+        .map(|k| k.activate_at + policy.rotation_interval - policy.publish_ahead);
+    let next = staged_decision
+        .chain(removals)
+        .chain(next_stage)
+        .filter(|at| *at > now)
+        .min();
+    Duration::from_secs(next.map_or(u64::MAX, |at| (at - now) as u64)).max(Duration::from_secs(1))
+}
+
+async fn announce(tenant: &Tenant, note: &Note, ctx: &Context) {
+    let (warning, reason, message) = match note {
+        Note::Staged {
+            kid,
+            activate_at,
+            why,
+        } => (
+            false,
+            "KeyStaged",
+            format!(
+                "staged key {kid} ({why}); it signs from {}",
+                at(*activate_at)
+            ),
+        ),
+        Note::Confirmed { kid } => (
+            false,
+            "KeyPublished",
+            format!("every region publishes key {kid}"),
+        ),
+        Note::Postponed {
+            kid,
+            activate_at,
+            lagging,
+        } => {
+            let regions: BTreeSet<&String> = lagging.iter().collect();
+            (
+                true,
+                "RotationPostponed",
+                format!(
+                    "activation of key {kid} postponed to {}: not yet published by {regions:?}",
+                    at(*activate_at)
+                ),
+            )
+        }
+        Note::Removed { kid } => (
+            false,
+            "KeyRemoved",
+            format!("key {kid} left the JWKS after its last tokens expired"),
+        ),
+        Note::Revoked { kid } => (
+            true,
+            "KeyRevoked",
+            format!("key {kid} revoked: removed everywhere; tokens it signed no longer verify"),
+        ),
+        Note::EmergencyKey { kid } => (
+            true,
+            "EmergencyKey",
+            format!("key {kid} signs at once: no other key could"),
+        ),
+    };
+    tracing::info!(tenant = %tenant.metadata.name.as_deref().unwrap_or_default(), reason, "{message}");
+    ctx.event(&tenant.object_ref(&()), warning, reason, message)
+        .await;
+}
+
+fn at(seconds: UnixSeconds) -> String {
+    k8s_openapi::jiff::Timestamp::from_second(seconds)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| seconds.to_string())
+}
