@@ -34,7 +34,9 @@ fn tenant(i: usize) -> anyhow::Result<Tenant> {
 }
 
 async fn requests_served(client: &Client) -> anyhow::Result<f64> {
-    let text = client.request_text(http::Request::get("/metrics").body(Vec::new())?).await?;
+    let text = client
+        .request_text(http::Request::get("/metrics").body(Vec::new())?)
+        .await?;
     Ok(text
         .lines()
         .filter(|line| line.starts_with("apiserver_request_total{"))
@@ -44,13 +46,20 @@ async fn requests_served(client: &Client) -> anyhow::Result<f64> {
 
 fn peak_rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     Some(kib / 1024.0)
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let operator_bin = std::env::var("MERIDIAN_OPERATOR_BIN").expect("MERIDIAN_OPERATOR_BIN: path to a release meridian-operator");
+    let operator_bin = std::env::var("MERIDIAN_OPERATOR_BIN")
+        .expect("MERIDIAN_OPERATOR_BIN: path to a release meridian-operator");
     let clusters = Clusters::start(3, ClusterOptions::default()).await?;
     let hub = clusters.hub().client();
     install_crds(clusters.hub())?;
@@ -61,14 +70,22 @@ async fn main() -> anyhow::Result<()> {
             "spec": {"publicUrl": format!("https://{}.auth.example.com", region.name()),
                      "cluster": {"kubeconfigSecretRef": {"name": format!("{}-kubeconfig", region.name())}}}
         }))?;
-        Api::<AuthRegion>::all(hub.clone()).create(&PostParams::default(), &ar).await?;
+        Api::<AuthRegion>::all(hub.clone())
+            .create(&PostParams::default(), &ar)
+            .await?;
     }
     let tenants = Api::<Tenant>::all(hub.clone());
     stream::iter(0..TENANTS)
         .map(|i| {
             let (hub, tenants) = (hub.clone(), tenants.clone());
             async move {
-                put_secret(&hub, &format!("tenant-{i:03}-svc"), "clientSecret", &format!("secret-{i}-0123456789abcdef")).await?;
+                put_secret(
+                    &hub,
+                    &format!("tenant-{i:03}-svc"),
+                    "clientSecret",
+                    &format!("secret-{i}-0123456789abcdef"),
+                )
+                .await?;
                 tenants.create(&PostParams::default(), &tenant(i)?).await?;
                 anyhow::Ok(())
             }
@@ -78,15 +95,28 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     eprintln!("created {TENANTS} tenants; starting the operator");
 
-    let marks: Vec<_> = clusters.iter().map(|c| c.audit().mark()).collect::<Result<_, _>>()?;
+    let marks: Vec<_> = clusters
+        .iter()
+        .map(|c| c.audit().mark())
+        .collect::<Result<_, _>>()?;
     let mut before = Vec::new();
     for cluster in clusters.iter() {
         before.push(requests_served(&cluster.client()).await?);
     }
     let started = Instant::now();
     let mut operator = tokio::process::Command::new(&operator_bin)
-        .args(["run", "--leader-elect=false", "--admin-addr=127.0.0.1:0", "--log-format=text"])
-        .args(["--namespace", OPERATOR_NAMESPACE, "--issuer-base-url", "https://auth.example.com"])
+        .args([
+            "run",
+            "--leader-elect=false",
+            "--admin-addr=127.0.0.1:0",
+            "--log-format=text",
+        ])
+        .args([
+            "--namespace",
+            OPERATOR_NAMESPACE,
+            "--issuer-base-url",
+            "https://auth.example.com",
+        ])
         .env("KUBECONFIG", clusters.hub().kubeconfig_path())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -107,7 +137,10 @@ async fn main() -> anyhow::Result<()> {
             .filter(|t| {
                 let status = t.status.clone().unwrap_or_default();
                 status.observed_generation == t.metadata.generation
-                    && status.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                    && status
+                        .conditions
+                        .iter()
+                        .any(|c| c.type_ == "Ready" && c.status == "True")
             })
             .count();
         if ready == TENANTS {
@@ -126,7 +159,9 @@ async fn main() -> anyhow::Result<()> {
     let served = served - f64::from(polls); // this benchmark's own list calls
     let mut writes = 0;
     for (cluster, mark) in clusters.iter().zip(marks) {
-        writes += cluster.audit().count_writes(mark, &WriteFilter::any().user(ADMIN_USER))?;
+        writes += cluster
+            .audit()
+            .count_writes(mark, &WriteFilter::any().user(ADMIN_USER))?;
     }
     operator.kill().await?;
 

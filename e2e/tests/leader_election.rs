@@ -31,12 +31,19 @@ async fn a_standby_leads_only_after_the_leader_stops_renewing() -> anyhow::Resul
     let leader = tokio::spawn(async move { first.hold().await });
     // While the leader renews, the standby must not get the lease, for several lease lifetimes.
     let standby = tokio::time::timeout(Duration::from_secs(8), second.acquire()).await;
-    assert!(standby.is_err(), "standby took a lease that was being renewed");
+    assert!(
+        standby.is_err(),
+        "standby took a lease that was being renewed"
+    );
 
     // The leader stops (crash): the standby leads once the lease has expired, not before.
     leader.abort();
     let stopped = Instant::now();
     tokio::time::timeout(Duration::from_secs(15), second.acquire()).await??;
-    assert!(stopped.elapsed() >= Duration::from_secs(2), "took over after {:?}, before expiry", stopped.elapsed());
+    assert!(
+        stopped.elapsed() >= Duration::from_secs(2),
+        "took over after {:?}, before expiry",
+        stopped.elapsed()
+    );
     Ok(())
 }

@@ -244,7 +244,13 @@ async fn bad_references_become_conditions_and_events_and_nothing_is_torn_down() 
     );
     event(&hub, "AuthRegion", "sa-east", "KubeconfigInvalid").await?;
     // Fixing the Secret is enough: the region's client is rebuilt from its new content.
-    put_secret(&hub, "sa-east-kubeconfig", "value", clusters["us-east"].kubeconfig()).await?;
+    put_secret(
+        &hub,
+        "sa-east-kubeconfig",
+        "value",
+        clusters["us-east"].kubeconfig(),
+    )
+    .await?;
     region_condition(&hub, "sa-east", "Reachable", "True", "Reachable").await?;
 
     // A Tenant naming an AuthRegion that does not exist.
