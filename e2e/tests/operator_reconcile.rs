@@ -52,76 +52,33 @@ async fn tenant_ready(hub: &Client, name: &str) -> meridian_e2e::Result<Option<T
     Ok(ready.then_some(tenant))
 }
 
+/// Names of the objects Meridian labelled that are still in `client`'s cluster.
 async fn labelled_leftovers(client: &Client) -> meridian_e2e::Result<Vec<String>> {
-    let params = ListParams::default().labels(MANAGED);
-    let mut left = Vec::new();
-    let mut note = |kind: &str, names: Vec<Option<String>>| {
-        left.extend(
-            names
-                .into_iter()
-                .map(|n| format!("{kind}/{}", n.unwrap_or_default())),
-        )
-    };
-    note(
-        "Namespace",
-        Api::<Namespace>::all(client.clone())
-            .list(&params)
-            .await?
+    async fn names<K>(client: &Client) -> meridian_e2e::Result<Vec<String>>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let list = Api::<K>::all(client.clone())
+            .list(&ListParams::default().labels(MANAGED))
+            .await?;
+        Ok(list
             .items
-            .into_iter()
-            .map(|o| o.metadata.name)
-            .collect(),
-    );
-    note(
-        "ConfigMap",
-        Api::<ConfigMap>::all(client.clone())
-            .list(&params)
-            .await?
-            .items
-            .into_iter()
-            .map(|o| o.metadata.name)
-            .collect(),
-    );
-    note(
-        "Secret",
-        Api::<Secret>::all(client.clone())
-            .list(&params)
-            .await?
-            .items
-            .into_iter()
-            .map(|o| o.metadata.name)
-            .collect(),
-    );
-    note(
-        "Deployment",
-        Api::<Deployment>::all(client.clone())
-            .list(&params)
-            .await?
-            .items
-            .into_iter()
-            .map(|o| o.metadata.name)
-            .collect(),
-    );
-    note(
-        "Service",
-        Api::<Service>::all(client.clone())
-            .list(&params)
-            .await?
-            .items
-            .into_iter()
-            .map(|o| o.metadata.name)
-            .collect(),
-    );
-    note(
-        "PodDisruptionBudget",
-        Api::<PodDisruptionBudget>::all(client.clone())
-            .list(&params)
-            .await?
-            .items
-            .into_iter()
-            .map(|o| o.metadata.name)
-            .collect(),
-    );
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}/{}",
+                    K::kind(&()),
+                    o.meta().name.clone().unwrap_or_default()
+                )
+            })
+            .collect())
+    }
+    let mut left = names::<Namespace>(client).await?;
+    left.extend(names::<ConfigMap>(client).await?);
+    left.extend(names::<Secret>(client).await?);
+    left.extend(names::<Deployment>(client).await?);
+    left.extend(names::<Service>(client).await?);
+    left.extend(names::<PodDisruptionBudget>(client).await?);
     Ok(left)
 }
 

@@ -3,6 +3,7 @@
 
 mod conditions;
 mod context;
+mod publish;
 mod region;
 mod region_status;
 mod rotate;

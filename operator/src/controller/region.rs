@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, Client, Resource, ResourceExt};
 
+use super::publish::publish_status;
 use super::region_status::{Converged, region_status};
 use super::sync_state::{RegionSync, TenantInRegion};
 use super::{Context, FINALIZER, ReconcileError, now};
@@ -191,28 +192,7 @@ async fn update_status(
 ) -> Result<(), ReconcileError> {
     let previous = region.status.clone().unwrap_or_default();
     let status = region_status(region, outcome, &now());
-    if status == previous {
-        return Ok(());
-    }
-    let reference = region.object_ref(&());
-    for condition in super::conditions::transitions(&previous.conditions, &status.conditions) {
-        let warning = (condition.type_ == "Degraded") == (condition.status == "True");
-        if warning || condition.type_ == "Ready" {
-            ctx.event(
-                &reference,
-                warning,
-                &condition.reason,
-                format!("{}: {}", condition.type_, condition.message),
-            )
-            .await;
-        }
-    }
-    let api = Api::<AuthRegion>::all(ctx.hub.clone());
-    let patch = Patch::Merge(serde_json::json!({ "status": status }));
-    api.patch_status(&region.name_any(), &PatchParams::default(), &patch)
-        .await
-        .map_err(ReconcileError::Hub)?;
-    Ok(())
+    publish_status(ctx, region, &previous, &status, |s| &s.conditions).await
 }
 
 /// The region is being deleted: remove everything Meridian wrote there, then let it go.

@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::DeleteParams;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 
+use super::publish::publish_status;
 use super::rotate::rotate;
 use super::tenant_status::{RegionFact, TenantFacts, tenant_status};
 use super::{Context, FINALIZER, ReconcileError, now, unix_now};
@@ -143,28 +144,7 @@ async fn update_status(
 ) -> Result<(), ReconcileError> {
     let previous = tenant.status.clone().unwrap_or_default();
     let status = tenant_status(tenant, facts, &now());
-    if status == previous {
-        return Ok(());
-    }
-    let reference = tenant.object_ref(&());
-    for condition in super::conditions::transitions(&previous.conditions, &status.conditions) {
-        let warning = (condition.type_ == "Degraded") == (condition.status == "True");
-        if warning || condition.type_ == "Ready" {
-            ctx.event(
-                &reference,
-                warning,
-                &condition.reason,
-                format!("{}: {}", condition.type_, condition.message),
-            )
-            .await;
-        }
-    }
-    let api = Api::<Tenant>::all(ctx.hub.clone());
-    let patch = Patch::Merge(serde_json::json!({ "status": status }));
-    api.patch_status(&tenant.name_any(), &PatchParams::default(), &patch)
-        .await
-        .map_err(ReconcileError::Hub)?;
-    Ok(())
+    publish_status(ctx, tenant, &previous, &status, |s| &s.conditions).await
 }
 
 /// The tenant is being deleted: wait until no region serves it any more, then drop its keys.
