@@ -383,8 +383,8 @@ fn content_hash(value: &serde_json::Value) -> u64 {
 }
 
 fn kind_of<K: Resource<DynamicType = ()>>() -> &'static str {
-    // Kinds are compile-time constants of k8s-openapi types; leaking turns the Cow into a
-    // 'static str once per kind for log fields and error messages.
+    // Error variants and log fields want a 'static str; the kinds Meridian writes are few and
+    // fixed, so they are spelled out rather than allocated per call.
     match K::kind(&()).as_ref() {
         "ConfigMap" => "ConfigMap",
         "Secret" => "Secret",
