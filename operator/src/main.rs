@@ -138,6 +138,9 @@ async fn run_operator(args: RunArgs) -> anyhow::Result<()> {
     tokio::spawn(signal_stop(stop.clone()));
 
     if args.leader_elect {
+        // A standby waiting for the Lease is healthy and ready for its role; the leader turns
+        // ready again only once its caches are synced.
+        ready.store(true, std::sync::atomic::Ordering::Relaxed);
         let identity = std::env::var("POD_NAME")
             .unwrap_or_else(|_| format!("meridian-operator-{}", std::process::id()));
         let lease = LeaseSettings {
@@ -152,6 +155,7 @@ async fn run_operator(args: RunArgs) -> anyhow::Result<()> {
             acquired = leadership.acquire() => acquired.context("acquiring the leader Lease")?,
             () = stopped(shutdown.clone()) => return Ok(()),
         }
+        ready.store(false, std::sync::atomic::Ordering::Relaxed);
         // Losing the lease stops every write: the process exits and restarts as a candidate.
         let stop_on_loss = stop.clone();
         tokio::spawn(async move {

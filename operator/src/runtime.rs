@@ -35,11 +35,20 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) {
     let (trigger_regions, region_triggers) = mpsc::unbounded::<()>();
-    let tenants = cache(Api::<Tenant>::all(hub.clone()), trigger_regions.clone());
-    let regions = cache(Api::<AuthRegion>::all(hub.clone()), trigger_regions.clone());
+    let tenants = cache(
+        Api::<Tenant>::all(hub.clone()),
+        trigger_regions.clone(),
+        shutdown.clone(),
+    );
+    let regions = cache(
+        Api::<AuthRegion>::all(hub.clone()),
+        trigger_regions.clone(),
+        shutdown.clone(),
+    );
     let secrets = cache(
         Api::<Secret>::namespaced(hub.clone(), &settings.namespace),
         trigger_regions,
+        shutdown.clone(),
     );
     // Never reconcile from an empty cache: a region rendered before its tenants are known
     // would be swept bare.
@@ -90,7 +99,11 @@ pub async fn run(
 
 /// A reflector whose every change asks all regions to reconcile; the controller's debounce
 /// and queue collapse bursts into one reconcile per region.
-fn cache<K>(api: Api<K>, on_change: mpsc::UnboundedSender<()>) -> Store<K>
+fn cache<K>(
+    api: Api<K>,
+    on_change: mpsc::UnboundedSender<()>,
+    shutdown: watch::Receiver<bool>,
+) -> Store<K>
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -104,7 +117,13 @@ where
     let changes = reflector::reflector(writer, watcher(api, watcher::Config::default()))
         .default_backoff()
         .touched_objects();
-    tokio::spawn(forward(changes, on_change));
+    // The watch ends with the operator, not with the process: tests start and stop operators.
+    tokio::spawn(async move {
+        tokio::select! {
+            () = forward(changes, on_change) => {}
+            () = stopped(shutdown) => {}
+        }
+    });
     reader
 }
 
