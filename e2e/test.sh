@@ -26,6 +26,9 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "browser for the code-flow scenario (Debian chromium, playwright-core)"
+e2e/browser/install.sh
+
 step "cargo test --workspace"
 cargo test --workspace
 

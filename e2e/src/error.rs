@@ -11,6 +11,8 @@ pub enum Component {
     Etcd,
     KubeApiserver,
     KubeControllerManager,
+    /// Meridian's auth-server, run by the kubelet stand-in.
+    AuthServer,
 }
 
 impl fmt::Display for Component {
@@ -19,6 +21,7 @@ impl fmt::Display for Component {
             Component::Etcd => "etcd",
             Component::KubeApiserver => "kube-apiserver",
             Component::KubeControllerManager => "kube-controller-manager",
+            Component::AuthServer => "meridian-auth-server",
         })
     }
 }

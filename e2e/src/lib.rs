@@ -45,11 +45,14 @@ mod etcd;
 mod files;
 mod health;
 mod kubeconfig;
+pub mod kubelet;
 mod leftovers;
+pub mod local;
 pub mod meridian;
 mod pki;
 mod ports;
 mod process;
+pub mod tokens;
 mod wait;
 
 pub use audit::{AuditLog, AuditMark, WriteFilter, WriteRequest};

@@ -1,0 +1,121 @@
+//! `meridian-demo`: Meridian across a hub and two regions on this machine, until Ctrl-C.
+//! Run through `e2e/demo.sh`, which builds what it needs first. Wiring and printing only: the
+//! setup lives in `meridian_e2e::local`, the clients in `meridian_e2e::tokens`.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use meridian_e2e::local::{LocalMeridian, LocalOptions, Steps};
+
+/// The confidential client of examples/ and the Secret holding its secret.
+const CLIENT: &str = "backend";
+const CLIENT_SECRET: (&str, &str) = ("acme-backend-client", "clientSecret");
+const AUDIENCE: &str = "https://api.acme.example";
+const SCOPES: &[&str] = &["orders:read", "orders:write"];
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        // kube's client logs every refused connection as an ERROR; the operator reports the
+        // same failures with their meaning, and they are expected while the demo stops.
+        .unwrap_or_else(|_| "error,kube_client=off".into());
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let started = Instant::now();
+    let steps = Steps::stdout();
+    println!("Meridian demo: a hub and the regions eu-west and us-east on this machine\n");
+    let meridian = match LocalMeridian::start(LocalOptions::demo(), &steps).await {
+        Ok(meridian) => meridian,
+        Err(error) => {
+            eprintln!("\ndemo failed: {error:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    if let Err(error) = show(&meridian, &steps, started).await {
+        eprintln!("\ndemo failed: {error:#}");
+        meridian.stop().await;
+        return std::process::ExitCode::FAILURE;
+    }
+    wait_for_stop().await;
+    println!("\nstopping: auth-servers, operator, control planes ...");
+    let stopping = Instant::now();
+    meridian.stop().await;
+    println!(
+        "stopped and removed everything in {:.1} s",
+        stopping.elapsed().as_secs_f64()
+    );
+    std::process::ExitCode::SUCCESS
+}
+
+async fn show(meridian: &LocalMeridian, steps: &Steps, started: Instant) -> anyhow::Result<()> {
+    let eu = meridian.region_issuer("eu-west");
+    let us = meridian.region_issuer("us-east");
+    let secret = meridian
+        .client_secret(CLIENT_SECRET.0, CLIENT_SECRET.1)
+        .await
+        .context("reading the backend client's secret from the hub")?;
+    let token = steps
+        .run("client_credentials token from eu-west", async {
+            Ok(eu.client_credentials(CLIENT, &secret, SCOPES).await?)
+        })
+        .await?;
+    let verified = steps
+        .run("token verified against us-east's JWKS", async {
+            Ok(us.verify(&token, AUDIENCE).await?)
+        })
+        .await?;
+    println!(
+        "\nready in {:.1} s (start to verified token)\n",
+        started.elapsed().as_secs_f64()
+    );
+    println!("Clusters (kubectl --kubeconfig <path> get ...):");
+    for cluster in meridian.clusters().iter() {
+        println!(
+            "  {:<8} {}",
+            cluster.name(),
+            cluster.kubeconfig_path().display()
+        );
+    }
+    println!("\nIssuer (every region): {}", meridian.issuer());
+    for region in [&eu, &us] {
+        println!("  {:<8} {}", region.region, region.public_url);
+        println!("           discovery {}", region.discovery_url());
+        println!("           JWKS      {}", region.jwks_url());
+    }
+    let claims = &verified.claims;
+    println!(
+        "\nToken from eu-west (client {CLIENT}), verified with us-east's JWKS (kid {}):",
+        verified.kid
+    );
+    println!("  iss       {}", claims.iss);
+    println!("  tenant_id {}", claims.tenant_id);
+    println!("  region    {}", claims.region);
+    println!("  scope     {}", claims.scope);
+    println!("  aud       {}", claims.aud);
+    println!("  client_id {}", claims.client_id);
+    println!("  expires   in {} s", claims.exp.saturating_sub(claims.iat));
+    println!("\nTry it:");
+    println!(
+        "  curl -s -u {CLIENT}:{secret} -d grant_type=client_credentials -d scope=orders:read {}",
+        us.token_url()
+    );
+    println!(
+        "  kubectl --kubeconfig {} get tenants,authregions",
+        meridian.clusters().hub().kubeconfig_path().display()
+    );
+    println!("\nPress Ctrl-C to stop: every process and file of the demo is removed.");
+    Ok(())
+}
+
+async fn wait_for_stop() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(signal) => { signal.recv().await; }
+                None => std::future::pending().await,
+            }
+        } => {}
+    }
+}

@@ -1,0 +1,322 @@
+//! Meridian running locally, one way for the demo and the end-to-end scenarios: a hub and two
+//! region clusters, the CRDs, the regions registered, examples/ applied (each region's public
+//! URL chosen by the caller), the operator in-process, and each region's auth-server run by
+//! the [`Kubelet`] stand-in from exactly the objects the operator wrote there.
+//!
+//! Every step is timed and reported; a failing step names itself and carries the failing
+//! component's log tail. Dropping a [`LocalMeridian`] stops everything it started and removes
+//! its files. It must never bind the examples' fixed ports unless asked to ([`PublicUrls`]).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Client, Resource};
+use meridian_operator::api::{AuthRegion, Tenant};
+use tokio::time::Instant;
+
+use crate::kubelet::{Kubelet, KubeletOptions};
+use crate::meridian::{
+    OPERATOR_NAMESPACE, Operator, apply_examples, install_crds, register_regions,
+};
+use crate::tokens::RegionIssuer;
+use crate::{ClusterOptions, Clusters, eventually};
+
+/// The regions of examples/, in the order [`Clusters::start`] names them.
+pub const REGIONS: [&str; 2] = ["eu-west", "us-east"];
+/// The tenant of examples/.
+pub const TENANT: &str = "acme";
+/// The issuer base the operator is given, as in examples/ comments and the README.
+pub const ISSUER_BASE: &str = "http://127.0.0.1:18440";
+
+/// Which public URL each region serves on.
+#[derive(Clone, Debug)]
+pub enum PublicUrls {
+    /// examples/'s own (`http://127.0.0.1:18441` and `:18442`): the demo.
+    Examples,
+    /// Fresh loopback ports, patched into each AuthRegion: tests running side by side.
+    FreePorts,
+}
+
+/// How to run Meridian locally.
+#[derive(Clone, Debug)]
+pub struct LocalOptions {
+    pub public_urls: PublicUrls,
+    /// The operator's resync period: how soon drift and region recovery are noticed.
+    pub resync: Duration,
+    /// How long the Tenant may take to become Ready.
+    pub ready_timeout: Duration,
+}
+
+impl LocalOptions {
+    pub fn demo() -> Self {
+        Self {
+            public_urls: PublicUrls::Examples,
+            resync: Duration::from_secs(10),
+            ready_timeout: Duration::from_secs(90),
+        }
+    }
+
+    pub fn test() -> Self {
+        Self {
+            public_urls: PublicUrls::FreePorts,
+            resync: Duration::from_secs(2),
+            ready_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// Prints each step with its duration. Tests print to stderr (shown when they fail), the
+/// demo to stdout.
+pub struct Steps {
+    print: fn(&str),
+}
+
+impl Steps {
+    pub fn stdout() -> Self {
+        Self {
+            print: |line| println!("{line}"),
+        }
+    }
+
+    pub fn stderr() -> Self {
+        Self {
+            print: |line| eprintln!("{line}"),
+        }
+    }
+
+    pub fn say(&self, line: &str) {
+        (self.print)(line);
+    }
+
+    /// Runs one step; its failure says which step failed, with the cause's full chain.
+    pub async fn run<T>(
+        &self,
+        name: &str,
+        step: impl Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        let started = Instant::now();
+        let outcome = step.await;
+        let took = started.elapsed().as_secs_f64();
+        match &outcome {
+            Ok(_) => self.say(&format!("  ✓ {name} ({took:.1} s)")),
+            Err(_) => self.say(&format!("  ✗ {name} failed after {took:.1} s")),
+        }
+        outcome.with_context(|| format!("step failed: {name}"))
+    }
+}
+
+/// Meridian on local control planes. Field order is drop order: auth-servers, operator,
+/// clusters.
+pub struct LocalMeridian {
+    kubelets: BTreeMap<String, Kubelet>,
+    operator: Option<Operator>,
+    clusters: Clusters,
+    public_urls: BTreeMap<String, String>,
+    issuer: String,
+}
+
+impl LocalMeridian {
+    pub async fn start(options: LocalOptions, steps: &Steps) -> anyhow::Result<Self> {
+        let (clusters, public_urls) = start_clusters(&options, steps).await?;
+        let hub = clusters.hub().client();
+        let operator = steps
+            .run("operator started", async {
+                let settings = Operator::test_settings(options.resync);
+                let operator = Operator::start(hub.clone(), settings);
+                operator.ready().await?;
+                Ok(operator)
+            })
+            .await?;
+        let issuer = steps
+            .run("Tenant acme Ready in both regions", async {
+                let tenant = wait_tenant_ready(&hub, TENANT, options.ready_timeout).await?;
+                tenant
+                    .status
+                    .and_then(|s| s.issuer)
+                    .context("a Ready Tenant reports its issuer")
+            })
+            .await?;
+        let mut meridian = Self {
+            kubelets: BTreeMap::new(),
+            operator: Some(operator),
+            clusters,
+            public_urls,
+            issuer,
+        };
+        for region in REGIONS {
+            let url = meridian.public_url(region).to_owned();
+            steps
+                .run(
+                    &format!("auth-server of {region} serving on {url}"),
+                    meridian.start_kubelet(region),
+                )
+                .await?;
+        }
+        Ok(meridian)
+    }
+
+    pub fn clusters(&self) -> &Clusters {
+        &self.clusters
+    }
+
+    pub fn hub(&self) -> Client {
+        self.clusters.hub().client()
+    }
+
+    /// The tenant's issuer, identical in every region.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn public_url(&self, region: &str) -> &str {
+        &self.public_urls[region]
+    }
+
+    /// The tenant's endpoints as `region` serves them.
+    pub fn region_issuer(&self, region: &str) -> RegionIssuer {
+        RegionIssuer::new(region, self.public_url(region), &self.issuer)
+    }
+
+    pub fn kubelet(&self, region: &str) -> anyhow::Result<&Kubelet> {
+        self.kubelets
+            .get(region)
+            .with_context(|| format!("no auth-server runs for region {region}"))
+    }
+
+    /// Starts the region's kubelet stand-in and waits until its auth-servers serve.
+    pub async fn start_kubelet(&mut self, region: &str) -> anyhow::Result<()> {
+        let options = KubeletOptions::for_public_url(self.public_url(region))?;
+        let kubelet = Kubelet::start(self.clusters.get(region)?, options).await?;
+        self.kubelets.insert(region.to_owned(), kubelet);
+        Ok(())
+    }
+
+    /// The region's nodes go away: every auth-server process of the region is killed and
+    /// none restarts until [`Self::start_kubelet`].
+    pub fn stop_kubelet(&mut self, region: &str) {
+        self.kubelets.remove(region);
+    }
+
+    /// The client secret of a confidential client, as its owner knows it (from the hub).
+    pub async fn client_secret(&self, secret: &str, key: &str) -> anyhow::Result<String> {
+        let secret = Api::<Secret>::namespaced(self.hub(), OPERATOR_NAMESPACE)
+            .get(secret)
+            .await?;
+        let value = secret
+            .data
+            .and_then(|mut data| data.remove(key))
+            .with_context(|| format!("Secret has no key {key}"))?;
+        Ok(String::from_utf8(value.0)?)
+    }
+
+    /// Stops the operator gracefully, then everything else.
+    pub async fn stop(mut self) {
+        self.kubelets.clear();
+        if let Some(operator) = self.operator.take() {
+            operator.stop().await;
+        }
+    }
+}
+
+/// The control planes, with Meridian's CRDs, the regions registered and examples/ applied
+/// at the chosen public URLs; returns those URLs.
+async fn start_clusters(
+    options: &LocalOptions,
+    steps: &Steps,
+) -> anyhow::Result<(Clusters, BTreeMap<String, String>)> {
+    let clusters = steps
+        .run(
+            "control planes: hub, eu-west, us-east (kube-apiserver + etcd)",
+            async { Ok(Clusters::start(3, ClusterOptions::default()).await?) },
+        )
+        .await?;
+    steps
+        .run("CRDs installed in the hub", async {
+            install_crds(clusters.hub())
+        })
+        .await?;
+    steps
+        .run(
+            "regions registered (kubeconfig Secrets)",
+            register_regions(&clusters),
+        )
+        .await?;
+    let public_urls = public_urls(&options.public_urls)?;
+    steps
+        .run("examples/ applied", async {
+            apply_examples(clusters.hub())?;
+            set_public_urls(&clusters.hub().client(), &public_urls).await
+        })
+        .await?;
+    Ok((clusters, public_urls))
+}
+
+fn public_urls(choice: &PublicUrls) -> anyhow::Result<BTreeMap<String, String>> {
+    let urls = match choice {
+        PublicUrls::Examples => vec![
+            "http://127.0.0.1:18441".to_owned(),
+            "http://127.0.0.1:18442".to_owned(),
+        ],
+        PublicUrls::FreePorts => crate::ports::free_loopback_ports(REGIONS.len())?
+            .into_iter()
+            .map(|port| format!("http://127.0.0.1:{port}"))
+            .collect(),
+    };
+    Ok(REGIONS.iter().map(|r| r.to_string()).zip(urls).collect())
+}
+
+async fn set_public_urls(hub: &Client, urls: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    let regions = Api::<AuthRegion>::all(hub.clone());
+    for (region, url) in urls {
+        let patch = serde_json::json!({"spec": {"publicUrl": url}});
+        regions
+            .patch(region, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .with_context(|| format!("setting the public URL of {region}"))?;
+    }
+    Ok(())
+}
+
+/// Waits until the Tenant's `Ready` condition is `True` for its current generation.
+pub async fn wait_tenant_ready(
+    hub: &Client,
+    name: &str,
+    timeout: Duration,
+) -> anyhow::Result<Tenant> {
+    let tenants = Api::<Tenant>::all(hub.clone());
+    let what = format!("Tenant {name} Ready");
+    let tenant = eventually(&what, timeout, async || {
+        let tenant = tenants.get(name).await?;
+        let status = tenant.status.clone().unwrap_or_default();
+        let ready = status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+            && status.observed_generation == tenant.meta().generation;
+        Ok(ready.then_some(tenant))
+    })
+    .await;
+    match tenant {
+        Ok(tenant) => Ok(tenant),
+        Err(error) => {
+            let conditions = tenants
+                .get(name)
+                .await
+                .ok()
+                .and_then(|t| t.status)
+                .map(|s| {
+                    s.conditions
+                        .iter()
+                        .map(|c| format!("{}={} {}: {}", c.type_, c.status, c.reason, c.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default();
+            Err(anyhow::anyhow!("{error}; conditions: {conditions}"))
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The authorization code flow with PKCE in a real browser (Debian's chromium, headless,
+//! driven by playwright-core) against a region's login page: the page renders, the form
+//! signs alice in, the callback gets `code`, `state` and `iss`; the code, redeemed with the
+//! PKCE verifier by the `oauth2` crate, yields a token that the other region verifies. A
+//! screenshot of the login page is saved under e2e/artifacts/.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use meridian_e2e::meridian::repo_root;
+use meridian_e2e::tokens::http_client;
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope,
+    TokenResponse, TokenUrl,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::common::{AUDIENCE, start};
+
+/// examples/' public client and its loopback redirect URI.
+const CLIENT: &str = "web";
+const CALLBACK: &str = "127.0.0.1:18080";
+const REDIRECT_URI: &str = "http://127.0.0.1:18080/callback";
+const USER: (&str, &str) = ("alice", "demo-password");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alice_signs_in_with_the_code_flow_in_chromium() -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(install_browser).await??;
+    let callbacks = serve_callback().await?;
+    let meridian = start().await?;
+    let eu = meridian.region_issuer("eu-west");
+
+    let client = BasicClient::new(ClientId::new(CLIENT.into()))
+        .set_auth_uri(AuthUrl::new(eu.endpoint("/authorize"))?)
+        .set_token_uri(TokenUrl::new(eu.token_url())?)
+        .set_redirect_uri(RedirectUrl::new(REDIRECT_URI.into())?);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let nonce = CsrfToken::new_random();
+    let (authorize_url, state) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("openid".into()))
+        .add_scope(Scope::new("orders:read".into()))
+        .add_extra_param("nonce", nonce.secret())
+        .set_pkce_challenge(challenge)
+        .url();
+
+    let screenshot = artifacts_dir()?.join("login-page.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let outcome = tokio::task::spawn_blocking({
+        let (url, screenshot) = (authorize_url.to_string(), screenshot.clone());
+        move || drive_browser(&url, &screenshot)
+    })
+    .await??;
+    println!("browser: {outcome}");
+    let outcome: serde_json::Value = serde_json::from_str(&outcome)?;
+    assert_eq!(outcome["loginStatus"], 200, "the login page renders");
+    assert!(outcome["title"].as_str().unwrap_or("").contains("Sign in"));
+    assert!(std::fs::metadata(&screenshot)?.len() > 1000, "a screenshot");
+
+    let callback = callbacks.lock().await.recv().await.expect("a callback");
+    let query: Vec<(String, String)> = url_query(&callback);
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("callback without {name}: {callback}"))
+    };
+    assert_eq!(get("state"), *state.secret());
+    assert_eq!(get("iss"), meridian.issuer(), "RFC 9207 iss");
+
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(get("code")))
+        .set_pkce_verifier(verifier)
+        .request_async(&http_client())
+        .await
+        .map_err(|e| anyhow::anyhow!("redeeming the code: {e:?}"))?;
+    let verified = meridian
+        .region_issuer("us-east")
+        .verify(tokens.access_token().secret(), AUDIENCE)
+        .await?;
+    assert_eq!(verified.claims.tenant_id, "acme");
+    assert_eq!(verified.claims.region, "eu-west", "alice's home region");
+    assert_eq!(verified.claims.client_id, CLIENT);
+    assert!(verified.claims.scope.split(' ').any(|s| s == "orders:read"));
+    Ok(())
+}
+
+/// Debian's chromium and playwright-core, installed by the script e2e/test.sh can call too.
+fn install_browser() -> anyhow::Result<()> {
+    let script = repo_root().join("e2e/browser/install.sh");
+    let status = Command::new("bash").arg(&script).status()?;
+    anyhow::ensure!(status.success(), "{} failed: {status}", script.display());
+    Ok(())
+}
+
+fn artifacts_dir() -> anyhow::Result<PathBuf> {
+    let dir = repo_root().join("e2e/artifacts");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Runs e2e/browser/code-flow.mjs; returns its JSON line.
+fn drive_browser(authorize_url: &str, screenshot: &std::path::Path) -> anyhow::Result<String> {
+    let output = Command::new("node")
+        .arg(repo_root().join("e2e/browser/code-flow.mjs"))
+        .env("AUTHORIZE_URL", authorize_url)
+        .env("REDIRECT_PREFIX", REDIRECT_URI)
+        .env("LOGIN_USERNAME", USER.0)
+        .env("LOGIN_PASSWORD", USER.1)
+        .env("SCREENSHOT", screenshot)
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "the browser run failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+type Callbacks = std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<String>>>;
+
+/// The app's redirect endpoint: records each request target and answers a small page.
+async fn serve_callback() -> anyhow::Result<Callbacks> {
+    let listener = TcpListener::bind(CALLBACK).await?;
+    let (sender, receiver) = mpsc::channel(4);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&request);
+            let target = text.split(' ').nth(1).unwrap_or("").to_owned();
+            let body = "<!doctype html><title>Signed in</title><p>Signed in.</p>";
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+            if target.starts_with("/callback") {
+                let _ = sender.send(target).await;
+            }
+        }
+    });
+    Ok(std::sync::Arc::new(tokio::sync::Mutex::new(receiver)))
+}
+
+fn url_query(target: &str) -> Vec<(String, String)> {
+    let url = format!("http://{CALLBACK}{target}");
+    oauth2::url::Url::parse(&url)
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default()
+}

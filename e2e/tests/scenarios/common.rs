@@ -1,0 +1,149 @@
+//! What the scenarios share: starting Meridian locally, the example clients, and checks
+//! phrased the way a user observes them.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use meridian_e2e::eventually;
+use meridian_e2e::local::{LocalMeridian, LocalOptions, REGIONS, Steps, TENANT};
+use meridian_e2e::meridian::{OPERATOR_NAMESPACE, init_test_logging};
+use meridian_e2e::tokens::VerifiedToken;
+use meridian_operator::api::{AuthRegion, Tenant};
+
+/// examples/'s confidential client, its audience and scopes.
+pub const BACKEND: &str = "backend";
+pub const AUDIENCE: &str = "https://api.acme.example";
+pub const WAIT: Duration = Duration::from_secs(60);
+
+pub async fn start() -> anyhow::Result<LocalMeridian> {
+    init_test_logging();
+    LocalMeridian::start(LocalOptions::test(), &Steps::stderr()).await
+}
+
+pub async fn backend_secret(meridian: &LocalMeridian) -> anyhow::Result<String> {
+    meridian
+        .client_secret("acme-backend-client", "clientSecret")
+        .await
+}
+
+/// A `client_credentials` token from `issuing`, verified against `verifying`'s JWKS.
+pub async fn token_verified(
+    meridian: &LocalMeridian,
+    (client, secret): (&str, &str),
+    issuing: &str,
+    verifying: &str,
+) -> anyhow::Result<VerifiedToken> {
+    let token = meridian
+        .region_issuer(issuing)
+        .client_credentials(client, secret, &["orders:read"])
+        .await?;
+    Ok(meridian
+        .region_issuer(verifying)
+        .verify(&token, AUDIENCE)
+        .await?)
+}
+
+/// Every region issues the client a token that every region verifies, with the tenant's
+/// claims (a client's `region` is the tenant's home region).
+pub async fn tokens_verify_everywhere(
+    meridian: &LocalMeridian,
+    client: (&str, &str),
+    issuing: &[&str],
+) -> anyhow::Result<()> {
+    for from in issuing {
+        for to in REGIONS {
+            let verified = token_verified(meridian, client, from, to)
+                .await
+                .map_err(|e| anyhow::anyhow!("token from {from} checked in {to}: {e}"))?;
+            let claims = &verified.claims;
+            assert_eq!(claims.tenant_id, TENANT, "from {from} checked in {to}");
+            assert_eq!(claims.region, "eu-west", "acme's home region");
+            assert_eq!(claims.iss, meridian.issuer());
+            assert_eq!(claims.client_id, client.0);
+            assert_eq!(claims.scope, "orders:read");
+        }
+    }
+    Ok(())
+}
+
+/// Adds a confidential `client_credentials` client (and its Secret in the hub) to acme.
+pub async fn add_client(hub: &Client, client_id: &str, secret: &str) -> anyhow::Result<()> {
+    let secret_name = format!("acme-{client_id}-client");
+    let object = Secret {
+        metadata: ObjectMeta {
+            name: Some(secret_name.clone()),
+            namespace: Some(OPERATOR_NAMESPACE.into()),
+            ..ObjectMeta::default()
+        },
+        string_data: Some([("clientSecret".to_owned(), secret.to_owned())].into()),
+        ..Secret::default()
+    };
+    Api::<Secret>::namespaced(hub.clone(), OPERATOR_NAMESPACE)
+        .create(&PostParams::default(), &object)
+        .await?;
+    let tenants = Api::<Tenant>::all(hub.clone());
+    let tenant = tenants.get(TENANT).await?;
+    let mut clients: Vec<serde_json::Value> = tenant
+        .spec
+        .clients
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()?;
+    clients.push(serde_json::json!({
+        "clientId": client_id, "type": "confidential", "grantTypes": ["client_credentials"],
+        "scopes": ["orders:read"], "audience": AUDIENCE,
+        "secretRef": {"name": secret_name, "key": "clientSecret"}
+    }));
+    let patch = serde_json::json!({"spec": {"clients": clients}});
+    tenants
+        .patch(TENANT, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+/// Waits for an AuthRegion condition with this status and reason; returns its message.
+pub async fn region_condition(
+    hub: &Client,
+    region: &str,
+    (type_, status, reason): (&str, &str, &str),
+) -> anyhow::Result<String> {
+    let regions = Api::<AuthRegion>::all(hub.clone());
+    let what = format!("AuthRegion {region} {type_}={status} ({reason})");
+    Ok(eventually(&what, WAIT, async || {
+        let conditions = regions
+            .get(region)
+            .await?
+            .status
+            .unwrap_or_default()
+            .conditions;
+        Ok(conditions
+            .into_iter()
+            .find(|c| c.type_ == type_ && c.status == status && c.reason == reason)
+            .map(|c| c.message))
+    })
+    .await?)
+}
+
+/// Waits for a condition of acme with this status and reason; returns its message.
+pub async fn tenant_condition(
+    hub: &Client,
+    (type_, status, reason): (&str, &str, &str),
+) -> anyhow::Result<String> {
+    let tenants = Api::<Tenant>::all(hub.clone());
+    let what = format!("Tenant {TENANT} {type_}={status} ({reason})");
+    Ok(eventually(&what, WAIT, async || {
+        let conditions = tenants
+            .get(TENANT)
+            .await?
+            .status
+            .unwrap_or_default()
+            .conditions;
+        Ok(conditions
+            .into_iter()
+            .find(|c| c.type_ == type_ && c.status == status && c.reason == reason)
+            .map(|c| c.message))
+    })
+    .await?)
+}

@@ -1,0 +1,12 @@
+//! Meridian end to end: CRs in a hub become objects in each region, the kubelet stand-in runs
+//! each region's real auth-server from exactly those objects, and real clients get and check
+//! tokens over HTTP. One test binary, so the scenarios share one link and run side by side,
+//! each on its own control planes and loopback ports.
+
+mod browser_code_flow;
+mod common;
+mod hub_outage;
+mod kubelet_failures;
+mod propagation;
+mod region_outage;
+mod tokens_everywhere;
