@@ -117,16 +117,7 @@ fn authorization_code(
     let grant = redeem_code(app, tenant, client, code)?;
     check_code_binding(&grant, tenant, client, params)?;
     let request = &grant.request;
-    let user = tenant
-        .user(&grant.username)
-        .ok_or(OAuthError::InvalidGrant("user no longer exists"))?;
-    let signer = tenant
-        .signer(now)
-        .ok_or(OAuthError::TemporarilyUnavailable)?;
-    let subject = Subject {
-        id: &user.username,
-        user: Some(user),
-    };
+    let (subject, signer) = user_subject(tenant, &grant.username, now)?;
     let access = issue::access_token(tenant, signer, client, subject, &request.scope, now);
     let id_token = has_openid(&request.scope).then(|| {
         let authentication = Authentication {
@@ -241,16 +232,7 @@ fn refresh_token(
         }
     };
     let scope = narrowed_scope(&grant.scope, params.get("scope"))?;
-    let user = tenant
-        .user(&grant.username)
-        .ok_or(OAuthError::InvalidGrant("user no longer exists"))?;
-    let signer = tenant
-        .signer(now)
-        .ok_or(OAuthError::TemporarilyUnavailable)?;
-    let subject = Subject {
-        id: &user.username,
-        user: Some(user),
-    };
+    let (subject, signer) = user_subject(tenant, &grant.username, now)?;
     let access = issue::access_token(tenant, signer, client, subject, &scope, now);
     // The family keeps its original expiry: rotation never extends a grant.
     let (refresh, _) = new_refresh_token(
@@ -331,4 +313,25 @@ fn narrowed_scope(granted: &str, requested: Option<&str>) -> Result<String, OAut
 
 pub fn has_openid(scope: &str) -> bool {
     scope.split(' ').any(|s| s == "openid")
+}
+
+/// The user a grant was issued to, as the subject of new tokens, and the key that signs now.
+fn user_subject<'t>(
+    tenant: &'t Tenant,
+    username: &str,
+    now: meridian_contract::UnixSeconds,
+) -> Result<(Subject<'t>, &'t crate::keys::Signer), OAuthError> {
+    let user = tenant
+        .user(username)
+        .ok_or(OAuthError::InvalidGrant("user no longer exists"))?;
+    let signer = tenant
+        .signer(now)
+        .ok_or(OAuthError::TemporarilyUnavailable)?;
+    Ok((
+        Subject {
+            id: &user.username,
+            user: Some(user),
+        },
+        signer,
+    ))
 }
