@@ -58,5 +58,23 @@ async fn the_api_server_enforces_every_admission_rule() -> anyhow::Result<()> {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // Transition rule: an AuthRegion never moves to another namespace.
+    let moved = hub
+        .kubectl()
+        .args([
+            "patch",
+            "authregion",
+            "eu-west",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"namespace":"elsewhere"}}"#,
+        ])
+        .output()?;
+    let stderr = String::from_utf8_lossy(&moved.stderr);
+    assert!(
+        !moved.status.success() && stderr.contains("spec.namespace is immutable"),
+        "{stderr}"
+    );
     Ok(())
 }

@@ -82,3 +82,19 @@ fn examples_pass_every_rule() {
         }
     }
 }
+
+#[test]
+fn an_auth_regions_namespace_cannot_change() {
+    let region: AuthRegion = serde_json::from_value(admission::example("AuthRegion")).unwrap();
+    let mut moved = region.clone();
+    moved.spec.namespace = "elsewhere".into();
+    let errors = moved
+        .validate_cel_update(&region)
+        .expect_err("namespace change refused");
+    assert!(
+        errors
+            .into_iter()
+            .any(|e| e.message.contains("spec.namespace is immutable"))
+    );
+    assert!(region.validate_cel_update(&region).is_ok());
+}

@@ -35,10 +35,14 @@ pub struct AuthRegionSpec {
     pub cluster: Option<ClusterRef>,
 
     /// Namespace in the region cluster that holds the auth-servers; created when missing.
+    /// Immutable: what Meridian wrote in one namespace is never moved, so create a new
+    /// AuthRegion to serve from another.
     #[serde(default = "AuthRegionSpec::default_namespace")]
     #[schemars(length(max = 63))]
-    #[x_kube(validation = Rule::new(super::rules::is_dns_label("self"))
-        .message("spec.namespace must be a DNS label"))]
+    #[x_kube(
+        validation = Rule::new(super::rules::is_dns_label("self")).message("spec.namespace must be a DNS label"),
+        validation = Rule::new("self == oldSelf").message("spec.namespace is immutable; create a new AuthRegion to serve from another namespace")
+    )]
     pub namespace: String,
 
     /// This region's public base URL, as resource servers reach it (its JWKS is fetched there to
