@@ -57,6 +57,11 @@ pub fn install_crds(hub: &Cluster) -> anyhow::Result<()> {
             crds.to_str().expect("utf-8 path"),
         ],
     )?;
+    wait_for_crds(hub)
+}
+
+/// Waits until the API server serves both Meridian kinds, however the CRDs were installed.
+pub fn wait_for_crds(hub: &Cluster) -> anyhow::Result<()> {
     kubectl(
         hub,
         &[

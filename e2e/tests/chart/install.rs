@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use kube::{Api, Client, Resource};
-use meridian_e2e::meridian::{OPERATOR_NAMESPACE, kubectl};
+use meridian_e2e::meridian::{OPERATOR_NAMESPACE, kubectl, wait_for_crds};
 use meridian_e2e::{AuditMark, Cluster};
 use meridian_operator::api::Tenant;
 
@@ -104,17 +104,7 @@ pub fn install_operator_chart(hub: &Cluster, extra: &[&str]) -> anyhow::Result<(
     ];
     args.extend(extra);
     helm(hub, &args)?;
-    kubectl(
-        hub,
-        &[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/tenants.meridian.dev",
-            "crd/authregions.meridian.dev",
-        ],
-    )?;
-    Ok(())
+    wait_for_crds(hub)
 }
 
 /// A hub client that is the chart's ServiceAccount (a TokenRequest token), nothing more.
