@@ -4,11 +4,9 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 
 use super::publish::publish_status;
 use super::region_status::{Converged, region_status};
@@ -16,10 +14,9 @@ use super::sync_state::{RegionSync, TenantInRegion};
 use super::{Context, FINALIZER, ReconcileError, now};
 use crate::api::{AuthRegion, Tenant};
 use crate::hub::hub_inputs;
-use crate::region::{RegionError, apply_region, delete_region, observed_tenant_files, probe};
+use crate::region::{RegionError, apply_region, delete_region, observe_region, probe};
 use crate::render::{
-    Labels, PlacedTenant, Placement, TenantFiles, TenantInputs, desired_region, placement,
-    tenant_files,
+    PlacedTenant, Placement, TenantFiles, TenantInputs, desired_region, placement, tenant_files,
 };
 
 pub async fn reconcile(
@@ -72,7 +69,8 @@ async fn converge(region: &AuthRegion, ctx: &Context) -> Result<Converged, Regio
     if region.spec.paused {
         return Ok(Converged::paused(region_sync_unchanged(ctx, &name)));
     }
-    let last_good = observed_tenant_files(&client, &name, namespace).await?;
+    let observed = observe_region(&client, &name, namespace).await?;
+    let last_good = observed.tenant_files();
     let mut placed = Vec::new();
     let mut sync = RegionSync::default();
     for tenant in tenants
@@ -124,8 +122,8 @@ async fn converge(region: &AuthRegion, ctx: &Context) -> Result<Converged, Regio
     }
     let jwks_max_age = u32::try_from(ctx.settings.jwks_max_age.as_secs()).unwrap_or(u32::MAX);
     let desired = desired_region(&name, &region.spec, &placed, jwks_max_age);
-    let report = apply_region(&client, &name, &desired, &ctx.apply_cache).await?;
-    let (ready, wanted) = replicas(&client, &name, namespace).await?;
+    let report = apply_region(&client, &name, &desired, &observed, &ctx.apply_cache).await?;
+    let (ready, wanted) = observed.replicas(&desired);
     Ok(Converged {
         sync,
         placed: placed.len(),
@@ -158,31 +156,6 @@ fn render_tenant(tenant: &Tenant, name: &str, ctx: &Context) -> Result<TenantFil
         users: inputs.users.as_ref(),
     };
     tenant_files(inputs, &ctx.settings).map_err(|e| e.to_string())
-}
-
-/// Ready and desired auth-server pods across the region's Deployments.
-async fn replicas(
-    client: &Client,
-    region: &str,
-    namespace: &str,
-) -> Result<(i32, i32), RegionError> {
-    let params = ListParams::default().labels(&Labels::managed_selector(region));
-    let list = Api::<Deployment>::namespaced(client.clone(), namespace)
-        .list(&params)
-        .await;
-    let list = list.map_err(|e| crate::region::RegionError::Read {
-        kind: "Deployment",
-        message: e.to_string(),
-    })?;
-    Ok(list.items.iter().fold((0, 0), |(ready, wanted), d| {
-        let status_ready = d
-            .status
-            .as_ref()
-            .and_then(|s| s.ready_replicas)
-            .unwrap_or(0);
-        let spec_wanted = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        (ready + status_ready, wanted + spec_wanted)
-    }))
 }
 
 async fn update_status(

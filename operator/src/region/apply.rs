@@ -63,60 +63,85 @@ impl ApplyReport {
     }
 }
 
-/// The tenant files currently served in a region's namespace, read back from its objects:
-/// the last good state to keep when the hub's inputs for a tenant are broken.
-pub async fn observed_tenant_files(
+/// What Meridian wrote in a region's namespace, read once per reconcile: the base for the
+/// diff, the sweep, the last good tenant files and the replica counts.
+#[derive(Debug, Clone, Default)]
+pub struct ObservedRegion {
+    config_maps: Vec<ConfigMap>,
+    secrets: Vec<Secret>,
+    deployments: Vec<Deployment>,
+    services: Vec<Service>,
+    pod_disruption_budgets: Vec<PodDisruptionBudget>,
+}
+
+/// Lists every kind Meridian writes in the region's namespace, by its labels.
+pub async fn observe_region(
     client: &Client,
     region: &str,
     namespace: &str,
-) -> Result<HashMap<String, TenantFiles>, RegionError> {
-    let params = ListParams::default().labels(&Labels::managed_selector(region));
-    let config_maps = Api::<ConfigMap>::namespaced(client.clone(), namespace)
-        .list(&params)
-        .await;
-    let config_maps = config_maps.map_err(|e| {
-        classify(e, |message| RegionError::Read {
-            kind: "ConfigMap",
-            message,
-        })
-    })?;
-    let secrets = Api::<Secret>::namespaced(client.clone(), namespace)
-        .list(&params)
-        .await;
-    let secrets = secrets.map_err(|e| {
-        classify(e, |message| RegionError::Read {
-            kind: "Secret",
-            message,
-        })
-    })?;
-
-    let mut files: Vec<(String, String)> = config_maps
-        .items
-        .into_iter()
-        .flat_map(|cm| cm.data.unwrap_or_default())
-        .collect();
-    for secret in secrets.items {
-        for (name, bytes) in secret.data.unwrap_or_default() {
-            files.push((name, String::from_utf8_lossy(&bytes.0).into_owned()));
-        }
-    }
-    let mut by_tenant: HashMap<String, TenantFiles> = HashMap::new();
-    for (name, content) in &files {
-        if let Some((tenant, _)) = meridian_contract::TenantFile::parse(name) {
-            let entry = by_tenant.entry(tenant.to_owned()).or_default();
-            let single = TenantFiles::from_files(tenant, [(name, content)]);
-            entry.public.extend(single.public);
-            entry.sensitive.extend(single.sensitive);
-        }
-    }
-    Ok(by_tenant)
+) -> Result<ObservedRegion, RegionError> {
+    let cache = ApplyCache::default();
+    let sync = Sync {
+        client,
+        region,
+        namespace,
+        cache: &cache,
+    };
+    Ok(ObservedRegion {
+        config_maps: sync.list().await?,
+        secrets: sync.list().await?,
+        deployments: sync.list().await?,
+        services: sync.list().await?,
+        pod_disruption_budgets: sync.list().await?,
+    })
 }
 
-/// Converges a region cluster on `desired`.
+impl ObservedRegion {
+    /// The tenant files the region serves now: the last good state to keep when the hub's
+    /// inputs for a tenant are broken.
+    pub fn tenant_files(&self) -> HashMap<String, TenantFiles> {
+        let public = self
+            .config_maps
+            .iter()
+            .flat_map(|cm| cm.data.iter().flatten());
+        let public = public.map(|(name, content)| (name.as_str(), content.clone()));
+        let sensitive = self
+            .secrets
+            .iter()
+            .flat_map(|secret| secret.data.iter().flatten());
+        let sensitive = sensitive.map(|(name, bytes)| {
+            (
+                name.as_str(),
+                String::from_utf8_lossy(&bytes.0).into_owned(),
+            )
+        });
+        TenantFiles::by_tenant(public.chain(sensitive))
+    }
+
+    /// Ready auth-server pods (as observed) and wanted ones (as `desired` asks).
+    pub fn replicas(&self, desired: &DesiredRegion) -> (i32, i32) {
+        let ready = |name: &Option<String>| {
+            let observed = self.deployments.iter().find(|d| d.metadata.name == *name);
+            observed
+                .and_then(|d| d.status.as_ref()?.ready_replicas)
+                .unwrap_or(0)
+        };
+        desired
+            .deployments
+            .iter()
+            .fold((0, 0), |(sum_ready, sum_wanted), d| {
+                let wanted = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+                (sum_ready + ready(&d.metadata.name), sum_wanted + wanted)
+            })
+    }
+}
+
+/// Converges a region cluster on `desired`, from what [`observe_region`] found.
 pub async fn apply_region(
     client: &Client,
     region: &str,
     desired: &DesiredRegion,
+    observed: &ObservedRegion,
     cache: &ApplyCache,
 ) -> Result<ApplyReport, RegionError> {
     let mut report = ApplyReport::default();
@@ -130,23 +155,32 @@ pub async fn apply_region(
         namespace: &namespace,
         cache,
     };
+    let r = &mut report;
     // Files before the workloads that mount them; deletions after everything is in place.
-    let config_maps = sync.apply(&desired.config_maps, &mut report).await?;
-    let secrets = sync.apply(&desired.secrets, &mut report).await?;
-    let deployments = sync.apply(&desired.deployments, &mut report).await?;
-    let services = sync.apply(&desired.services, &mut report).await?;
-    let pdbs = sync
-        .apply(&desired.pod_disruption_budgets, &mut report)
+    sync.apply(&desired.config_maps, &observed.config_maps, r)
         .await?;
-    sync.sweep(&deployments, &desired.deployments, &mut report)
+    sync.apply(&desired.secrets, &observed.secrets, r).await?;
+    sync.apply(&desired.deployments, &observed.deployments, r)
         .await?;
-    sync.sweep(&services, &desired.services, &mut report)
+    sync.apply(&desired.services, &observed.services, r).await?;
+    sync.apply(
+        &desired.pod_disruption_budgets,
+        &observed.pod_disruption_budgets,
+        r,
+    )
+    .await?;
+    sync.sweep(&observed.deployments, &desired.deployments, r)
         .await?;
-    sync.sweep(&pdbs, &desired.pod_disruption_budgets, &mut report)
+    sync.sweep(&observed.services, &desired.services, r).await?;
+    sync.sweep(
+        &observed.pod_disruption_budgets,
+        &desired.pod_disruption_budgets,
+        r,
+    )
+    .await?;
+    sync.sweep(&observed.config_maps, &desired.config_maps, r)
         .await?;
-    sync.sweep(&config_maps, &desired.config_maps, &mut report)
-        .await?;
-    sync.sweep(&secrets, &desired.secrets, &mut report).await?;
+    sync.sweep(&observed.secrets, &desired.secrets, r).await?;
     Ok(report)
 }
 
@@ -251,9 +285,13 @@ impl Sync<'_> {
             .items)
     }
 
-    /// Applies each desired object that the region does not already hold; returns what was
-    /// observed before, for the sweep.
-    async fn apply<K>(&self, desired: &[K], report: &mut ApplyReport) -> Result<Vec<K>, RegionError>
+    /// Applies each desired object that the region does not already hold.
+    async fn apply<K>(
+        &self,
+        desired: &[K],
+        observed: &[K],
+        report: &mut ApplyReport,
+    ) -> Result<(), RegionError>
     where
         K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
             + Clone
@@ -261,7 +299,6 @@ impl Sync<'_> {
             + DeserializeOwned
             + Debug,
     {
-        let observed = self.list::<K>().await?;
         let api = self.api::<K>();
         for object in desired {
             let existing = observed
@@ -269,7 +306,7 @@ impl Sync<'_> {
                 .find(|o| o.meta().name == object.meta().name);
             apply_one(&api, self.region, object, existing, self.cache, report).await?;
         }
-        Ok(observed)
+        Ok(())
     }
 
     async fn sweep<K>(

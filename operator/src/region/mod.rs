@@ -6,7 +6,9 @@ mod clients;
 mod diff;
 mod error;
 
-pub use apply::{ApplyCache, ApplyReport, apply_region, delete_region, observed_tenant_files};
+pub use apply::{
+    ApplyCache, ApplyReport, ObservedRegion, apply_region, delete_region, observe_region,
+};
 pub use clients::probe;
 pub use clients::{KUBECONFIG_DEFAULT_KEY, RegionClients};
 pub use error::RegionError;

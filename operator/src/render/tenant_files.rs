@@ -1,6 +1,6 @@
 //! A tenant's contract files: what one region needs to serve it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use meridian_contract::{ClientKind, ClientSecrets, KeyRing, TenantFile, UserDirectory};
 
@@ -29,25 +29,24 @@ pub struct TenantFiles {
 }
 
 impl TenantFiles {
-    /// Sorts loose files (as read back from a region's objects) into a tenant's files.
-    pub fn from_files<'a>(
-        tenant: &str,
-        files: impl IntoIterator<Item = (&'a String, &'a String)>,
-    ) -> Self {
-        let mut out = Self::default();
+    /// Sorts loose files (as read back from a region's objects) into each tenant's files;
+    /// files that are not per-tenant are ignored.
+    pub fn by_tenant<'a>(
+        files: impl IntoIterator<Item = (&'a str, String)>,
+    ) -> HashMap<String, TenantFiles> {
+        let mut tenants: HashMap<String, TenantFiles> = HashMap::new();
         for (name, content) in files {
-            if let Some((owner, kind)) = TenantFile::parse(name)
-                && owner == tenant
-            {
+            if let Some((tenant, kind)) = TenantFile::parse(name) {
+                let files = tenants.entry(tenant.to_owned()).or_default();
                 let target = if kind.is_secret() {
-                    &mut out.sensitive
+                    &mut files.sensitive
                 } else {
-                    &mut out.public
+                    &mut files.public
                 };
-                target.insert(name.clone(), content.clone());
+                target.insert(name.to_owned(), content);
             }
         }
-        out
+        tenants
     }
 
     pub fn is_empty(&self) -> bool {

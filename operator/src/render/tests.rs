@@ -311,3 +311,23 @@ fn a_confidential_client_without_a_digest_is_an_error_naming_it() {
         }
     );
 }
+
+#[test]
+fn loose_files_read_back_from_a_region_group_by_tenant() {
+    let files = [
+        ("acme.tenant.json", "{}".to_owned()),
+        ("acme.keys.json", "ring".to_owned()),
+        ("globex.users.json", "users".to_owned()),
+        ("region.json", "{}".to_owned()),
+        ("..data", String::new()),
+    ];
+    let tenants = TenantFiles::by_tenant(files);
+    assert_eq!(tenants.len(), 2);
+    let acme = &tenants["acme"];
+    assert_eq!(acme.public.keys().collect::<Vec<_>>(), ["acme.tenant.json"]);
+    assert_eq!(
+        acme.sensitive.keys().collect::<Vec<_>>(),
+        ["acme.keys.json"]
+    );
+    assert_eq!(tenants["globex"].sensitive["globex.users.json"], "users");
+}
