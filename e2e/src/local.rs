@@ -14,13 +14,13 @@ use std::time::Duration;
 use anyhow::Context;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
-use kube::{Api, Client, Resource};
+use kube::{Api, Client};
 use meridian_operator::api::{AuthRegion, Tenant};
 use tokio::time::Instant;
 
 use crate::kubelet::{Kubelet, KubeletOptions};
 use crate::meridian::{
-    OPERATOR_NAMESPACE, Operator, apply_examples, install_crds, register_regions,
+    OPERATOR_NAMESPACE, Operator, apply_examples, install_crds, register_regions, tenant_ready,
 };
 use crate::tokens::RegionIssuer;
 use crate::{ClusterOptions, Clusters, eventually};
@@ -289,17 +289,7 @@ pub async fn wait_tenant_ready(
 ) -> anyhow::Result<Tenant> {
     let tenants = Api::<Tenant>::all(hub.clone());
     let what = format!("Tenant {name} Ready");
-    let tenant = eventually(&what, timeout, async || {
-        let tenant = tenants.get(name).await?;
-        let status = tenant.status.clone().unwrap_or_default();
-        let ready = status
-            .conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-            && status.observed_generation == tenant.meta().generation;
-        Ok(ready.then_some(tenant))
-    })
-    .await;
+    let tenant = eventually(&what, timeout, async || tenant_ready(hub, name).await).await;
     match tenant {
         Ok(tenant) => Ok(tenant),
         Err(error) => {

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{ObjectMeta, Patch, PatchParams};
 use kube::{Api, Client};
+use meridian_operator::api::Tenant;
 use meridian_operator::metrics::Metrics;
 use meridian_operator::settings::Settings;
 use tokio::sync::watch;
@@ -141,6 +142,18 @@ pub fn apply_examples(hub: &Cluster) -> anyhow::Result<()> {
         &["apply", "-f", examples.to_str().expect("utf-8 path")],
     )?;
     Ok(())
+}
+
+/// The Tenant, once its `Ready` condition is `True` for its current generation.
+pub async fn tenant_ready(hub: &Client, name: &str) -> crate::Result<Option<Tenant>> {
+    let tenant = Api::<Tenant>::all(hub.clone()).get(name).await?;
+    let status = tenant.status.clone().unwrap_or_default();
+    let ready = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == "Ready" && c.status == "True")
+        && status.observed_generation == tenant.metadata.generation;
+    Ok(ready.then_some(tenant))
 }
 
 /// The operator, running in this process against the hub until stopped or dropped.

@@ -15,13 +15,14 @@ use std::time::Duration;
 use chart::install::{
     OPERATOR_SA, REGION_NAMESPACE, TOKEN_LIFETIME, WAIT, assert_no_refused_writes, helm,
     install_operator_chart, install_region, is_forbidden, operator_identity, operator_user,
-    release_objects, still_there, tenant_ready,
+    release_objects, still_there,
 };
 use chart::{object_id, path_str};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use meridian_e2e::meridian::tenant_ready;
 use meridian_e2e::meridian::{
     OPERATOR_NAMESPACE, Operator, apply_examples, init_test_logging, kubectl, put_secret,
 };

@@ -8,9 +8,11 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
-use kube::{Api, Client, Resource};
+use kube::{Api, Client};
 use meridian_contract::TenantConfig;
-use meridian_e2e::meridian::{Operator, apply_examples, install_crds, register_regions};
+use meridian_e2e::meridian::{
+    Operator, apply_examples, install_crds, register_regions, tenant_ready,
+};
 use meridian_e2e::{ADMIN_USER, ClusterOptions, Clusters, WriteFilter, eventually};
 use meridian_operator::api::{AuthRegion, Tenant};
 
@@ -42,14 +44,6 @@ async fn served_config(
         .iter()
         .filter_map(|cm| cm.data.as_ref()?.get(&file))
         .find_map(|json| serde_json::from_str(json).ok()))
-}
-
-async fn tenant_ready(hub: &Client, name: &str) -> meridian_e2e::Result<Option<Tenant>> {
-    let tenant = Api::<Tenant>::all(hub.clone()).get(name).await?;
-    let status = tenant.status.clone().unwrap_or_default();
-    let ready = condition(&status.conditions, "Ready").as_deref() == Some("True")
-        && status.observed_generation == tenant.meta().generation;
-    Ok(ready.then_some(tenant))
 }
 
 /// Names of the objects Meridian labelled that are still in `client`'s cluster.

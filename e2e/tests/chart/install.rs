@@ -2,10 +2,9 @@
 
 use std::time::Duration;
 
-use kube::{Api, Client, Resource};
+use kube::Client;
 use meridian_e2e::meridian::{OPERATOR_NAMESPACE, kubectl, wait_for_crds};
 use meridian_e2e::{AuditMark, Cluster};
-use meridian_operator::api::Tenant;
 
 use super::{documents, object_id, operator_chart, path_str, region_chart, succeed};
 
@@ -27,17 +26,6 @@ pub fn helm(cluster: &Cluster, args: &[&str]) -> anyhow::Result<String> {
 
 pub fn is_forbidden<T>(result: Result<T, kube::Error>) -> bool {
     matches!(result, Err(kube::Error::Api(status)) if status.code == 403)
-}
-
-pub async fn tenant_ready(hub: &Client, name: &str) -> meridian_e2e::Result<Option<Tenant>> {
-    let tenant = Api::<Tenant>::all(hub.clone()).get(name).await?;
-    let status = tenant.status.clone().unwrap_or_default();
-    let ready = status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
-        && status.observed_generation == tenant.meta().generation;
-    Ok(ready.then_some(tenant))
 }
 
 /// Installs the region chart and returns a kubeconfig carrying a token of its ServiceAccount.
