@@ -47,8 +47,21 @@ impl DevSetup {
     }
 }
 
-/// Writes the demo configuration into `dir`, with the issuer at `listen`.
-pub fn write_dev_config(dir: &Path, listen: SocketAddr) -> std::io::Result<DevSetup> {
+/// What `--dev` found in its directory.
+pub enum DevConfig {
+    /// A new demo tenant, with the secrets to print once.
+    Written(DevSetup),
+    /// The demo tenant of an earlier start, kept so that several `--dev` processes (and
+    /// restarts) share one tenant, one signing key and, with a database, one grant store.
+    Reused,
+}
+
+/// Writes the demo configuration into `dir`, with the issuer at `listen`, unless `dir` already
+/// holds the demo tenant.
+pub fn write_dev_config(dir: &Path, listen: SocketAddr) -> std::io::Result<DevConfig> {
+    if dir.join(TenantFile::Config.file_name(TENANT)).is_file() {
+        return Ok(DevConfig::Reused);
+    }
     std::fs::create_dir_all(dir)?;
     let base = format!("http://{listen}");
     let issuer = format!("{base}/t/{TENANT}");
@@ -60,11 +73,6 @@ pub fn write_dev_config(dir: &Path, listen: SocketAddr) -> std::io::Result<DevSe
         jwks_max_age_seconds: 300,
     };
     write(dir, REGION_FILE, &region)?;
-    write(
-        dir,
-        &TenantFile::Config.file_name(TENANT),
-        &demo_tenant(&issuer),
-    )?;
     let keys = KeyRing {
         keys: vec![generate_key(Algorithm::ES256, 1, SystemClock.now())],
     };
@@ -93,12 +101,18 @@ pub fn write_dev_config(dir: &Path, listen: SocketAddr) -> std::io::Result<DevSe
         &TenantFile::Users.file_name(TENANT),
         &UserDirectory { users: vec![user] },
     )?;
-    Ok(DevSetup {
+    // Last: its presence is what a later start takes for a complete demo tenant.
+    write(
+        dir,
+        &TenantFile::Config.file_name(TENANT),
+        &demo_tenant(&issuer),
+    )?;
+    Ok(DevConfig::Written(DevSetup {
         dir: dir.to_owned(),
         issuer,
         client_secret,
         password,
-    })
+    }))
 }
 
 /// An argon2id PHC string with the crate's recommended parameters.

@@ -6,7 +6,8 @@
 //! - pure rules: [`oauth`] (errors and their RFC codes, PKCE, claims, JWS, client
 //!   authentication), [`keys`] (key schedule over parsed keys), [`tenant`], [`throttle`];
 //! - I/O edges: [`http`] (handlers), [`config`] (reading and watching the directory),
-//!   [`store`] (codes, refresh tokens, sessions), [`server`] (wiring).
+//!   [`store`] (codes, refresh tokens, sessions: in memory or PostgreSQL), [`store_health`]
+//!   (late migration, up/down, sweeping), [`server`] (wiring).
 //!
 //! Time always comes from a [`clock::Clock`]. No secret, token or key material is ever logged.
 
@@ -20,5 +21,6 @@ pub mod metrics;
 pub mod oauth;
 pub mod server;
 pub mod store;
+pub mod store_health;
 pub mod tenant;
 pub mod throttle;

@@ -5,21 +5,29 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use meridian_auth_server::dev::write_dev_config;
+use meridian_auth_server::dev::{DevConfig, write_dev_config};
 use meridian_auth_server::server::{ServerOptions, start};
+use meridian_auth_server::store::StoreChoice;
 
-const USAGE: &str = "usage: meridian-auth-server [--config-dir DIR] [--listen ADDR] [--dev]
+const USAGE: &str =
+    "usage: meridian-auth-server [--config-dir DIR] [--listen ADDR] [--store STORE] [--dev]
 
   --config-dir DIR  directory of contract files (env MERIDIAN_CONFIG_DIR, default /etc/meridian)
   --listen ADDR     address to serve on (env MERIDIAN_LISTEN, default 0.0.0.0:8443;
                     127.0.0.1:8443 with --dev)
-  --dev             write a demo tenant into a temporary directory and serve it
+  --store STORE     where codes, refresh tokens and sessions live: `memory` (default; one
+                    replica) or a PostgreSQL URI postgres://USER:PASSWORD@HOST:PORT/DB shared
+                    by every replica (env MERIDIAN_STORE; prefer the variable: arguments are
+                    visible to every user of the machine)
+  --dev             serve a demo tenant: written into --config-dir (default a temporary
+                    directory) on first start, reused on later ones
 
 Logs: RUST_LOG filters (default info); MERIDIAN_LOG_FORMAT=json for JSON lines.";
 
 struct Args {
     config_dir: Option<PathBuf>,
     listen: Option<SocketAddr>,
+    store: StoreChoice,
     dev: bool,
 }
 
@@ -30,6 +38,10 @@ fn parse_args() -> anyhow::Result<Args> {
             .ok()
             .map(|v| v.parse())
             .transpose()?,
+        store: match std::env::var("MERIDIAN_STORE") {
+            Ok(value) if !value.is_empty() => value.parse().context("MERIDIAN_STORE")?,
+            _ => StoreChoice::Memory,
+        },
         dev: false,
     };
     let mut argv = std::env::args().skip(1);
@@ -48,6 +60,7 @@ fn parse_args() -> anyhow::Result<Args> {
         match flag.as_str() {
             "--config-dir" => args.config_dir = Some(value("--config-dir")?.into()),
             "--listen" => args.listen = Some(value("--listen")?.parse()?),
+            "--store" => args.store = value("--store")?.parse().context("--store")?,
             "--dev" => args.dev = true,
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -83,15 +96,21 @@ async fn main() -> anyhow::Result<()> {
         let dir = args
             .config_dir
             .unwrap_or_else(|| std::env::temp_dir().join("meridian-dev"));
-        let setup = write_dev_config(&dir, listen).context("writing the demo configuration")?;
-        println!("{}", setup.instructions());
+        match write_dev_config(&dir, listen).context("writing the demo configuration")? {
+            DevConfig::Written(setup) => println!("{}", setup.instructions()),
+            DevConfig::Reused => println!(
+                "Meridian auth-server (dev mode): reusing the demo tenant in {} \
+                 (its secrets were printed when it was written)",
+                dir.display()
+            ),
+        }
         dir
     } else {
         args.config_dir
             .unwrap_or_else(|| PathBuf::from("/etc/meridian"))
     };
-    let server = start(ServerOptions::new(config_dir, listen))
-        .await
-        .context("starting the server")?;
+    let mut options = ServerOptions::new(config_dir, listen);
+    options.store = args.store;
+    let server = start(options).await.context("starting the server")?;
     server.run_until_signal().await.context("serving")
 }

@@ -1,5 +1,5 @@
-//! Prometheus metrics: tokens issued by tenant and grant, errors by RFC code, and request
-//! latency by endpoint. Labels are bounded (tenant ids, fixed names); never a client-supplied
+//! Prometheus metrics: tokens issued by tenant and grant, errors by RFC code, request latency
+//! by endpoint, and whether the grant store answers. Labels are bounded (tenant ids, fixed names); never a client-supplied
 //! value, never a token.
 
 use std::time::Duration;
@@ -7,6 +7,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -31,6 +32,7 @@ pub struct Metrics {
     issued: Family<IssuedLabels, Counter>,
     errors: Family<ErrorLabels, Counter>,
     latency: Family<EndpointLabels, Histogram>,
+    store_up: Gauge,
 }
 
 impl Default for Metrics {
@@ -59,11 +61,18 @@ impl Default for Metrics {
             "Request latency, by endpoint",
             latency.clone(),
         );
+        let store_up = Gauge::default();
+        registry.register(
+            "store_up",
+            "1 while the grant store answers, 0 while it does not (client_credentials is served either way)",
+            store_up.clone(),
+        );
         Self {
             registry,
             issued,
             errors,
             latency,
+            store_up,
         }
     }
 }
@@ -86,6 +95,10 @@ impl Metrics {
         self.latency
             .get_or_create(&EndpointLabels { endpoint })
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn store_up(&self, up: bool) {
+        self.store_up.set(i64::from(up));
     }
 
     /// The OpenMetrics text exposition.

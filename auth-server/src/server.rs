@@ -1,4 +1,4 @@
-//! Starting the server: load the configuration, watch it, sweep the store, serve HTTP until
+//! Starting the server: load the configuration, open and migrate the store, watch both, serve HTTP until
 //! told to stop. Used by the binary and by integration tests alike, so it must never read
 //! flags, environment or the wall clock itself: all of that arrives in [`ServerOptions`].
 
@@ -16,7 +16,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigHandle, DirWatch};
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
-use crate::store::{MemoryStore, Store};
+use crate::store::StoreChoice;
+use crate::store_health;
 use crate::throttle::{LoginThrottle, ThrottlePolicy};
 
 pub struct ServerOptions {
@@ -26,6 +27,9 @@ pub struct ServerOptions {
     pub poll_interval: Duration,
     pub clock: Arc<dyn Clock>,
     pub throttle: ThrottlePolicy,
+    pub store: StoreChoice,
+    /// How often expired grants are deleted.
+    pub sweep_interval: Duration,
 }
 
 impl ServerOptions {
@@ -36,6 +40,8 @@ impl ServerOptions {
             poll_interval: Duration::from_secs(2),
             clock: Arc::new(SystemClock),
             throttle: ThrottlePolicy::default(),
+            store: StoreChoice::Memory,
+            sweep_interval: Duration::from_secs(60),
         }
     }
 }
@@ -73,18 +79,27 @@ pub async fn start(options: ServerOptions) -> std::io::Result<RunningServer> {
     let watch = tokio::task::spawn_blocking(move || DirWatch::load(first, dir))
         .await
         .map_err(std::io::Error::other)?;
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let opened = options.store.open().map_err(std::io::Error::other)?;
+    store_health::migrate_at_start(&opened)
+        .await
+        .map_err(std::io::Error::other)?;
+    let metrics = Arc::new(Metrics::default());
     let state = AppState {
         config: config.clone(),
-        store: store.clone(),
+        store: opened.shared(),
         clock: options.clock.clone(),
-        metrics: Arc::new(Metrics::default()),
-        throttle: Arc::new(LoginThrottle::new(options.throttle)),
+        metrics: metrics.clone(),
+        throttle: LoginThrottle::new(options.throttle),
     };
     let listener = TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;
     let watcher = tokio::spawn(watch.run(options.poll_interval));
-    let sweeper = tokio::spawn(sweep(store, options.clock));
+    let health = tokio::spawn(store_health::watch(
+        opened,
+        metrics,
+        options.clock,
+        options.sweep_interval,
+    ));
     let (stop, stopped) = oneshot::channel::<()>();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     // Small responses on keep-alive connections: Nagle's algorithm would only add delay.
@@ -98,22 +113,14 @@ pub async fn start(options: ServerOptions) -> std::io::Result<RunningServer> {
             })
             .await
     });
-    tracing::info!(%addr, "listening");
+    tracing::info!(%addr, store = ?options.store, "listening");
     Ok(RunningServer {
         addr,
         config,
         stop,
         serve,
-        background: vec![watcher, sweeper],
+        background: vec![watcher, health],
     })
-}
-
-async fn sweep(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
-    let mut ticker = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        ticker.tick().await;
-        store.sweep(clock.now());
-    }
 }
 
 async fn shutdown_signal() {

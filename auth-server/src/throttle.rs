@@ -1,13 +1,15 @@
 //! Throttling of failed logins, per user and per client IP, in fixed windows.
 //!
 //! Counts only failures: a user who keeps typing the right password is never slowed down.
-//! Time comes from the caller's clock. This module never sees a password.
+//! The counts live in the [`Store`], so every replica of a region sees the same ones; this
+//! module only decides the keys and the limits. Time comes from the caller's clock. It never
+//! sees a password.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 
 use meridian_contract::UnixSeconds;
+
+use crate::store::{Store, StoreResult};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottlePolicy {
@@ -26,112 +28,126 @@ impl Default for ThrottlePolicy {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    User { tenant: String, username: String },
-    Ip(IpAddr),
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    started: UnixSeconds,
-    failures: u32,
-}
-
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct LoginThrottle {
     policy: ThrottlePolicy,
-    windows: Mutex<HashMap<Key, Window>>,
 }
 
 impl LoginThrottle {
     pub fn new(policy: ThrottlePolicy) -> Self {
-        Self {
-            policy,
-            windows: Mutex::default(),
-        }
+        Self { policy }
     }
 
     /// Whether another attempt is allowed now for this user from this address.
-    pub fn allows(&self, tenant: &str, username: &str, ip: IpAddr, now: UnixSeconds) -> bool {
-        let windows = self
-            .windows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let over = |key: &Key, limit: u32| {
-            windows.get(key).is_some_and(|w| {
-                now < w.started + self.policy.window_seconds && w.failures >= limit
-            })
-        };
-        !over(&user_key(tenant, username), self.policy.failures_per_user)
-            && !over(&Key::Ip(ip), self.policy.failures_per_ip)
+    pub async fn allows(
+        &self,
+        store: &dyn Store,
+        (tenant, username): (&str, &str),
+        ip: IpAddr,
+        now: UnixSeconds,
+    ) -> StoreResult<bool> {
+        let user = store.failures(&user_key(tenant, username), now).await?;
+        if user >= self.policy.failures_per_user {
+            return Ok(false);
+        }
+        let address = store.failures(&ip_key(ip), now).await?;
+        Ok(address < self.policy.failures_per_ip)
     }
 
-    pub fn record_failure(&self, tenant: &str, username: &str, ip: IpAddr, now: UnixSeconds) {
-        let mut windows = self
-            .windows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let window_seconds = self.policy.window_seconds;
-        // Bound memory under a flood of distinct usernames: expired windows go first.
-        if windows.len() > 100_000 {
-            windows.retain(|_, w| now < w.started + window_seconds);
+    pub async fn record_failure(
+        &self,
+        store: &dyn Store,
+        (tenant, username): (&str, &str),
+        ip: IpAddr,
+        now: UnixSeconds,
+    ) -> StoreResult<()> {
+        let window = self.policy.window_seconds;
+        for key in [user_key(tenant, username), ip_key(ip)] {
+            store.count_failure(&key, window, now).await?;
         }
-        for key in [user_key(tenant, username), Key::Ip(ip)] {
-            let window = windows.entry(key).or_insert(Window {
-                started: now,
-                failures: 0,
-            });
-            if now >= window.started + window_seconds {
-                *window = Window {
-                    started: now,
-                    failures: 0,
-                };
-            }
-            window.failures += 1;
-        }
+        Ok(())
     }
 
-    pub fn record_success(&self, tenant: &str, username: &str) {
-        let mut windows = self
-            .windows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        windows.remove(&user_key(tenant, username));
+    pub async fn record_success(
+        &self,
+        store: &dyn Store,
+        (tenant, username): (&str, &str),
+    ) -> StoreResult<()> {
+        store.clear_failures(&user_key(tenant, username)).await
     }
 }
 
-fn user_key(tenant: &str, username: &str) -> Key {
-    Key::User {
-        tenant: tenant.to_owned(),
-        username: username.to_owned(),
-    }
+/// Tenant and username are length-prefixed so no pair can spell another pair's key.
+fn user_key(tenant: &str, username: &str) -> String {
+    format!("user:{}:{tenant}:{username}", tenant.len())
+}
+
+fn ip_key(ip: IpAddr) -> String {
+    format!("ip:{ip}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::MemoryStore;
 
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
-    #[test]
-    fn a_user_is_locked_after_repeated_failures_until_the_window_ends() {
-        let throttle = LoginThrottle::new(ThrottlePolicy::default());
+    #[tokio::test]
+    async fn a_user_is_locked_after_repeated_failures_until_the_window_ends() {
+        let (store, throttle) = (MemoryStore::default(), LoginThrottle::default());
         for _ in 0..5 {
-            assert!(throttle.allows("t", "alice", IP, 0));
-            throttle.record_failure("t", "alice", IP, 0);
+            assert!(
+                throttle
+                    .allows(&store, ("t", "alice"), IP, 0)
+                    .await
+                    .unwrap()
+            );
+            throttle
+                .record_failure(&store, ("t", "alice"), IP, 0)
+                .await
+                .unwrap();
         }
-        assert!(!throttle.allows("t", "alice", IP, 299));
-        assert!(throttle.allows("t", "bob", IP, 299));
-        assert!(throttle.allows("t", "alice", IP, 300));
+        assert!(
+            !throttle
+                .allows(&store, ("t", "alice"), IP, 299)
+                .await
+                .unwrap()
+        );
+        assert!(
+            throttle
+                .allows(&store, ("t", "bob"), IP, 299)
+                .await
+                .unwrap()
+        );
+        assert!(
+            throttle
+                .allows(&store, ("t", "alice"), IP, 300)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn one_address_is_limited_across_usernames() {
+        let (store, throttle) = (MemoryStore::default(), LoginThrottle::default());
+        for n in 0..20 {
+            let user = format!("user{n}");
+            throttle
+                .record_failure(&store, ("t", &user), IP, 0)
+                .await
+                .unwrap();
+        }
+        assert!(
+            !throttle
+                .allows(&store, ("t", "fresh"), IP, 1)
+                .await
+                .unwrap()
+        );
     }
 
     #[test]
-    fn one_address_is_limited_across_usernames() {
-        let throttle = LoginThrottle::new(ThrottlePolicy::default());
-        for n in 0..20 {
-            throttle.record_failure("t", &format!("user{n}"), IP, 0);
-        }
-        assert!(!throttle.allows("t", "fresh", IP, 1));
+    fn keys_of_different_pairs_never_collide() {
+        assert_ne!(user_key("a:b", "c"), user_key("a", "b:c"));
     }
 }

@@ -18,7 +18,7 @@ use super::login_page::{self, LoginForm};
 use super::{AppState, ClientIp, CurrentTenant};
 use crate::issue::random_token;
 use crate::oauth::{AuthorizeFailure, AuthorizeRequest, ErrorCode, OAuthError, Params, Prompt};
-use crate::store::{CodeGrant, PendingLogin, Session};
+use crate::store::{CodeGrant, PendingLogin, Session, StoreUnavailable};
 use crate::tenant::Tenant;
 
 const SESSION_COOKIE: &str = "meridian_session";
@@ -52,25 +52,61 @@ pub async fn authorize(
             return error_redirect(&tenant, &redirect_uri, state.as_deref(), error);
         }
     };
-    let now = app.clock.now();
-    let session = cookie(&headers, SESSION_COOKIE)
-        .and_then(|id| app.store.session(id, now))
-        .filter(|session| {
-            session.tenant == tenant.id() && tenant.user(&session.username).is_some()
-        });
-    match (request.prompt, session) {
+    let session = match live_session(&app, &tenant, &headers).await {
+        Ok(session) => session,
+        Err(unavailable) => return unavailable_page(unavailable),
+    };
+    let answer = match (request.prompt, session) {
         (Prompt::None | Prompt::Default, Some(session)) => {
-            code_redirect(&app, &tenant, request, &session.username, session.auth_time)
+            code_redirect(&app, &tenant, request, &session.username, session.auth_time).await
         }
         (Prompt::None, None) => {
             let (uri, state) = (request.redirect_uri.clone(), request.state.clone());
-            error_redirect(&tenant, &uri, state.as_deref(), OAuthError::LoginRequired)
+            Ok(error_redirect(
+                &tenant,
+                &uri,
+                state.as_deref(),
+                OAuthError::LoginRequired,
+            ))
         }
-        (Prompt::Login | Prompt::Default, _) => show_login(&app, &tenant, request),
-    }
+        (Prompt::Login | Prompt::Default, _) => show_login(&app, &tenant, request).await,
+    };
+    answer.unwrap_or_else(unavailable_page)
 }
 
-fn show_login(app: &AppState, tenant: &Tenant, request: AuthorizeRequest) -> Response {
+/// The signed-in user of this tenant, if the session cookie names a live session.
+async fn live_session(
+    app: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+) -> Result<Option<Session>, StoreUnavailable> {
+    let Some(id) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let session = app.store.session(id, app.clock.now()).await?;
+    Ok(session.filter(|session| {
+        session.tenant == tenant.id() && tenant.user(&session.username).is_some()
+    }))
+}
+
+/// Grants need the store; while it is down the user is told to come back, and nothing is lost.
+fn unavailable_page(error: StoreUnavailable) -> Response {
+    tracing::debug!(%error, "sign-in needs the grant store");
+    let mut response = login_page::error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-in is temporarily unavailable. Please try again in a moment.",
+    );
+    response
+        .extensions_mut()
+        .insert(ErrorCode(OAuthError::TemporarilyUnavailable.code()));
+    response
+}
+
+async fn show_login(
+    app: &AppState,
+    tenant: &Tenant,
+    request: AuthorizeRequest,
+) -> Result<Response, StoreUnavailable> {
     let (login_id, csrf) = (random_token(), random_token());
     let pending = PendingLogin {
         tenant: tenant.id().to_owned(),
@@ -78,11 +114,11 @@ fn show_login(app: &AppState, tenant: &Tenant, request: AuthorizeRequest) -> Res
         request,
         expires_at: app.clock.now() + LOGIN_SECONDS,
     };
+    app.store.save_login(&login_id, &pending).await?;
     let form = login_form(tenant, &pending, &login_id, "", None);
     let mut response = login_page::login(&form, StatusCode::OK);
     set_cookie(&mut response, tenant, CSRF_COOKIE, &csrf, LOGIN_SECONDS);
-    app.store.save_login(&login_id, pending);
-    response
+    Ok(response)
 }
 
 fn login_form<'a>(
@@ -121,9 +157,10 @@ pub async fn login(
         return login_page::error(StatusCode::BAD_REQUEST, "The form is malformed.");
     };
     let login_id = params.get("login_id").unwrap_or_default();
-    let pending = match verified_form(&app, &tenant, &params, &headers) {
-        Ok(pending) => pending,
-        Err((status, message)) => return login_page::error(status, message),
+    let pending = match verified_form(&app, &tenant, &params, &headers).await {
+        Ok(Ok(pending)) => pending,
+        Ok(Err((status, message))) => return login_page::error(status, message),
+        Err(unavailable) => return unavailable_page(unavailable),
     };
     let username = params.get("username").unwrap_or_default().to_owned();
     let password = params.get("password").unwrap_or_default().to_owned();
@@ -131,9 +168,15 @@ pub async fn login(
         let form = login_form(&tenant, &pending, login_id, &username, Some(message));
         login_page::login(&form, status)
     };
-    if !app.throttle.allows(tenant.id(), &username, ip, now) {
-        let message = "Too many failed attempts. Try again later.";
-        return retry(message, StatusCode::TOO_MANY_REQUESTS);
+    let who = (tenant.id(), username.as_str());
+    let store = app.store.as_ref();
+    match app.throttle.allows(store, who, ip, now).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let message = "Too many failed attempts. Try again later.";
+            return retry(message, StatusCode::TOO_MANY_REQUESTS);
+        }
+        Err(unavailable) => return unavailable_page(unavailable),
     }
     let hash = tenant
         .user(&username)
@@ -143,27 +186,42 @@ pub async fn login(
             .await
             .unwrap_or(false);
     if !verified {
-        app.throttle.record_failure(tenant.id(), &username, ip, now);
+        if let Err(unavailable) = app.throttle.record_failure(store, who, ip, now).await {
+            return unavailable_page(unavailable);
+        }
         tracing::info!(tenant = tenant.id(), client_id = %pending.request.client_id, "login failed");
         return retry("Wrong username or password.", StatusCode::UNAUTHORIZED);
     }
-    app.throttle.record_success(tenant.id(), &username);
-    app.store.remove_login(login_id);
-    signed_in(&app, &tenant, pending, &username)
+    let signed_in = async {
+        app.throttle.record_success(store, who).await?;
+        app.store.remove_login(login_id).await?;
+        signed_in(&app, &tenant, pending, &username).await
+    };
+    signed_in.await.unwrap_or_else(unavailable_page)
 }
+
+type FormCheck = Result<PendingLogin, (StatusCode, &'static str)>;
 
 /// The pending login the form belongs to, if its CSRF token matches both the form field and
 /// the cookie set with the form; otherwise what the error page says.
-fn verified_form(
+async fn verified_form(
     app: &AppState,
     tenant: &Tenant,
     params: &Params,
     headers: &HeaderMap,
-) -> Result<PendingLogin, (StatusCode, &'static str)> {
+) -> Result<FormCheck, StoreUnavailable> {
     let login_id = params.get("login_id").unwrap_or_default();
-    let pending = app
-        .store
-        .login(login_id, app.clock.now())
+    let pending = app.store.login(login_id, app.clock.now()).await?;
+    Ok(check_form(tenant, pending, params, headers))
+}
+
+fn check_form(
+    tenant: &Tenant,
+    pending: Option<PendingLogin>,
+    params: &Params,
+    headers: &HeaderMap,
+) -> FormCheck {
+    let pending = pending
         .filter(|p| p.tenant == tenant.id())
         .ok_or((StatusCode::BAD_REQUEST, "This sign-in page has expired."))?;
     let form_csrf = params.get("csrf").unwrap_or_default();
@@ -180,7 +238,12 @@ fn verified_form(
 }
 
 /// Starts a session for the user and answers the pending request with a code.
-fn signed_in(app: &AppState, tenant: &Tenant, pending: PendingLogin, username: &str) -> Response {
+async fn signed_in(
+    app: &AppState,
+    tenant: &Tenant,
+    pending: PendingLogin,
+    username: &str,
+) -> Result<Response, StoreUnavailable> {
     let now = app.clock.now();
     let session_id = random_token();
     let session = Session {
@@ -189,8 +252,8 @@ fn signed_in(app: &AppState, tenant: &Tenant, pending: PendingLogin, username: &
         auth_time: now,
         expires_at: now + SESSION_SECONDS,
     };
-    app.store.save_session(&session_id, session);
-    let mut response = code_redirect(app, tenant, pending.request, username, now);
+    app.store.save_session(&session_id, &session).await?;
+    let mut response = code_redirect(app, tenant, pending.request, username, now).await?;
     set_cookie(
         &mut response,
         tenant,
@@ -199,7 +262,7 @@ fn signed_in(app: &AppState, tenant: &Tenant, pending: PendingLogin, username: &
         SESSION_SECONDS,
     );
     set_cookie(&mut response, tenant, CSRF_COOKIE, "", 0);
-    response
+    Ok(response)
 }
 
 /// Checks an argon2id password; an unknown user is checked against a dummy hash so the
@@ -227,13 +290,13 @@ fn password_matches(hash: Option<&str>, password: &str) -> bool {
     matches && known
 }
 
-fn code_redirect(
+async fn code_redirect(
     app: &AppState,
     tenant: &Tenant,
     request: AuthorizeRequest,
     username: &str,
     auth_time: i64,
-) -> Response {
+) -> Result<Response, StoreUnavailable> {
     let code = random_token();
     let (redirect_uri, state) = (request.redirect_uri.clone(), request.state.clone());
     let grant = CodeGrant {
@@ -243,8 +306,13 @@ fn code_redirect(
         auth_time,
         expires_at: app.clock.now() + CODE_SECONDS,
     };
-    app.store.save_code(&code, grant);
-    redirect(tenant, &redirect_uri, &[("code", &code)], state.as_deref())
+    app.store.save_code(&code, &grant).await?;
+    Ok(redirect(
+        tenant,
+        &redirect_uri,
+        &[("code", &code)],
+        state.as_deref(),
+    ))
 }
 
 fn error_redirect(

@@ -38,7 +38,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
-    pub throttle: Arc<LoginThrottle>,
+    pub throttle: LoginThrottle,
 }
 
 /// The tenant a request was routed to.
@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
+        .route("/readyz/store", get(probes::store_ready))
         .route("/metrics", get(probes::metrics))
         .fallback(dispatch)
         .with_state((state, tenant_routes))

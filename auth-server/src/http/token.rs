@@ -15,7 +15,9 @@ use serde::Serialize;
 use super::{AppState, CurrentTenant};
 use crate::issue::{self, AccessToken, Authentication, Subject};
 use crate::oauth::{Credentials, OAuthError, Params, granted_scope};
-use crate::store::{CodeGrant, CodeRedemption, IssuedTokens, RefreshGrant, RefreshRedemption};
+use crate::store::{
+    CodeGrant, CodeRedemption, FamilyAccess, IssuedTokens, RefreshGrant, RefreshRedemption,
+};
 use crate::tenant::{Client, Tenant};
 
 /// Deliberately not `Debug`: it holds the tokens.
@@ -62,13 +64,15 @@ pub async fn token(
     }
     let response = match grant {
         GrantType::ClientCredentials => client_credentials(&app, &tenant, client, &params),
-        GrantType::AuthorizationCode => authorization_code(&app, &tenant, client, &params),
-        GrantType::RefreshToken => refresh_token(&app, &tenant, client, &params),
+        GrantType::AuthorizationCode => authorization_code(&app, &tenant, client, &params).await,
+        GrantType::RefreshToken => refresh_token(&app, &tenant, client, &params).await,
     }?;
     app.metrics.token_issued(tenant.id(), grant.as_str());
     Ok(response)
 }
 
+/// Never touches the store: signing keys and client digests come from the files, so machine
+/// clients keep getting tokens while the database is down.
 fn client_credentials(
     app: &AppState,
     tenant: &Tenant,
@@ -106,7 +110,7 @@ fn client_credentials(
     })
 }
 
-fn authorization_code(
+async fn authorization_code(
     app: &AppState,
     tenant: &Tenant,
     client: &Client,
@@ -114,7 +118,7 @@ fn authorization_code(
 ) -> Result<TokenResponse, OAuthError> {
     let code = params.require("code")?;
     let now = app.clock.now();
-    let grant = redeem_code(app, tenant, client, code)?;
+    let grant = redeem_code(app, tenant, client, code).await?;
     check_code_binding(&grant, tenant, client, params)?;
     let request = &grant.request;
     let (subject, signer) = user_subject(tenant, &grant.username, now)?;
@@ -134,15 +138,17 @@ fn authorization_code(
             now,
         )
     });
-    let refresh = client
-        .may_use(GrantType::RefreshToken)
-        .then(|| start_family(app, tenant, client, &grant, &access));
+    let refresh = if client.may_use(GrantType::RefreshToken) {
+        Some(start_family(app, tenant, client, &grant, &access).await?)
+    } else {
+        None
+    };
     let issued = IssuedTokens {
         access_jti: access.jti.clone(),
         access_expires_at: access.expires_at,
         family: refresh.as_ref().map(|(_, family)| family.clone()),
     };
-    app.store.record_code_tokens(code, issued);
+    app.store.record_code_tokens(code, &issued).await?;
     Ok(TokenResponse {
         access_token: access.token,
         token_type: "Bearer",
@@ -154,16 +160,16 @@ fn authorization_code(
 }
 
 /// Consumes a code; a replay revokes what the first redemption issued (RFC 6749 §4.1.2).
-fn redeem_code(
+async fn redeem_code(
     app: &AppState,
     tenant: &Tenant,
     client: &Client,
     code: &str,
 ) -> Result<CodeGrant, OAuthError> {
-    match app.store.redeem_code(code, app.clock.now()) {
+    match app.store.redeem_code(code, app.clock.now()).await? {
         CodeRedemption::Fresh(grant) => Ok(grant),
         CodeRedemption::Replayed(issued) => {
-            revoke_issued(app, issued);
+            revoke_issued(app, issued).await?;
             tracing::warn!(
                 tenant = tenant.id(),
                 client_id = %client.config.client_id,
@@ -202,7 +208,7 @@ fn check_code_binding(
     }
 }
 
-fn refresh_token(
+async fn refresh_token(
     app: &AppState,
     tenant: &Tenant,
     client: &Client,
@@ -211,18 +217,18 @@ fn refresh_token(
     let presented = params.require("refresh_token")?;
     let now = app.clock.now();
     let binding = (tenant.id(), client.config.client_id.as_str());
-    let grant = match app.store.redeem_refresh(presented, binding, now) {
+    let grant = match app.store.redeem_refresh(presented, binding, now).await? {
         RefreshRedemption::Fresh(grant) => grant,
         RefreshRedemption::Replayed(grant) => {
-            // RFC 9700 §4.14.2: a rotated-away token coming back means one copy leaked.
-            if client.is_public() {
-                app.store.revoke_family(&grant.family);
-                tracing::warn!(
-                    tenant = tenant.id(),
-                    client_id = %client.config.client_id,
-                    "refresh token reused; its whole family revoked"
-                );
-            }
+            // RFC 9700 §4.14.2: a rotated-away token coming back means one copy leaked. The
+            // store knows no grace window, so a client's own retry is reuse too: that is the
+            // price of never letting a stolen token win a race.
+            app.store.revoke_family(&grant.family).await?;
+            tracing::warn!(
+                tenant = tenant.id(),
+                client_id = %client.config.client_id,
+                "refresh token reused; its whole family revoked"
+            );
             return Err(OAuthError::InvalidGrant("refresh token already used"));
         }
         RefreshRedemption::Unknown => {
@@ -235,15 +241,11 @@ fn refresh_token(
     let (subject, signer) = user_subject(tenant, &grant.username, now)?;
     let access = issue::access_token(tenant, signer, client, subject, &scope, now);
     // The family keeps its original expiry: rotation never extends a grant.
-    let (refresh, _) = new_refresh_token(
-        app,
-        RefreshGrant {
-            scope: scope.clone(),
-            ..grant
-        },
-        &access.jti,
-        access.expires_at,
-    );
+    let next = RefreshGrant {
+        scope: scope.clone(),
+        ..grant
+    };
+    let (refresh, _) = new_refresh_token(app, next, &access).await?;
     Ok(TokenResponse {
         access_token: access.token,
         token_type: "Bearer",
@@ -255,13 +257,13 @@ fn refresh_token(
 }
 
 /// The first refresh token of a new family, expiring a fixed time after the authorization.
-fn start_family(
+async fn start_family(
     app: &AppState,
     tenant: &Tenant,
     client: &Client,
     grant: &CodeGrant,
     access: &AccessToken,
-) -> (String, String) {
+) -> Result<(String, String), OAuthError> {
     let refresh_grant = RefreshGrant {
         tenant: tenant.id().to_owned(),
         client_id: client.config.client_id.clone(),
@@ -271,30 +273,32 @@ fn start_family(
         family: issue::random_token(),
         expires_at: app.clock.now() + tenant.config.tokens.refresh_token_seconds as i64,
     };
-    new_refresh_token(app, refresh_grant, &access.jti, access.expires_at)
+    new_refresh_token(app, refresh_grant, access).await
 }
 
-fn new_refresh_token(
+async fn new_refresh_token(
     app: &AppState,
     grant: RefreshGrant,
-    access_jti: &str,
-    access_expires_at: i64,
-) -> (String, String) {
+    access: &AccessToken,
+) -> Result<(String, String), OAuthError> {
     let token = issue::random_token();
-    let family = grant.family.clone();
-    app.store.save_refresh(&token, grant);
-    app.store
-        .record_family_access(&family, access_jti, access_expires_at);
-    (token, family)
+    let beside = FamilyAccess {
+        jti: &access.jti,
+        expires_at: access.expires_at,
+    };
+    app.store.save_refresh(&token, &grant, beside).await?;
+    Ok((token, grant.family))
 }
 
-fn revoke_issued(app: &AppState, issued: Option<IssuedTokens>) {
-    let Some(issued) = issued else { return };
+async fn revoke_issued(app: &AppState, issued: Option<IssuedTokens>) -> Result<(), OAuthError> {
+    let Some(issued) = issued else { return Ok(()) };
     app.store
-        .revoke_access(&issued.access_jti, issued.access_expires_at);
+        .revoke_access(&issued.access_jti, issued.access_expires_at)
+        .await?;
     if let Some(family) = issued.family {
-        app.store.revoke_family(&family);
+        app.store.revoke_family(&family).await?;
     }
+    Ok(())
 }
 
 /// RFC 6749 §6: a refresh may ask for fewer scopes, never more.

@@ -17,17 +17,26 @@ use crate::oauth::{AccessClaims, Credentials, OAuthError, Params, authorization,
 use crate::tenant::{Client, Tenant};
 
 /// A current access token of this tenant: signed by a published key, right `typ` and issuer,
-/// unexpired, and not revoked.
-fn verify_access(app: &AppState, tenant: &Tenant, token: &str) -> Option<AccessClaims> {
+/// unexpired, and not revoked. The revocation list is in the store, so while the store is down
+/// this answers 503 rather than vouch for a token that may have been revoked.
+async fn verify_access(
+    app: &AppState,
+    tenant: &Tenant,
+    token: &str,
+) -> Result<Option<AccessClaims>, OAuthError> {
     let now = app.clock.now();
-    let claims: AccessClaims = jwt::verify(token, TokenType::Access, |kid| {
+    let verified = jwt::verify(token, TokenType::Access, |kid| {
         tenant.keys().verifier(kid, now)
-    })
-    .ok()?;
-    let current = claims.is_current(tenant.issuer(), now)
-        && claims.tenant_id == tenant.id()
-        && !app.store.is_access_revoked(&claims.jti);
-    current.then_some(claims)
+    });
+    let Ok(claims) = verified else {
+        return Ok(None);
+    };
+    let claims: AccessClaims = claims;
+    if !claims.is_current(tenant.issuer(), now) || claims.tenant_id != tenant.id() {
+        return Ok(None);
+    }
+    let revoked = app.store.is_access_revoked(&claims.jti).await?;
+    Ok((!revoked).then_some(claims))
 }
 
 fn no_store(value: Value) -> Response {
@@ -56,17 +65,18 @@ pub async fn introspect(
         return Err(OAuthError::InvalidClient { basic: false });
     }
     let token = params.require("token")?;
-    if let Some(claims) = verify_access(&app, &tenant, token).filter(|c| may_see(client, c)) {
+    let access = verify_access(&app, &tenant, token).await?;
+    if let Some(claims) = access.filter(|c| may_see(client, c)) {
         let mut body = serde_json::to_value(&claims).unwrap_or_default();
         body["active"] = Value::Bool(true);
         body["token_type"] = Value::from("Bearer");
         return Ok(no_store(body));
     }
     let now = app.clock.now();
-    let refresh = app
-        .store
-        .find_refresh(token, now)
-        .filter(|grant| grant.tenant == tenant.id() && grant.client_id == client.config.client_id);
+    let refresh =
+        app.store.find_refresh(token, now).await?.filter(|grant| {
+            grant.tenant == tenant.id() && grant.client_id == client.config.client_id
+        });
     Ok(no_store(match refresh {
         Some(grant) => json!({
             "active": true,
@@ -91,16 +101,16 @@ pub async fn revoke(
     let client = Credentials::from_request(&headers, &params)?.authenticate(&tenant)?;
     let token = params.require("token")?;
     let now = app.clock.now();
-    let refresh = app.store.find_refresh(token, now);
+    let refresh = app.store.find_refresh(token, now).await?;
     if let Some(grant) =
         refresh.filter(|g| g.tenant == tenant.id() && g.client_id == client.config.client_id)
     {
         // RFC 7009 §2.1: revoking a refresh token also ends the access tokens of its grant.
-        app.store.revoke_family(&grant.family);
-    } else if let Some(claims) = verify_access(&app, &tenant, token)
+        app.store.revoke_family(&grant.family).await?;
+    } else if let Some(claims) = verify_access(&app, &tenant, token).await?
         && claims.client_id == client.config.client_id
     {
-        app.store.revoke_access(&claims.jti, claims.exp);
+        app.store.revoke_access(&claims.jti, claims.exp).await?;
     }
     // §2.2: the answer is the same whether or not the token was valid.
     Ok(no_store(json!({})))
@@ -112,7 +122,9 @@ pub async fn userinfo(
     headers: HeaderMap,
 ) -> Result<Response, OAuthError> {
     let token = authorization(&headers, "Bearer").ok_or(OAuthError::InvalidToken)?;
-    let claims = verify_access(&app, &tenant, token.trim()).ok_or(OAuthError::InvalidToken)?;
+    let claims = verify_access(&app, &tenant, token.trim())
+        .await?
+        .ok_or(OAuthError::InvalidToken)?;
     if !has_openid(&claims.scope) {
         return Err(OAuthError::InsufficientScope);
     }

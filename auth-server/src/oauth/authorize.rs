@@ -4,11 +4,12 @@
 //! shown to the user and never sent to the (possibly attacker-chosen) redirect URI.
 
 use meridian_contract::GrantType;
+use serde::{Deserialize, Serialize};
 
 use super::{CodeChallenge, OAuthError, Params, granted_scope};
 use crate::tenant::{Client, Tenant};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Prompt {
     /// Use a live session, else show the login page.
     Default,
@@ -18,8 +19,9 @@ pub enum Prompt {
     Login,
 }
 
-/// A validated authorization request.
-#[derive(Debug, Clone)]
+/// A validated authorization request. Serialized only into the grant store, so a code or a
+/// pending login can be completed at another replica.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthorizeRequest {
     pub client_id: String,
     pub redirect_uri: String,

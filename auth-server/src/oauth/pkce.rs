@@ -3,12 +3,13 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use super::OAuthError;
 
 /// A `code_challenge` accepted at the authorize endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeChallenge(String);
 
 impl CodeChallenge {

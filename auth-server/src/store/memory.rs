@@ -1,24 +1,18 @@
 //! The single-replica [`Store`]: plain maps behind one mutex, keyed by SHA-256 digests of
-//! codes, refresh tokens and session ids so the process never holds a usable credential at
-//! rest. It must never be shared across replicas; a region running it runs one.
+//! codes, refresh tokens, session and login ids so the process never holds a usable credential
+//! at rest. It must never be shared across replicas; a region running it runs one.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use async_trait::async_trait;
 use meridian_contract::UnixSeconds;
 
+use super::digest::{Digest, digest};
 use super::{
-    CodeGrant, CodeRedemption, IssuedTokens, PendingLogin, RefreshGrant, RefreshRedemption,
-    Session, Store,
+    CodeGrant, CodeRedemption, FamilyAccess, IssuedTokens, PendingLogin, RefreshGrant,
+    RefreshRedemption, Session, Store, StoreResult, Swept,
 };
-
-type Digest = [u8; 32];
-
-fn digest(secret: &str) -> Digest {
-    let mut out = [0; 32];
-    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, secret.as_bytes()).as_ref());
-    out
-}
 
 struct StoredCode {
     grant: CodeGrant,
@@ -44,7 +38,14 @@ struct Memory {
     families: HashMap<String, Family>,
     revoked_access: HashMap<String, UnixSeconds>,
     sessions: HashMap<Digest, Session>,
-    logins: HashMap<String, PendingLogin>,
+    logins: HashMap<Digest, PendingLogin>,
+    failures: HashMap<String, FailureWindow>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FailureWindow {
+    ends: UnixSeconds,
+    failures: u32,
 }
 
 /// The single-replica store.
@@ -62,55 +63,70 @@ impl MemoryStore {
     }
 }
 
+#[async_trait]
 impl Store for MemoryStore {
-    fn save_code(&self, code: &str, grant: CodeGrant) {
+    async fn save_code(&self, code: &str, grant: &CodeGrant) -> StoreResult<()> {
         let stored = StoredCode {
-            grant,
+            grant: grant.clone(),
             redeemed: false,
             issued: None,
         };
         self.with(|m| m.codes.insert(digest(code), stored));
+        Ok(())
     }
 
-    fn redeem_code(&self, code: &str, now: UnixSeconds) -> CodeRedemption {
-        self.with(|m| match m.codes.get_mut(&digest(code)) {
+    async fn redeem_code(&self, code: &str, now: UnixSeconds) -> StoreResult<CodeRedemption> {
+        Ok(self.with(|m| match m.codes.get_mut(&digest(code)) {
             Some(stored) if stored.redeemed => CodeRedemption::Replayed(stored.issued.clone()),
             Some(stored) if now < stored.grant.expires_at => {
                 stored.redeemed = true;
                 CodeRedemption::Fresh(stored.grant.clone())
             }
             _ => CodeRedemption::Unknown,
-        })
+        }))
     }
 
-    fn record_code_tokens(&self, code: &str, issued: IssuedTokens) {
+    async fn record_code_tokens(&self, code: &str, issued: &IssuedTokens) -> StoreResult<()> {
         self.with(|m| {
             m.codes
                 .get_mut(&digest(code))
-                .map(|stored| stored.issued = Some(issued))
+                .map(|stored| stored.issued = Some(issued.clone()))
         });
+        Ok(())
     }
 
-    fn save_refresh(&self, token: &str, grant: RefreshGrant) {
+    async fn save_refresh(
+        &self,
+        token: &str,
+        grant: &RefreshGrant,
+        access: FamilyAccess<'_>,
+    ) -> StoreResult<()> {
         self.with(|m| {
-            m.families.entry(grant.family.clone()).or_default();
-            m.refresh.insert(
-                digest(token),
-                StoredRefresh {
-                    grant,
-                    rotated: false,
-                },
-            )
+            let family = m.families.entry(grant.family.clone()).or_default();
+            if family.revoked {
+                m.revoked_access
+                    .insert(access.jti.to_owned(), access.expires_at);
+            } else {
+                family
+                    .access
+                    .push((access.jti.to_owned(), access.expires_at));
+            }
+            let stored = StoredRefresh {
+                grant: grant.clone(),
+                rotated: false,
+            };
+            m.refresh.insert(digest(token), stored);
         });
+        Ok(())
     }
 
-    fn redeem_refresh(
+    async fn redeem_refresh(
         &self,
         token: &str,
         (tenant, client_id): (&str, &str),
         now: UnixSeconds,
-    ) -> RefreshRedemption {
-        self.with(|m| {
+    ) -> StoreResult<RefreshRedemption> {
+        Ok(self.with(|m| {
             let Some(stored) = m.refresh.get_mut(&digest(token)) else {
                 return RefreshRedemption::Unknown;
             };
@@ -129,11 +145,15 @@ impl Store for MemoryStore {
                 stored.rotated = true;
                 RefreshRedemption::Fresh(stored.grant.clone())
             }
-        })
+        }))
     }
 
-    fn find_refresh(&self, token: &str, now: UnixSeconds) -> Option<RefreshGrant> {
-        self.with(|m| {
+    async fn find_refresh(
+        &self,
+        token: &str,
+        now: UnixSeconds,
+    ) -> StoreResult<Option<RefreshGrant>> {
+        Ok(self.with(|m| {
             let stored = m.refresh.get(&digest(token))?;
             let revoked = m
                 .families
@@ -141,60 +161,95 @@ impl Store for MemoryStore {
                 .is_none_or(|f| f.revoked);
             let live = !revoked && !stored.rotated && now < stored.grant.expires_at;
             live.then(|| stored.grant.clone())
-        })
+        }))
     }
 
-    fn record_family_access(&self, family: &str, jti: &str, expires_at: UnixSeconds) {
-        self.with(|m| {
-            let family = m.families.entry(family.to_owned()).or_default();
-            family.access.push((jti.to_owned(), expires_at));
-        });
-    }
-
-    fn revoke_family(&self, family: &str) {
+    async fn revoke_family(&self, family: &str) -> StoreResult<()> {
         self.with(|m| {
             let family = m.families.entry(family.to_owned()).or_default();
             family.revoked = true;
             let access = std::mem::take(&mut family.access);
             m.revoked_access.extend(access);
         });
+        Ok(())
     }
 
-    fn revoke_access(&self, jti: &str, expires_at: UnixSeconds) {
+    async fn revoke_access(&self, jti: &str, expires_at: UnixSeconds) -> StoreResult<()> {
         self.with(|m| m.revoked_access.insert(jti.to_owned(), expires_at));
+        Ok(())
     }
 
-    fn is_access_revoked(&self, jti: &str) -> bool {
-        self.with(|m| m.revoked_access.contains_key(jti))
+    async fn is_access_revoked(&self, jti: &str) -> StoreResult<bool> {
+        Ok(self.with(|m| m.revoked_access.contains_key(jti)))
     }
 
-    fn save_session(&self, id: &str, session: Session) {
-        self.with(|m| m.sessions.insert(digest(id), session));
+    async fn save_session(&self, id: &str, session: &Session) -> StoreResult<()> {
+        self.with(|m| m.sessions.insert(digest(id), session.clone()));
+        Ok(())
     }
 
-    fn session(&self, id: &str, now: UnixSeconds) -> Option<Session> {
-        self.with(|m| {
+    async fn session(&self, id: &str, now: UnixSeconds) -> StoreResult<Option<Session>> {
+        Ok(self.with(|m| {
             m.sessions
                 .get(&digest(id))
                 .filter(|s| now < s.expires_at)
                 .cloned()
-        })
+        }))
     }
 
-    fn save_login(&self, id: &str, login: PendingLogin) {
-        self.with(|m| m.logins.insert(id.to_owned(), login));
+    async fn save_login(&self, id: &str, login: &PendingLogin) -> StoreResult<()> {
+        self.with(|m| m.logins.insert(digest(id), login.clone()));
+        Ok(())
     }
 
-    fn login(&self, id: &str, now: UnixSeconds) -> Option<PendingLogin> {
-        self.with(|m| m.logins.get(id).filter(|l| now < l.expires_at).cloned())
+    async fn login(&self, id: &str, now: UnixSeconds) -> StoreResult<Option<PendingLogin>> {
+        Ok(self.with(|m| {
+            m.logins
+                .get(&digest(id))
+                .filter(|l| now < l.expires_at)
+                .cloned()
+        }))
     }
 
-    fn remove_login(&self, id: &str) {
-        self.with(|m| m.logins.remove(id));
+    async fn remove_login(&self, id: &str) -> StoreResult<()> {
+        self.with(|m| m.logins.remove(&digest(id)));
+        Ok(())
     }
 
-    fn sweep(&self, now: UnixSeconds) {
-        self.with(|m| {
+    async fn count_failure(&self, key: &str, window: i64, now: UnixSeconds) -> StoreResult<u32> {
+        Ok(self.with(|m| {
+            let entry = m.failures.entry(key.to_owned()).or_insert(FailureWindow {
+                ends: now + window,
+                failures: 0,
+            });
+            if now >= entry.ends {
+                *entry = FailureWindow {
+                    ends: now + window,
+                    failures: 0,
+                };
+            }
+            entry.failures += 1;
+            entry.failures
+        }))
+    }
+
+    async fn failures(&self, key: &str, now: UnixSeconds) -> StoreResult<u32> {
+        Ok(self.with(|m| {
+            m.failures
+                .get(key)
+                .filter(|w| now < w.ends)
+                .map_or(0, |w| w.failures)
+        }))
+    }
+
+    async fn clear_failures(&self, key: &str) -> StoreResult<()> {
+        self.with(|m| m.failures.remove(key));
+        Ok(())
+    }
+
+    async fn sweep(&self, now: UnixSeconds) -> StoreResult<Swept> {
+        Ok(self.with(|m| {
+            let before = m.len();
             // A redeemed code stays while what it issued lives, so a late replay still revokes.
             m.codes.retain(|_, c| {
                 now < c.grant.expires_at
@@ -207,7 +262,27 @@ impl Store for MemoryStore {
             m.revoked_access.retain(|_, expires_at| now < *expires_at);
             m.sessions.retain(|_, s| now < s.expires_at);
             m.logins.retain(|_, l| now < l.expires_at);
-        });
+            m.failures.retain(|_, w| now < w.ends);
+            Swept {
+                rows: (before - m.len()) as u64,
+            }
+        }))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+}
+
+impl Memory {
+    fn len(&self) -> usize {
+        self.codes.len()
+            + self.refresh.len()
+            + self.families.len()
+            + self.revoked_access.len()
+            + self.sessions.len()
+            + self.logins.len()
+            + self.failures.len()
     }
 }
 
@@ -247,12 +322,17 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_code_redeems_once_and_then_reports_what_it_issued() {
+    const ACCESS: FamilyAccess<'static> = FamilyAccess {
+        jti: "j1",
+        expires_at: 50,
+    };
+
+    #[tokio::test]
+    async fn a_code_redeems_once_and_then_reports_what_it_issued() {
         let store = MemoryStore::default();
-        store.save_code("c", grant(60));
+        store.save_code("c", &grant(60)).await.unwrap();
         assert!(matches!(
-            store.redeem_code("c", 10),
+            store.redeem_code("c", 10).await.unwrap(),
             CodeRedemption::Fresh(_)
         ));
         let issued = IssuedTokens {
@@ -260,52 +340,85 @@ mod tests {
             access_expires_at: 300,
             family: None,
         };
-        store.record_code_tokens("c", issued);
-        match store.redeem_code("c", 20) {
+        store.record_code_tokens("c", &issued).await.unwrap();
+        match store.redeem_code("c", 20).await.unwrap() {
             CodeRedemption::Replayed(Some(issued)) => assert_eq!(issued.access_jti, "j"),
             _ => panic!("a second redemption is a replay"),
         }
-        store.sweep(100);
+        store.sweep(100).await.unwrap();
         assert!(
-            matches!(store.redeem_code("c", 100), CodeRedemption::Replayed(_)),
+            matches!(
+                store.redeem_code("c", 100).await.unwrap(),
+                CodeRedemption::Replayed(_)
+            ),
             "kept while its token lives"
         );
     }
 
-    #[test]
-    fn revoking_a_family_ends_its_refresh_and_access_tokens() {
+    #[tokio::test]
+    async fn revoking_a_family_ends_its_refresh_and_access_tokens() {
         let store = MemoryStore::default();
-        store.save_refresh("r1", refresh("f"));
-        store.record_family_access("f", "j1", 50);
+        store
+            .save_refresh("r1", &refresh("f"), ACCESS)
+            .await
+            .unwrap();
+        let binding = ("acme", "spa");
         assert!(matches!(
-            store.redeem_refresh("r1", ("acme", "spa"), 0),
+            store.redeem_refresh("r1", binding, 0).await.unwrap(),
             RefreshRedemption::Fresh(_)
         ));
         assert!(matches!(
-            store.redeem_refresh("r1", ("acme", "spa"), 0),
+            store.redeem_refresh("r1", binding, 0).await.unwrap(),
             RefreshRedemption::Replayed(_)
         ));
-        store.save_refresh("r2", refresh("f"));
-        store.revoke_family("f");
-        assert!(store.is_access_revoked("j1"));
-        assert!(store.find_refresh("r2", 0).is_none());
+        store
+            .save_refresh("r2", &refresh("f"), ACCESS)
+            .await
+            .unwrap();
+        store.revoke_family("f").await.unwrap();
+        assert!(store.is_access_revoked("j1").await.unwrap());
+        assert!(store.find_refresh("r2", 0).await.unwrap().is_none());
         assert!(matches!(
-            store.redeem_refresh("r2", ("acme", "spa"), 0),
+            store.redeem_refresh("r2", binding, 0).await.unwrap(),
             RefreshRedemption::Unknown
+        ));
+        let late = FamilyAccess {
+            jti: "j-late",
+            expires_at: 50,
+        };
+        store.save_refresh("r3", &refresh("f"), late).await.unwrap();
+        assert!(
+            store.is_access_revoked("j-late").await.unwrap(),
+            "a token issued into a revoked family is revoked at once"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refresh_token_is_untouched_by_another_client() {
+        let store = MemoryStore::default();
+        store
+            .save_refresh("r", &refresh("f"), ACCESS)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.redeem_refresh("r", ("acme", "web"), 0).await.unwrap(),
+            RefreshRedemption::Unknown
+        ));
+        assert!(matches!(
+            store.redeem_refresh("r", ("acme", "spa"), 0).await.unwrap(),
+            RefreshRedemption::Fresh(_)
         ));
     }
 
-    #[test]
-    fn a_refresh_token_is_untouched_by_another_client() {
+    #[tokio::test]
+    async fn failures_count_in_fixed_windows() {
         let store = MemoryStore::default();
-        store.save_refresh("r", refresh("f"));
-        assert!(matches!(
-            store.redeem_refresh("r", ("acme", "web"), 0),
-            RefreshRedemption::Unknown
-        ));
-        assert!(matches!(
-            store.redeem_refresh("r", ("acme", "spa"), 0),
-            RefreshRedemption::Fresh(_)
-        ));
+        assert_eq!(store.count_failure("k", 300, 0).await.unwrap(), 1);
+        assert_eq!(store.count_failure("k", 300, 299).await.unwrap(), 2);
+        assert_eq!(store.failures("k", 299).await.unwrap(), 2);
+        assert_eq!(store.failures("k", 300).await.unwrap(), 0);
+        assert_eq!(store.count_failure("k", 300, 300).await.unwrap(), 1);
+        store.clear_failures("k").await.unwrap();
+        assert_eq!(store.failures("k", 301).await.unwrap(), 0);
     }
 }

@@ -1,20 +1,34 @@
 //! What the server remembers between requests: authorization codes, refresh-token families,
-//! revoked access tokens, login sessions and pending logins.
+//! revoked access tokens, login sessions, pending logins and login-failure counts.
 //!
-//! Behind the small [`Store`] trait so a shared store can replace [`MemoryStore`]; until one
-//! exists a region runs one replica. Codes and refresh tokens are kept only as SHA-256
-//! digests, so the store never holds a usable credential.
+//! Behind the async [`Store`] seam with two implementations: [`MemoryStore`] (one process:
+//! `--dev` and fast tests) and [`PgStore`] (PostgreSQL, shared by every replica of a region).
+//! Codes, refresh tokens, session ids and login ids are kept only as SHA-256 digests, so the
+//! store never holds a usable credential. Single-use and rotate-once hold by the store's own
+//! atomicity (one mutex, or one row lock), never by a lock in a handler.
+//!
+//! Nothing that must survive a database outage may depend on this module: client
+//! credentials, discovery and JWKS are served from the configuration files alone.
 
+mod choice;
+mod digest;
 mod memory;
+mod postgres;
 
+use async_trait::async_trait;
 use meridian_contract::UnixSeconds;
+use serde::{Deserialize, Serialize};
 
+pub use choice::{OpenedStore, StoreChoice, StoreChoiceError};
 pub use memory::MemoryStore;
+pub use postgres::{
+    InvalidUri, MIGRATIONS, Migrated, Migration, MigrationError, PgStore, SCHEMA_VERSION, migrate,
+};
 
-use crate::oauth::AuthorizeRequest;
+use crate::oauth::{AuthorizeRequest, OAuthError};
 
 /// A code's grant (RFC 6749 §4.1.2), bound to tenant, client and redirect URI.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CodeGrant {
     pub tenant: String,
     pub request: AuthorizeRequest,
@@ -24,7 +38,7 @@ pub struct CodeGrant {
 }
 
 /// The tokens issued from a code, revoked if the code is ever presented again.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IssuedTokens {
     pub access_jti: String,
     pub access_expires_at: UnixSeconds,
@@ -49,6 +63,13 @@ pub struct RefreshGrant {
     pub expires_at: UnixSeconds,
 }
 
+/// An access token issued within a refresh family: revoked with the family.
+#[derive(Debug, Clone, Copy)]
+pub struct FamilyAccess<'a> {
+    pub jti: &'a str,
+    pub expires_at: UnixSeconds,
+}
+
 pub enum RefreshRedemption {
     Fresh(RefreshGrant),
     /// Already rotated away: a sign that the token leaked (RFC 9700 §4.14.2).
@@ -65,7 +86,7 @@ pub struct Session {
 }
 
 /// An authorize request waiting for its user to log in, with the CSRF token of its form.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingLogin {
     pub tenant: String,
     pub csrf: String,
@@ -73,32 +94,86 @@ pub struct PendingLogin {
     pub expires_at: UnixSeconds,
 }
 
+/// The store cannot answer now (database down, pool exhausted, timeout). Never carries the
+/// connection URI or anything a caller sent.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("grant store unavailable: {reason}")]
+pub struct StoreUnavailable {
+    pub reason: String,
+}
+
+impl StoreUnavailable {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<StoreUnavailable> for OAuthError {
+    fn from(error: StoreUnavailable) -> Self {
+        // One line per failing request would flood the log during an outage; the health
+        // monitor logs the transition once.
+        tracing::debug!(%error, "request needs the grant store");
+        OAuthError::TemporarilyUnavailable
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreUnavailable>;
+
+/// How many expired rows one sweep removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub rows: u64,
+}
+
+#[async_trait]
 pub trait Store: Send + Sync + 'static {
-    fn save_code(&self, code: &str, grant: CodeGrant);
-    /// Consumes a code; a second redemption reports what the first one issued.
-    fn redeem_code(&self, code: &str, now: UnixSeconds) -> CodeRedemption;
-    fn record_code_tokens(&self, code: &str, issued: IssuedTokens);
-    fn save_refresh(&self, token: &str, grant: RefreshGrant);
-    /// Consumes a refresh token for rotation; one bound to another tenant or client is
-    /// `Unknown` and left untouched.
-    fn redeem_refresh(
+    async fn save_code(&self, code: &str, grant: &CodeGrant) -> StoreResult<()>;
+    /// Consumes a code exactly once; a second redemption reports what the first one issued.
+    async fn redeem_code(&self, code: &str, now: UnixSeconds) -> StoreResult<CodeRedemption>;
+    async fn record_code_tokens(&self, code: &str, issued: &IssuedTokens) -> StoreResult<()>;
+    /// Saves a refresh token (creating its family on first use) together with the access
+    /// token issued beside it. If the family was revoked meanwhile, that access token is
+    /// revoked at once: a revocation never misses a token issued concurrently.
+    async fn save_refresh(
+        &self,
+        token: &str,
+        grant: &RefreshGrant,
+        access: FamilyAccess<'_>,
+    ) -> StoreResult<()>;
+    /// Consumes a refresh token for rotation, exactly once across replicas; one bound to
+    /// another tenant or client is `Unknown` and left untouched.
+    async fn redeem_refresh(
         &self,
         token: &str,
         binding: (&str, &str),
         now: UnixSeconds,
-    ) -> RefreshRedemption;
-    /// A live refresh token, without consuming it (introspection).
-    fn find_refresh(&self, token: &str, now: UnixSeconds) -> Option<RefreshGrant>;
-    fn record_family_access(&self, family: &str, jti: &str, expires_at: UnixSeconds);
-    /// Revokes every refresh token of a family and every access token issued within it.
-    fn revoke_family(&self, family: &str);
-    fn revoke_access(&self, jti: &str, expires_at: UnixSeconds);
-    fn is_access_revoked(&self, jti: &str) -> bool;
-    fn save_session(&self, id: &str, session: Session);
-    fn session(&self, id: &str, now: UnixSeconds) -> Option<Session>;
-    fn save_login(&self, id: &str, login: PendingLogin);
-    fn login(&self, id: &str, now: UnixSeconds) -> Option<PendingLogin>;
-    fn remove_login(&self, id: &str);
-    /// Forgets everything expired at `now`.
-    fn sweep(&self, now: UnixSeconds);
+    ) -> StoreResult<RefreshRedemption>;
+    /// A live refresh token, without consuming it (introspection, revocation).
+    async fn find_refresh(
+        &self,
+        token: &str,
+        now: UnixSeconds,
+    ) -> StoreResult<Option<RefreshGrant>>;
+    /// Revokes every refresh token of a family and every access token issued within it;
+    /// done when this returns, for every replica.
+    async fn revoke_family(&self, family: &str) -> StoreResult<()>;
+    async fn revoke_access(&self, jti: &str, expires_at: UnixSeconds) -> StoreResult<()>;
+    async fn is_access_revoked(&self, jti: &str) -> StoreResult<bool>;
+    async fn save_session(&self, id: &str, session: &Session) -> StoreResult<()>;
+    async fn session(&self, id: &str, now: UnixSeconds) -> StoreResult<Option<Session>>;
+    async fn save_login(&self, id: &str, login: &PendingLogin) -> StoreResult<()>;
+    async fn login(&self, id: &str, now: UnixSeconds) -> StoreResult<Option<PendingLogin>>;
+    async fn remove_login(&self, id: &str) -> StoreResult<()>;
+    /// Counts one failure against `key` in a fixed window of `window` seconds and returns the
+    /// failures in the current window, this one included; atomic across replicas.
+    async fn count_failure(&self, key: &str, window: i64, now: UnixSeconds) -> StoreResult<u32>;
+    /// Failures against `key` in its current window.
+    async fn failures(&self, key: &str, now: UnixSeconds) -> StoreResult<u32>;
+    async fn clear_failures(&self, key: &str) -> StoreResult<()>;
+    /// Forgets what expired before `now`, in bounded batches.
+    async fn sweep(&self, now: UnixSeconds) -> StoreResult<Swept>;
+    /// Whether the store answers now.
+    async fn ping(&self) -> StoreResult<()>;
 }
