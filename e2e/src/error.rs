@@ -13,6 +13,8 @@ pub enum Component {
     KubeControllerManager,
     /// Meridian's auth-server, run by the kubelet stand-in.
     AuthServer,
+    /// A throwaway PostgreSQL server (see `postgres`).
+    Postgres,
 }
 
 impl fmt::Display for Component {
@@ -22,6 +24,7 @@ impl fmt::Display for Component {
             Component::KubeApiserver => "kube-apiserver",
             Component::KubeControllerManager => "kube-controller-manager",
             Component::AuthServer => "meridian-auth-server",
+            Component::Postgres => "postgres",
         })
     }
 }
@@ -70,6 +73,9 @@ pub enum Error {
 
     #[error("TokenRequest for service account {0} answered without a token")]
     NoToken(String),
+
+    #[error("PostgreSQL: could not {action}: {reason}")]
+    Postgres { action: String, reason: String },
 }
 
 impl Error {
@@ -86,6 +92,7 @@ impl Error {
             Error::Timeout { .. } => "Timeout",
             Error::UnknownCluster(_) => "UnknownCluster",
             Error::NoToken(_) => "NoToken",
+            Error::Postgres { .. } => "Postgres",
         }
     }
 

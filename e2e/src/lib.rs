@@ -17,6 +17,8 @@
 //! - count writes: [`Cluster::audit`], [`AuditLog::mark`], [`AuditLog::count_writes`],
 //!   [`AuditLog::wait_for_writes`], [`AuditLog::writes_during`], [`WriteFilter`];
 //! - take a region down: [`Cluster::stop_apiserver`], [`Cluster::start_apiserver`];
+//! - a real database: [`Postgres::from_env_or_start`], [`Postgres::create_database`],
+//!   [`Postgres::stop`] / [`Postgres::restart`] for an outage;
 //! - wait without sleeping: [`eventually`].
 //!
 //! ```no_run
@@ -51,6 +53,7 @@ pub mod local;
 pub mod meridian;
 mod pki;
 mod ports;
+pub mod postgres;
 mod process;
 pub mod tokens;
 mod wait;
@@ -60,6 +63,7 @@ pub use binaries::Binaries;
 pub use cluster::{ADMIN_USER, Cluster};
 pub use clusters::{ClusterOptions, Clusters, DEFAULT_NAMES};
 pub use error::{Component, Error, Result};
+pub use postgres::Postgres;
 pub use wait::eventually;
 
 /// Clusters are shared with spawned tasks (an operator under test, a load generator).

@@ -43,6 +43,14 @@ pub(crate) struct Process {
 
 impl ProcessSpec {
     pub fn spawn(&self) -> Result<Process> {
+        self.spawn_with(|_| {})
+    }
+
+    /// As [`ProcessSpec::spawn`], with `configure` adjusting the command first (the user it
+    /// runs as, its working directory). A uid or gid set here still gets the parent-death
+    /// signal: std switches credentials before it runs pre-exec hooks, and the hook that arms
+    /// the signal comes after, so the kernel's clearing of it on a credential change is moot.
+    pub fn spawn_with(&self, configure: impl FnOnce(&mut Command)) -> Result<Process> {
         let log = OpenOptions::new()
             .create(true)
             .append(true)
@@ -58,6 +66,7 @@ impl ProcessSpec {
             .stdout(log)
             .stderr(stderr)
             .process_group(0);
+        configure(&mut command);
         die_with_parent(&mut command);
         let child = spawn_on_long_lived_thread(command)
             .map_err(|e| self.failure(format!("could not run {}: {e}", self.program.display())))?;
@@ -98,8 +107,14 @@ impl Process {
     }
 
     /// SIGTERM to the group, then SIGKILL if it has not exited within `grace`.
-    pub async fn stop(mut self, grace: Duration) -> Result<()> {
-        self.signal(libc::SIGTERM);
+    pub async fn stop(self, grace: Duration) -> Result<()> {
+        self.stop_with(libc::SIGTERM, grace).await
+    }
+
+    /// `signal` to the group (for servers whose graceful stop is not SIGTERM), then SIGKILL
+    /// if it has not exited within `grace`.
+    pub async fn stop_with(mut self, signal: libc::c_int, grace: Duration) -> Result<()> {
+        self.signal(signal);
         let what = format!("{} of {} to exit", self.spec.component, self.spec.cluster);
         let exited = eventually(&what, grace, async || Ok(self.try_wait())).await;
         if exited.is_err() {
@@ -107,6 +122,20 @@ impl Process {
         }
         self.reaped = true;
         Ok(())
+    }
+
+    /// As [`Process::stop_with`], blocking the thread: for `Drop`, which cannot await.
+    pub fn stop_blocking(mut self, signal: libc::c_int, grace: Duration) {
+        self.signal(signal);
+        let deadline = std::time::Instant::now() + grace;
+        while self.try_wait().is_none() {
+            if std::time::Instant::now() >= deadline {
+                self.kill_and_reap();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.reaped = true;
     }
 
     fn try_wait(&mut self) -> Option<ExitStatus> {
