@@ -61,6 +61,9 @@ rules:
   # client digests and user directories (Secrets), the auth-server Deployments, their Services
   # and PodDisruptionBudgets. Server-side apply is a patch that creates what is missing (so
   # create too); the sweep lists its labelled objects and deletes those no longer desired.
+  # Secrets get also covers the Postgres store's URI Secret (spec.authServer.store.uriSecretRef,
+  # e.g. CloudNativePG's <cluster>-app): the operator checks it exists and holds its key before
+  # rolling pods that need it, and never copies, logs or reports the value; the pods read it.
   # Nothing is watched: a region is re-read on every resync.
   - apiGroups: [""]
     resources: [configmaps, secrets, services]

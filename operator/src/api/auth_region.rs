@@ -8,6 +8,7 @@ use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 use super::secret_ref::SecretKeyRef;
+use super::store::{StoreKind, StoreSpec};
 
 /// An AuthRegion is a place that serves tokens: a cluster (the hub itself, or one reached
 /// through a kubeconfig Secret), a namespace there, its public URL and jurisdiction, and how the
@@ -93,17 +94,30 @@ pub struct ClusterRef {
 /// How the auth-server Deployment runs in a region.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new(
+        "!has(self.replicas) || self.replicas <= 1 || (has(self.store) && self.store.kind == 'Postgres')"
+    )
+        .message("spec.authServer.replicas must be at most 1 with the memory store (codes and sessions live in one process); use store kind Postgres to run more")
+        .field_path(".replicas")
+)]
 pub struct AuthServerSpec {
     /// Container image of the auth-server.
     #[serde(default = "AuthServerSpec::default_image")]
     #[schemars(length(min = 1, max = 512))]
     pub image: String,
 
-    /// Replicas per auth-server Deployment. Authorization codes and refresh tokens are held in
-    /// memory today, so more than one replica needs sticky sessions.
-    #[serde(default = "AuthServerSpec::default_replicas")]
+    /// Replicas per auth-server Deployment. Absent: 1 with the memory store, 2 with Postgres
+    /// (one keeps serving while the other restarts). More than 1 needs the Postgres store: with
+    /// the memory store, codes and sessions live in one process and another replica would not
+    /// know them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100))]
-    pub replicas: i32,
+    pub replicas: Option<i32>,
+
+    /// Where grant state (codes, refresh tokens, sessions) is kept. Absent: in memory.
+    #[serde(default)]
+    pub store: StoreSpec,
 
     /// Resource requests and limits of the auth-server container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,8 +150,14 @@ impl AuthServerSpec {
     fn default_image() -> String {
         Self::DEFAULT_IMAGE.into()
     }
-    fn default_replicas() -> i32 {
-        1
+
+    /// The replicas each Deployment runs: as given, or the store's default. Every reader of
+    /// the replica count goes through here, so "unset" means one thing everywhere.
+    pub fn effective_replicas(&self) -> i32 {
+        self.replicas.unwrap_or(match self.store.kind {
+            StoreKind::Memory => 1,
+            StoreKind::Postgres => 2,
+        })
     }
 }
 
@@ -145,7 +165,8 @@ impl Default for AuthServerSpec {
     fn default() -> Self {
         Self {
             image: Self::default_image(),
-            replicas: Self::default_replicas(),
+            replicas: None,
+            store: StoreSpec::default(),
             resources: None,
             node_selector: BTreeMap::new(),
             tolerations: Vec::new(),
@@ -174,4 +195,23 @@ pub struct AuthRegionStatus {
     /// When the region last changed to match the desired state (RFC 3339); not a heartbeat.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth_server(yaml: &str) -> AuthServerSpec {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn unset_replicas_follow_the_store_and_set_ones_are_kept() {
+        assert_eq!(auth_server("{}").effective_replicas(), 1);
+        let postgres = "{store: {kind: Postgres, uriSecretRef: {name: db-app}}}";
+        assert_eq!(auth_server(postgres).effective_replicas(), 2);
+        let scaled = "{replicas: 4, store: {kind: Postgres, uriSecretRef: {name: db-app}}}";
+        assert_eq!(auth_server(scaled).effective_replicas(), 4);
+        assert_eq!(auth_server("{replicas: 0}").effective_replicas(), 0);
+    }
 }

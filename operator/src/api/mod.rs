@@ -10,13 +10,15 @@ mod conditions;
 mod policy;
 mod rules;
 mod secret_ref;
+mod store;
 mod tenant;
 
 pub use auth_region::{AuthRegion, AuthRegionSpec, AuthRegionStatus, AuthServerSpec, ClusterRef};
 pub use client::{ClientSpec, ClientType, GrantType};
 pub use conditions::ConditionType;
 pub use policy::{SigningAlgorithm, SigningSpec, TokensSpec};
-pub use secret_ref::SecretKeyRef;
+pub use secret_ref::{RegionSecretKeyRef, SecretKeyRef};
+pub use store::{STORE_URI_DEFAULT_KEY, StoreKind, StoreSpec};
 pub use tenant::{
     Isolation, ScopeSpec, SigningStatus, Tenant, TenantRegionStatus, TenantSpec, TenantStatus,
     UsersSpec,

@@ -10,6 +10,12 @@ const DNS_LABEL: &str = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
 /// An absolute https URL, or http on a loopback host (RFC 8252 §7.3, RFC 9700 §2.1).
 const HTTPS_OR_LOOPBACK_URL: &str = r"^(https://[^/?#\\s@]+|http://(localhost|127\\.0\\.0\\.1|\\[::1\\])(:[0-9]{1,5})?)(/[^\\s]*)?$";
 
+/// A DNS subdomain name (RFC 1123), as Kubernetes names Secrets.
+const DNS_SUBDOMAIN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+/// A Secret data key, as the API server accepts it.
+const SECRET_KEY: &str = r"^[-._a-zA-Z0-9]+$";
+
 /// A Go / Kubernetes duration such as `15m`, `1h30m` or `90s`.
 const DURATION: &str = r"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$";
 
@@ -22,6 +28,21 @@ pub fn is_dns_label(var: &str) -> String {
 pub fn is_https_or_loopback_url(var: &str) -> String {
     format!("{var}.matches('{HTTPS_OR_LOOPBACK_URL}')")
 }
+
+/// CEL: the string `self` is a Secret name. Shared by every Secret reference type, so a name
+/// means the same wherever a Secret is named.
+pub fn is_secret_name() -> String {
+    format!("self.matches('{DNS_SUBDOMAIN}')")
+}
+
+/// CEL: the string `self` is a Secret data key.
+pub fn is_secret_key() -> String {
+    format!("self.matches('{SECRET_KEY}')")
+}
+
+pub const SECRET_NAME_MESSAGE: &str = "secretRef.name must be a DNS subdomain name";
+pub const SECRET_KEY_MESSAGE: &str =
+    "secretRef.key must be a valid Secret data key: letters, digits, '-', '_' or '.'";
 
 /// CEL: `self` is a duration greater than zero and, when `max` is given, at most `max`.
 pub fn is_positive_duration(max: Option<&str>) -> String {

@@ -14,7 +14,7 @@ use super::sync_state::{RegionSync, TenantInRegion};
 use super::{Context, FINALIZER, ReconcileError, now};
 use crate::api::{AuthRegion, Tenant};
 use crate::hub::hub_inputs;
-use crate::region::{RegionError, apply_region, delete_region, observe_region, probe};
+use crate::region::{RegionError, apply_region, check_store, delete_region, observe_region, probe};
 use crate::render::{
     PlacedTenant, Placement, TenantFiles, TenantInputs, desired_region, placement, tenant_files,
 };
@@ -69,6 +69,8 @@ async fn converge(region: &AuthRegion, ctx: &Context) -> Result<Converged, Regio
     if region.spec.paused {
         return Ok(Converged::paused(region_sync_unchanged(ctx, &name)));
     }
+    // Pods rolled out without their store's Secret could not start: keep what runs instead.
+    check_store(&client, namespace, &region.spec.auth_server.store).await?;
     let observed = observe_region(&client, &name, namespace).await?;
     let last_good = observed.tenant_files();
     let mut placed = Vec::new();

@@ -243,6 +243,25 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_store_secret_degrades_a_reachable_region_and_names_the_secret() {
+        let error = RegionError::StoreSecretMissing {
+            namespace: "meridian-auth".into(),
+            name: "eu-db-app".into(),
+            key: "uri".into(),
+        };
+        let status = region_status(&region(), &Err(error), &at(10));
+        assert_eq!(condition(&status, "Reachable").status, "True");
+        let degraded = condition(&status, "Degraded");
+        assert_eq!(
+            (degraded.status.as_str(), degraded.reason.as_str()),
+            ("True", "StoreSecretMissing")
+        );
+        assert!(degraded.message.contains("meridian-auth/eu-db-app"));
+        assert!(degraded.message.contains("\"uri\""));
+        assert_eq!(condition(&status, "Ready").status, "False");
+    }
+
+    #[test]
     fn a_tenant_on_its_last_good_state_degrades_the_region() {
         let mut sync = RegionSync::default();
         let problem = Some("serving the last good configuration: Secret s not found".to_owned());

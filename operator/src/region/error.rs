@@ -19,6 +19,24 @@ pub enum RegionError {
         name: String,
         key: String,
     },
+    #[error(
+        "store Secret {namespace}/{name} (key {key:?}) not found in the region; the region keeps its last applied state until it exists"
+    )]
+    StoreSecretMissing {
+        namespace: String,
+        name: String,
+        key: String,
+    },
+    #[error(
+        "store Secret {namespace}/{name} has no key {key:?} (or its value is empty); the region keeps its last applied state until it does"
+    )]
+    StoreSecretKeyMissing {
+        namespace: String,
+        name: String,
+        key: String,
+    },
+    #[error("spec.authServer.store.uriSecretRef is required when kind is Postgres")]
+    StoreSecretRefMissing,
     #[error("region API server unreachable: {0}")]
     Unreachable(String),
     #[error("region API server refused {verb} {kind} {name}: {message}")]
@@ -39,6 +57,9 @@ impl RegionError {
             Self::KubeconfigSecretMissing { .. } => "KubeconfigSecretMissing",
             Self::KubeconfigKeyMissing { .. } => "KubeconfigKeyMissing",
             Self::KubeconfigInvalid { .. } => "KubeconfigInvalid",
+            Self::StoreSecretMissing { .. } => "StoreSecretMissing",
+            Self::StoreSecretKeyMissing { .. } => "StoreSecretKeyMissing",
+            Self::StoreSecretRefMissing => "StoreSecretRefMissing",
             Self::Unreachable(_) => "Unreachable",
             Self::Write { .. } => "WriteFailed",
             Self::Read { .. } => "ReadFailed",

@@ -1,10 +1,12 @@
 //! The operator's edge towards region clusters: clients built from kubeconfig Secrets, reading
-//! what Meridian wrote there, and applying the desired state with as few writes as possible.
+//! what Meridian wrote there, checking the store's Secret, and applying the desired state with
+//! as few writes as possible.
 
 mod apply;
 mod clients;
 mod diff;
 mod error;
+mod store;
 
 pub use apply::{
     ApplyCache, ApplyReport, ObservedRegion, apply_region, delete_region, observe_region,
@@ -12,3 +14,4 @@ pub use apply::{
 pub use clients::probe;
 pub use clients::{KUBECONFIG_DEFAULT_KEY, RegionClients};
 pub use error::RegionError;
+pub use store::check_store;

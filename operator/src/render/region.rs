@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use meridian_contract::{REGION_FILE, RegionConfig};
 use sha2::{Digest, Sha256};
 
-use crate::api::{AuthRegionSpec, Isolation};
+use crate::api::{AuthRegionSpec, Isolation, STORE_URI_DEFAULT_KEY, StoreSpec};
 
 use super::shards::{shard_count, shard_of};
 use super::workload::{self, Workload};
@@ -53,7 +53,7 @@ pub fn desired_region(
         jwks_max_age_seconds,
     })
     .expect("region config serializes");
-    let checksum = checksum(&region_json);
+    let checksum = start_checksum(&region_json, &spec.auth_server.store);
 
     let mut desired = DesiredRegion {
         namespace: Namespace {
@@ -181,6 +181,21 @@ fn meta(name: &str, namespace: &str, labels: &Labels) -> ObjectMeta {
         namespace: Some(namespace.to_owned()),
         labels: Some(labels.to_map()),
         ..ObjectMeta::default()
+    }
+}
+
+/// What the auth-server reads only at start: `region.json` and the store it connects to. The
+/// store counts by reference (kind, Secret name and key), never by the URI's value, which the
+/// operator does not read. The memory store adds nothing, so upgrading the operator leaves the
+/// pods of regions on it alone.
+fn start_checksum(region_json: &str, store: &StoreSpec) -> String {
+    match store.postgres_uri() {
+        None => checksum(region_json),
+        Some(uri) => checksum(&format!(
+            "{region_json}\nstore=postgres secret={} key={}",
+            uri.name,
+            uri.key_or(STORE_URI_DEFAULT_KEY)
+        )),
     }
 }
 

@@ -18,6 +18,7 @@ fn example<T: serde::de::DeserializeOwned>(file: &str, name: &str) -> T {
         .map(|doc| serde_yaml::from_value(doc).unwrap())
         .unwrap_or_else(|| panic!("{file} has no {name}"))
 }
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
 
 fn key_ring() -> KeyRing {
@@ -290,6 +291,161 @@ fn checksum_rolls_pods_for_region_settings_but_not_for_tenant_changes() {
             300
         ))
     );
+}
+
+fn with_store(store_yaml: &str, replicas: Option<i32>) -> AuthRegion {
+    let mut region = eu_west();
+    region.spec.auth_server.store = serde_yaml::from_str(store_yaml).unwrap();
+    region.spec.auth_server.replicas = replicas;
+    region
+}
+
+fn postgres() -> AuthRegion {
+    with_store("{kind: Postgres, uriSecretRef: {name: eu-db-app}}", None)
+}
+
+fn render(region: &AuthRegion) -> DesiredRegion {
+    desired_region("eu-west", &region.spec, &[placed(&acme(), "acme")], 300)
+}
+
+fn deployment_spec(desired: &DesiredRegion) -> &k8s_openapi::api::apps::v1::DeploymentSpec {
+    desired.deployments[0].spec.as_ref().unwrap()
+}
+
+fn auth_server(desired: &DesiredRegion) -> &k8s_openapi::api::core::v1::Container {
+    &deployment_spec(desired)
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0]
+}
+
+fn pdb(desired: &DesiredRegion) -> &k8s_openapi::api::policy::v1::PodDisruptionBudgetSpec {
+    desired.pod_disruption_budgets[0].spec.as_ref().unwrap()
+}
+
+/// How many pods the PodDisruptionBudget keeps serving through a drain, as the eviction API
+/// computes it from the Deployment's replicas.
+fn kept_serving_through_a_drain(desired: &DesiredRegion) -> i32 {
+    let replicas = deployment_spec(desired).replicas.unwrap();
+    let pdb = pdb(desired);
+    match (&pdb.min_available, &pdb.max_unavailable) {
+        (Some(IntOrString::Int(min)), None) => *min,
+        (None, Some(IntOrString::Int(max))) => (replicas - max).max(0),
+        other => panic!("unexpected budget {other:?}"),
+    }
+}
+
+fn checksum_of(desired: &DesiredRegion) -> String {
+    deployment_spec(desired)
+        .template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .annotations
+        .as_ref()
+        .unwrap()["meridian.dev/config-checksum"]
+        .clone()
+}
+
+#[test]
+fn a_postgres_store_reaches_the_pod_by_secret_reference_only() {
+    let desired = render(&postgres());
+    let env = auth_server(&desired).env.as_ref().unwrap();
+    assert_eq!(env.len(), 1);
+    assert_eq!(env[0].name, "MERIDIAN_STORE");
+    assert_eq!(env[0].value, None);
+    let selector = env[0]
+        .value_from
+        .as_ref()
+        .unwrap()
+        .secret_key_ref
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (selector.name.as_str(), selector.key.as_str()),
+        ("eu-db-app", "uri")
+    );
+
+    let named = with_store("{kind: Postgres, uriSecretRef: {name: db, key: dsn}}", None);
+    let desired = render(&named);
+    let env = auth_server(&desired).env.as_ref().unwrap();
+    let selector = env[0]
+        .value_from
+        .as_ref()
+        .unwrap()
+        .secret_key_ref
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (selector.name.as_str(), selector.key.as_str()),
+        ("db", "dsn")
+    );
+}
+
+#[test]
+fn a_postgres_store_runs_two_pods_rolled_and_drained_one_at_a_time() {
+    let desired = render(&postgres());
+    let spec = deployment_spec(&desired);
+    assert_eq!(spec.replicas, Some(2));
+    let strategy = spec.strategy.as_ref().unwrap();
+    assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
+    let rolling = strategy.rolling_update.as_ref().unwrap();
+    assert_eq!(rolling.max_unavailable, Some(IntOrString::Int(0)));
+    assert_eq!(rolling.max_surge, Some(IntOrString::Int(1)));
+    assert_eq!(kept_serving_through_a_drain(&desired), 1);
+
+    let scaled = render(&with_store(
+        "{kind: Postgres, uriSecretRef: {name: eu-db-app}}",
+        Some(5),
+    ));
+    assert_eq!(deployment_spec(&scaled).replicas, Some(5));
+    assert_eq!(kept_serving_through_a_drain(&scaled), 4);
+    // One pod cannot stay up through its own eviction: the budget lets its node drain.
+    let single = render(&with_store(
+        "{kind: Postgres, uriSecretRef: {name: eu-db-app}}",
+        Some(1),
+    ));
+    assert_eq!(kept_serving_through_a_drain(&single), 0);
+}
+
+#[test]
+fn the_memory_store_renders_one_pod_with_the_default_rollout_and_no_store_setting() {
+    let mut region = eu_west();
+    region.spec.auth_server.replicas = None;
+    let desired = render(&region);
+    let spec = deployment_spec(&desired);
+    assert_eq!(spec.replicas, Some(1));
+    assert_eq!(spec.strategy, None);
+    assert_eq!(auth_server(&desired).env, None);
+    assert_eq!(pdb(&desired).max_unavailable, Some(IntOrString::Int(1)));
+    assert_eq!(pdb(&desired).min_available, None);
+    assert_eq!(kept_serving_through_a_drain(&desired), 0);
+}
+
+#[test]
+fn changing_the_store_rolls_the_pods_and_the_memory_store_leaves_the_checksum_as_it_was() {
+    let memory = render(&eu_west());
+    // As before the store existed: the checksum of region.json alone, so an operator upgrade
+    // does not restart the auth-servers of regions on the memory store.
+    let region_json = &memory.config_maps[0].data.as_ref().unwrap()["region.json"];
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(region_json.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(checksum_of(&memory), digest);
+
+    let on_postgres = checksum_of(&render(&postgres()));
+    assert_ne!(checksum_of(&memory), on_postgres);
+    let other_secret = with_store("{kind: Postgres, uriSecretRef: {name: other-app}}", None);
+    assert_ne!(checksum_of(&render(&other_secret)), on_postgres);
+    let other_key = with_store(
+        "{kind: Postgres, uriSecretRef: {name: eu-db-app, key: dsn}}",
+        None,
+    );
+    assert_ne!(checksum_of(&render(&other_key)), on_postgres);
 }
 
 #[test]

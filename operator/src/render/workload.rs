@@ -2,23 +2,26 @@
 //!
 //! Pods run as a non-root user with a read-only root filesystem, no privilege escalation, no
 //! capabilities and the runtime's default seccomp profile; they have no service account token
-//! because the auth-server never talks to the Kubernetes API.
+//! because the auth-server never talks to the Kubernetes API. The Postgres store's URI is
+//! named by reference only: its value must never be copied into anything rendered here.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapProjection, Container, ContainerPort, HTTPGetAction, PodSecurityContext,
-    PodSpec, PodTemplateSpec, Probe, ProjectedVolumeSource, ResourceRequirements, SeccompProfile,
-    SecretProjection, SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
-    VolumeProjection,
+    Capabilities, ConfigMapProjection, Container, ContainerPort, EnvVar, EnvVarSource,
+    HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ProjectedVolumeSource,
+    ResourceRequirements, SeccompProfile, SecretKeySelector, SecretProjection, SecurityContext,
+    Service, ServicePort, ServiceSpec, Volume, VolumeMount, VolumeProjection,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::api::AuthServerSpec;
+use crate::api::{AuthServerSpec, STORE_URI_DEFAULT_KEY};
 
 use super::Labels;
 
@@ -26,6 +29,8 @@ use super::Labels;
 pub const CONFIG_DIR: &str = "/etc/meridian/config";
 const HTTP_PORT: i32 = 8080;
 const NON_ROOT_UID: i64 = 65532;
+/// The auth-server's store setting: `memory` (its default) or a libpq URI.
+pub const STORE_ENV: &str = "MERIDIAN_STORE";
 /// Annotation whose change rolls the pods: a checksum of what the auth-server reads only at
 /// start. Tenant files are reloaded live and so are not part of it.
 pub const CHECKSUM_ANNOTATION: &str = "meridian.dev/config-checksum";
@@ -63,7 +68,8 @@ pub fn deployment(w: &Workload<'_>) -> Deployment {
     Deployment {
         metadata: meta(w),
         spec: Some(DeploymentSpec {
-            replicas: Some(w.spec.replicas),
+            replicas: Some(w.spec.effective_replicas()),
+            strategy: strategy(w.spec),
             selector: selector(w),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
@@ -77,6 +83,20 @@ pub fn deployment(w: &Workload<'_>) -> Deployment {
         }),
         status: None,
     }
+}
+
+/// With a shared store a new pod serves what the old one issued, so a rollout surges one new
+/// pod and removes an old one only once it is ready: capacity never drops. The memory store
+/// keeps Kubernetes' default (nothing to hand over between pods either way).
+fn strategy(spec: &AuthServerSpec) -> Option<DeploymentStrategy> {
+    spec.store.postgres_uri()?;
+    Some(DeploymentStrategy {
+        type_: Some("RollingUpdate".into()),
+        rolling_update: Some(RollingUpdateDeployment {
+            max_surge: Some(IntOrString::Int(1)),
+            max_unavailable: Some(IntOrString::Int(0)),
+        }),
+    })
 }
 
 fn pod_spec(w: &Workload<'_>) -> PodSpec {
@@ -124,6 +144,7 @@ fn container(w: &Workload<'_>) -> Container {
             format!("--config-dir={CONFIG_DIR}"),
             format!("--listen=0.0.0.0:{HTTP_PORT}"),
         ]),
+        env: store_env(w.spec),
         ports: Some(vec![ContainerPort {
             name: Some("http".into()),
             container_port: HTTP_PORT,
@@ -151,6 +172,25 @@ fn container(w: &Workload<'_>) -> Container {
         }]),
         ..Container::default()
     }
+}
+
+/// The Postgres URI reaches the pod by reference: the kubelet resolves it in the region, so the
+/// value appears in no object the operator writes. Memory sets nothing (the auth-server's
+/// default), so regions on it render exactly as before the store existed.
+fn store_env(spec: &AuthServerSpec) -> Option<Vec<EnvVar>> {
+    let uri = spec.store.postgres_uri()?;
+    Some(vec![EnvVar {
+        name: STORE_ENV.into(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: uri.name.clone(),
+                key: uri.key_or(STORE_URI_DEFAULT_KEY).to_owned(),
+                optional: None,
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    }])
 }
 
 /// Requests sized from the auth-server's measured footprint; memory limited so a leak is
@@ -213,7 +253,11 @@ pub fn service(w: &Workload<'_>) -> Service {
     }
 }
 
-/// Allows one pod down at a time: never blocks a node drain, even with one replica.
+/// `maxUnavailable: 1` for every store. With Postgres (two pods unless set otherwise) it keeps
+/// at least one pod serving through any drain, like `minAvailable: 1` would, and more: scaled
+/// out, all pods but one keep serving, where `minAvailable: 1` would let a drain take all but
+/// one. A single pod (the memory store) stays drainable: `minAvailable: 1` would block every
+/// drain of its node, and one pod cannot stay up through its own eviction anyway.
 pub fn pod_disruption_budget(w: &Workload<'_>) -> PodDisruptionBudget {
     PodDisruptionBudget {
         metadata: meta(w),
