@@ -19,6 +19,7 @@
 //! - take a region down: [`Cluster::stop_apiserver`], [`Cluster::start_apiserver`];
 //! - a real database: [`Postgres::from_env_or_start`], [`Postgres::create_database`],
 //!   [`Postgres::stop`] / [`Postgres::restart`] for an outage;
+//! - auth-server replicas outside Kubernetes, on a shared store: [`auth_server::Replica`];
 //! - wait without sleeping: [`eventually`].
 //!
 //! ```no_run
@@ -38,6 +39,7 @@
 mod access;
 mod apiserver;
 mod audit;
+pub mod auth_server;
 mod binaries;
 mod cluster;
 mod clusters;

@@ -98,9 +98,10 @@ const SAVE_LOGIN: &str =
 const LOGIN: &str = "SELECT login FROM pending_logins WHERE digest = $1 AND expires_at > $2";
 const REMOVE_LOGIN: &str = "DELETE FROM pending_logins WHERE digest = $1";
 
-// One upsert: concurrent failures at several replicas each add one, none is lost.
+// One upsert: concurrent failures at several replicas each add one, none is lost. The casts
+// fix the parameters' types, which `$2 + $3` alone leaves to guesswork.
 const COUNT_FAILURE: &str = "INSERT INTO login_failures (key, failures, window_ends) \
-     VALUES ($1, 1, $2 + $3) \
+     VALUES ($1, 1, $2::bigint + $3::bigint) \
      ON CONFLICT (key) DO UPDATE SET \
          failures = CASE WHEN login_failures.window_ends <= $2 THEN 1 \
                          ELSE login_failures.failures + 1 END, \
