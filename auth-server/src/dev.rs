@@ -175,3 +175,25 @@ fn write(dir: &Path, name: &str, value: &impl serde::Serialize) -> std::io::Resu
     let json = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     std::fs::write(dir.join(name), json)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_start_reuses_the_demo_tenant_it_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let listen = SocketAddr::from(([127, 0, 0, 1], 8443));
+        assert!(matches!(
+            write_dev_config(dir.path(), listen).unwrap(),
+            DevConfig::Written(_)
+        ));
+        let keys = dir.path().join(TenantFile::Keys.file_name(TENANT));
+        let before = std::fs::read(&keys).unwrap();
+        assert!(matches!(
+            write_dev_config(dir.path(), listen).unwrap(),
+            DevConfig::Reused
+        ));
+        assert_eq!(std::fs::read(&keys).unwrap(), before, "same signing key");
+    }
+}

@@ -296,7 +296,7 @@ async fn soak(
                 while Instant::now() < deadline {
                     ticker.tick().await;
                     // A new code flow every 100 rotations: codes and families keep coming too.
-                    if token.is_empty() || done % 100 == 0 {
+                    if token.is_empty() || done.is_multiple_of(100) {
                         let Ok(code) = load.code(&browser).await else {
                             continue;
                         };

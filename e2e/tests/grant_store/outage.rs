@@ -32,6 +32,18 @@ async fn a_database_outage_degrades_only_the_grants_that_need_state() {
             status_of(&format!("{replica}/readyz/store")).await,
             StatusCode::SERVICE_UNAVAILABLE
         );
+        // Whether an access token was revoked is in the database: no answer beats a wrong one.
+        let introspection = http()
+            .post(format!("{replica}/t/demo/introspect"))
+            .basic_auth(
+                meridian_auth_server::dev::CLIENT_ID,
+                Some(&setup.client_secret),
+            )
+            .form(&[("token", field(&issued, "access_token"))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(introspection.status(), StatusCode::SERVICE_UNAVAILABLE);
         let refused = refresh(replica, setup, &field(&issued, "refresh_token")).await;
         assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(refused.headers()["content-type"], "application/json");
