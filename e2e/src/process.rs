@@ -106,6 +106,11 @@ impl Process {
         &self.spec
     }
 
+    /// The process id (of the group leader).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM to the group, then SIGKILL if it has not exited within `grace`.
     pub async fn stop(self, grace: Duration) -> Result<()> {
         self.stop_with(libc::SIGTERM, grace).await
@@ -138,11 +143,23 @@ impl Process {
         self.reaped = true;
     }
 
+    /// Whether the process has exited; it is reaped then, and dropping it signals no one.
+    pub fn exited(&mut self) -> bool {
+        if !self.reaped && self.try_wait().is_some() {
+            self.reaped = true;
+        }
+        self.reaped
+    }
+
     fn try_wait(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
     }
 
-    fn signal(&self, signal: libc::c_int) {
+    /// `signal` to the process group; nothing once reaped (its id may belong to another).
+    pub fn signal(&self, signal: libc::c_int) {
+        if self.reaped {
+            return;
+        }
         // The child leads its own group (process_group(0)), so -pid addresses the group and
         // reaches anything it forked too.
         let group = -(self.child.id() as libc::pid_t);

@@ -32,6 +32,9 @@ pub enum KubeletError {
 
     #[error("region {region} runs no auth-server {deployment}")]
     UnknownDeployment { region: String, deployment: String },
+
+    #[error("region {region} runs no auth-server pod {pod}")]
+    UnknownPod { region: String, pod: String },
 }
 
 /// An auth-server that exited: where it ran, what it died of, and its last log lines.
@@ -39,6 +42,8 @@ pub enum KubeletError {
 pub struct PodFailure {
     pub region: String,
     pub deployment: String,
+    /// `<deployment>-<ordinal>`.
+    pub pod: String,
     pub listen: SocketAddr,
     pub reason: String,
     pub log: PathBuf,
@@ -50,7 +55,7 @@ impl std::fmt::Display for PodFailure {
         write!(
             f,
             "auth-server {} of region {} (on {}) failed: {}\n--- last lines of {} ---\n{}",
-            self.deployment,
+            self.pod,
             self.region,
             self.listen,
             self.reason,
@@ -70,6 +75,7 @@ impl KubeletError {
             Self::PodFailed(_) => "PodFailed",
             Self::NotReady { .. } => "NotReady",
             Self::UnknownDeployment { .. } => "UnknownDeployment",
+            Self::UnknownPod { .. } => "UnknownPod",
         }
     }
 }

@@ -1,23 +1,31 @@
 //! A kubelet stand-in for region clusters, which this machine lacks: for every auth-server
-//! Deployment the operator wrote into a region, run the real `meridian-auth-server` binary as
-//! a process, with exactly the files of the Deployment's projected volume laid out as kubelet
-//! lays them out (a `..data` link swapped atomically), kept in step with the region.
+//! Deployment the operator wrote into a region, run `spec.replicas` copies of the real
+//! `meridian-auth-server` binary as processes, with exactly the files of the Deployment's
+//! projected volume laid out as kubelet lays them out (a `..data` link swapped atomically)
+//! and the container's `env` (values, and keys of the region's Secrets and ConfigMaps), kept
+//! in step with the region.
 //!
-//! The region's shared auth-server group serves the AuthRegion's public address; any other
-//! group (a Dedicated tenant's) gets a free loopback port ([`Kubelet::address`]). Like a
-//! kubelet, it keeps pods running with their last files while the region's API server is
-//! unreachable, restarts a process that died, and rolls a pod whose template changed.
+//! Each pod listens on its own loopback port; a Service stand-in (`service`) forwards the
+//! Deployment's address to the pods that pass their readiness probe. The region's shared
+//! group is served on the AuthRegion's public address; any other group (a Dedicated
+//! tenant's) on a free loopback port ([`Kubelet::address`]). Like a kubelet, it keeps pods
+//! running with their last files while the region's API server is unreachable, restarts a
+//! process that died, and rolls pods whose template changed, one at a time.
 //!
 //! It must never hand a pod anything kubelet would not: only the files of the ConfigMaps and
-//! Secrets its volume names, as they are in the region. Dropping it kills every process it
-//! started.
+//! Secrets its volume names and the variables its container declares, as they are in the
+//! region; and never log an environment value (a store URI carries a password). Dropping it
+//! kills every process it started and closes every address it served.
 
 mod binary;
+mod env;
 mod error;
 mod pod;
 mod projection;
+mod service;
 mod sync;
 mod volume;
+mod workload;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -30,11 +38,29 @@ use tokio::task::JoinHandle;
 use crate::{Cluster, eventually};
 
 pub use binary::{BINARY_ENV, auth_server_binary};
+pub use env::{EnvError, Environment, container_env};
 pub use error::{KubeletError, PodFailure};
 pub use projection::{ProjectedFile, ProjectedFiles, ProjectionError, Sources, projected_files};
 
-use pod::Pod;
 use sync::{Pods, lock, run};
+use workload::Workload;
+
+/// One pod of a Deployment, as a test sees it.
+#[derive(Clone, Debug)]
+pub struct PodStatus {
+    /// `<deployment>-<ordinal>`; ordinals are never reused.
+    pub name: String,
+    /// Where this pod itself listens (the Deployment's address is the Service's).
+    pub listen: SocketAddr,
+    /// The process id while it runs.
+    pub pid: Option<u32>,
+    pub starts: u32,
+    /// Among the Service's ready endpoints.
+    pub ready: bool,
+    /// Connections the Service forwarded to it.
+    pub connections: u64,
+    pub log: PathBuf,
+}
 
 /// The group serving a region's shared tenants (the operator's naming).
 pub const SHARED_GROUP: &str = "auth-shared";
@@ -80,7 +106,6 @@ pub struct Kubelet {
     options: KubeletOptions,
     pods: Arc<Mutex<Pods>>,
     task: JoinHandle<()>,
-    http: reqwest::Client,
 }
 
 impl Kubelet {
@@ -102,7 +127,7 @@ impl Kubelet {
             region: cluster.name().to_owned(),
             binary,
             dir,
-            pods: BTreeMap::new(),
+            workloads: BTreeMap::new(),
             waiting: BTreeMap::new(),
             unreachable: None,
         }));
@@ -112,11 +137,6 @@ impl Kubelet {
             options,
             pods,
             task,
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(2))
-                .build()
-                .expect("an HTTP client builds"),
         };
         kubelet.wait_ready(kubelet.options.ready_timeout).await?;
         Ok(kubelet)
@@ -131,62 +151,98 @@ impl Kubelet {
         format!("http://{}", self.options.public_address)
     }
 
-    /// Where a Deployment's auth-server listens.
+    /// Where a Deployment is served: its Service's address.
     pub fn address(&self, deployment: &str) -> Result<SocketAddr, KubeletError> {
-        self.with_pod(deployment, |pod| pod.listen)
+        self.with_workload(deployment, |w| w.service.address())
     }
 
-    /// The directory handed to the auth-server as `--config-dir`.
+    /// The directory handed to the Deployment's auth-servers as `--config-dir`.
     pub fn volume_dir(&self, deployment: &str) -> Result<PathBuf, KubeletError> {
-        self.with_pod(deployment, |pod| pod.volume.path().to_owned())
+        self.with_workload(deployment, Workload::volume_dir)
     }
 
+    /// The Deployment's pods, by ordinal.
+    pub fn pods(&self, deployment: &str) -> Result<Vec<PodStatus>, KubeletError> {
+        self.with_workload(deployment, |w| {
+            w.pods
+                .iter()
+                .map(|pod| PodStatus {
+                    name: pod.name.clone(),
+                    listen: pod.listen,
+                    pid: pod.pid(),
+                    starts: pod.starts,
+                    ready: w.service.is_ready(pod.listen),
+                    connections: w.service.connections(pod.listen),
+                    log: pod.log.clone(),
+                })
+                .collect()
+        })
+    }
+
+    /// The log of the Deployment's first pod.
     pub fn log_path(&self, deployment: &str) -> Result<PathBuf, KubeletError> {
-        self.with_pod(deployment, |pod| pod.log.clone())
+        self.with_workload(deployment, |w| {
+            w.pods.first().map(|p| p.log.clone()).unwrap_or_default()
+        })
     }
 
+    /// The last log lines of every pod of the Deployment, each headed by its name.
     pub fn log_tail(&self, deployment: &str) -> Result<String, KubeletError> {
-        self.with_pod(deployment, Pod::log_tail)
+        self.with_workload(deployment, |w| {
+            let tails: Vec<String> = w
+                .pods
+                .iter()
+                .map(|p| format!("--- {} ---\n{}", p.name, p.log_tail()))
+                .collect();
+            tails.join("\n")
+        })
     }
 
-    /// How many times the Deployment's auth-server was started.
+    /// How many times the Deployment's auth-server was started: the fewest starts of any of
+    /// its pods, so after [`Kubelet::kill`] it grows by one once every pod is back.
     pub fn starts(&self, deployment: &str) -> Result<u32, KubeletError> {
-        self.with_pod(deployment, |pod| pod.starts)
+        self.with_workload(deployment, |w| {
+            w.pods.iter().map(|p| p.starts).min().unwrap_or(0)
+        })
     }
 
-    /// Kills the Deployment's auth-server with SIGKILL, as a crash would; it is started again
-    /// on the next sync, as kubelet restarts a container.
+    /// Kills every pod of the Deployment with SIGKILL, as a crash would; each is started
+    /// again on the next sync, as kubelet restarts a container.
     pub fn kill(&self, deployment: &str) -> Result<(), KubeletError> {
-        self.with_pod_mut(deployment, Pod::kill)
+        self.with_workload_mut(deployment, |w| {
+            w.kill(None);
+        })
     }
 
-    /// Waits until every auth-server of the region answers `/readyz`, failing at once with
-    /// the log tail if one exits meanwhile.
+    /// Kills one pod (a name from [`Kubelet::pods`]) with SIGKILL; the Service stops sending
+    /// it connections at once, and the kubelet starts it again on the next sync.
+    pub fn kill_pod(&self, pod: &str) -> Result<(), KubeletError> {
+        let mut pods = lock(&self.pods);
+        if pods.workloads.values_mut().any(|w| w.kill(Some(pod))) {
+            return Ok(());
+        }
+        Err(KubeletError::UnknownPod {
+            region: self.region.clone(),
+            pod: pod.to_owned(),
+        })
+    }
+
+    /// Waits until every pod of every auth-server Deployment in the region exists and is
+    /// among its Service's ready endpoints, failing at once with the log tail if one exits
+    /// meanwhile.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), KubeletError> {
         let exits_before: BTreeMap<String, usize> = lock(&self.pods)
-            .pods
-            .iter()
-            .map(|(name, pod)| (name.clone(), pod.exits.len()))
+            .all_pods()
+            .map(|pod| (pod.name.clone(), pod.exits.len()))
             .collect();
         let what = format!("auth-servers of {} ready", self.region);
         let outcome = eventually(&what, timeout, async || {
-            let targets = {
-                let pods = lock(&self.pods);
-                if let Some(failure) = pods.new_exit(&exits_before) {
-                    return Ok(Some(Err(failure)));
-                }
-                let targets: Vec<SocketAddr> = pods.pods.values().map(|p| p.listen).collect();
-                targets
-            };
-            if targets.is_empty() {
-                return Ok(None);
+            let pods = lock(&self.pods);
+            if let Some(failure) = pods.new_exit(&exits_before) {
+                return Ok(Some(Err(failure)));
             }
-            for address in targets {
-                if !self.ready(address).await {
-                    return Ok(None);
-                }
-            }
-            Ok(Some(Ok(())))
+            let ready = !pods.workloads.is_empty() && pods.workloads.values().all(Workload::ready);
+            Ok(ready.then_some(Ok(())))
         })
         .await;
         match outcome {
@@ -204,29 +260,28 @@ impl Kubelet {
         }
     }
 
-    async fn ready(&self, address: SocketAddr) -> bool {
-        let url = format!("http://{address}/readyz");
-        matches!(self.http.get(url).send().await, Ok(r) if r.status().is_success())
-    }
-
-    fn with_pod<T>(&self, deployment: &str, f: impl FnOnce(&Pod) -> T) -> Result<T, KubeletError> {
-        self.with_pod_mut(deployment, |pod| f(pod))
-    }
-
-    fn with_pod_mut<T>(
+    fn with_workload<T>(
         &self,
         deployment: &str,
-        f: impl FnOnce(&mut Pod) -> T,
+        f: impl FnOnce(&Workload) -> T,
+    ) -> Result<T, KubeletError> {
+        self.with_workload_mut(deployment, |w| f(w))
+    }
+
+    fn with_workload_mut<T>(
+        &self,
+        deployment: &str,
+        f: impl FnOnce(&mut Workload) -> T,
     ) -> Result<T, KubeletError> {
         let mut pods = lock(&self.pods);
-        let pod = pods
-            .pods
-            .get_mut(deployment)
-            .ok_or_else(|| KubeletError::UnknownDeployment {
-                region: self.region.clone(),
-                deployment: deployment.to_owned(),
-            })?;
-        Ok(f(pod))
+        let workload =
+            pods.workloads
+                .get_mut(deployment)
+                .ok_or_else(|| KubeletError::UnknownDeployment {
+                    region: self.region.clone(),
+                    deployment: deployment.to_owned(),
+                })?;
+        Ok(f(workload))
     }
 }
 
@@ -234,6 +289,6 @@ impl Drop for Kubelet {
     fn drop(&mut self) {
         self.task.abort();
         // Kill now rather than when the aborted task is next polled.
-        lock(&self.pods).pods.clear();
+        lock(&self.pods).workloads.clear();
     }
 }

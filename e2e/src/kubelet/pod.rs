@@ -1,5 +1,6 @@
-//! One auth-server "pod": the real binary as a process, serving its projected volume on a
-//! loopback address, its output in a log file. Killed (with its process group) on drop.
+//! One auth-server replica ("pod"): the real binary as a process, serving its Deployment's
+//! projected volume on its own loopback address with the container's environment, its output
+//! in a log file. Killed (with its process group) on drop.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,10 +9,16 @@ use std::time::{Duration, Instant};
 use crate::error::Component;
 use crate::process::{Process, ProcessSpec, log_tail};
 
-use super::volume::ProjectedDir;
+use super::env::Environment;
 
 const FIRST_BACK_OFF: Duration = Duration::from_millis(250);
 const MAX_BACK_OFF: Duration = Duration::from_secs(10);
+/// A rolled pod's `terminationGracePeriodSeconds` (shorter than Kubernetes' 30 s default:
+/// the auth-server drains in well under a second).
+const TERMINATION_GRACE: Duration = Duration::from_secs(10);
+/// The auth-server's own settings: a container has only what its pod spec gives it, never
+/// what the test process happens to carry.
+const OWN_VARS_PREFIX: &str = "MERIDIAN_";
 
 /// What a pod last died of, for error messages.
 #[derive(Clone, Debug)]
@@ -20,12 +27,25 @@ pub struct PodExit {
     pub log_tail: String,
 }
 
+/// What [`Pod::ensure_running`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    Running,
+    Started,
+    /// Died since the last look; starts again after its back-off.
+    Exited,
+    BackingOff,
+    /// Draining after SIGTERM; starts again once it has exited (its port is free then).
+    Terminating,
+}
+
 #[derive(Debug)]
 pub struct Pod {
+    /// `<deployment>-<ordinal>`.
+    pub name: String,
     pub deployment: String,
     pub listen: SocketAddr,
-    pub volume: ProjectedDir,
-    /// The Deployment's pod template as last started: a change rolls the pod.
+    /// The Deployment's pod template this pod last started from: a change rolls it.
     pub template: String,
     pub log: PathBuf,
     pub starts: u32,
@@ -33,18 +53,22 @@ pub struct Pod {
     spec: ProcessSpec,
     process: Option<Process>,
     restart_at: Option<Instant>,
+    /// A process draining after SIGTERM, and when it gets SIGKILL instead.
+    terminating: Option<(Process, Instant)>,
 }
 
 impl Pod {
     pub fn new(
         region: &str,
         deployment: &str,
+        ordinal: usize,
         listen: SocketAddr,
         binary: &Path,
+        volume: &Path,
         dir: &Path,
-    ) -> std::io::Result<Self> {
-        let volume = ProjectedDir::create(dir.join(deployment).join("volume"))?;
-        let log = dir.join(format!("{deployment}.log"));
+    ) -> Self {
+        let name = format!("{deployment}-{ordinal}");
+        let log = dir.join(format!("{name}.log"));
         let spec = ProcessSpec {
             cluster: region.to_owned(),
             // process.rs names components from the control-plane enum; this module reports
@@ -55,14 +79,14 @@ impl Pod {
                 "--listen".into(),
                 listen.to_string(),
                 "--config-dir".into(),
-                volume.path().display().to_string(),
+                volume.display().to_string(),
             ],
             log: log.clone(),
         };
-        Ok(Self {
+        Self {
+            name,
             deployment: deployment.to_owned(),
             listen,
-            volume,
             template: String::new(),
             log,
             starts: 0,
@@ -70,18 +94,31 @@ impl Pod {
             spec,
             process: None,
             restart_at: None,
-        })
+            terminating: None,
+        }
     }
 
-    /// Starts the process unless it runs; records the exit of one that died, and starts it
-    /// again after a back-off that doubles with every exit (kubelet's CrashLoopBackOff).
-    pub fn ensure_running(&mut self) -> std::io::Result<bool> {
+    /// Starts the process (from `template`, with `env`) unless it runs; records the exit of
+    /// one that died, and starts it again after a back-off that doubles with every exit
+    /// (kubelet's CrashLoopBackOff).
+    pub fn ensure_running(
+        &mut self,
+        template: &str,
+        env: &Environment,
+    ) -> std::io::Result<Lifecycle> {
+        if let Some((process, kill_at)) = &mut self.terminating {
+            if !process.exited() && Instant::now() < *kill_at {
+                return Ok(Lifecycle::Terminating);
+            }
+            // Exited, or past its grace period: dropping it kills and reaps it.
+            self.terminating = None;
+        }
         if self.restart_at.is_some_and(|at| Instant::now() < at) {
-            return Ok(false);
+            return Ok(Lifecycle::BackingOff);
         }
         if let Some(process) = &mut self.process {
-            match process.check_running() {
-                Ok(()) => return Ok(false),
+            return match process.check_running() {
+                Ok(()) => Ok(Lifecycle::Running),
                 Err(error) => {
                     let reason = match error {
                         crate::Error::ComponentFailed { reason, .. } => reason,
@@ -95,17 +132,27 @@ impl Pod {
                     let doublings = self.exits.len().min(5) as u32;
                     let back_off = (FIRST_BACK_OFF * 2u32.pow(doublings)).min(MAX_BACK_OFF);
                     self.restart_at = Some(Instant::now() + back_off);
-                    return Ok(false);
+                    Ok(Lifecycle::Exited)
                 }
-            }
+            };
         }
         let process = self
             .spec
-            .spawn()
+            .spawn_with(|command| {
+                let inherited: Vec<_> = std::env::vars_os()
+                    .map(|(name, _)| name)
+                    .filter(|name| name.to_string_lossy().starts_with(OWN_VARS_PREFIX))
+                    .collect();
+                for name in inherited {
+                    command.env_remove(name);
+                }
+                command.envs(env.iter());
+            })
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         self.process = Some(process);
+        self.template = template.to_owned();
         self.starts += 1;
-        Ok(true)
+        Ok(Lifecycle::Started)
     }
 
     /// SIGKILL, as a crashed container; the kubelet starts it again on its next sync.
@@ -113,8 +160,21 @@ impl Pod {
         self.process = None;
     }
 
+    /// SIGTERM, as kubelet stops a pod it replaces: requests in flight finish, then the pod
+    /// starts again (from the current template) once the old process has exited.
+    pub fn terminate(&mut self) {
+        if let Some(process) = self.process.take() {
+            process.signal(libc::SIGTERM);
+            self.terminating = Some((process, Instant::now() + TERMINATION_GRACE));
+        }
+    }
+
     pub fn is_running(&self) -> bool {
         self.process.is_some()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Process::id)
     }
 
     /// The last lines of the log, without terminal colours or backtraces (with

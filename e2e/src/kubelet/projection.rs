@@ -117,7 +117,7 @@ fn missing(kind: &'static str, name: &str) -> ProjectionError {
     }
 }
 
-fn config_map_data(cm: &ConfigMap) -> BTreeMap<String, Vec<u8>> {
+pub(super) fn config_map_data(cm: &ConfigMap) -> BTreeMap<String, Vec<u8>> {
     let text = cm
         .data
         .iter()
@@ -131,7 +131,7 @@ fn config_map_data(cm: &ConfigMap) -> BTreeMap<String, Vec<u8>> {
     text.chain(binary).collect()
 }
 
-fn secret_data(secret: &Secret) -> BTreeMap<String, Vec<u8>> {
+pub(super) fn secret_data(secret: &Secret) -> BTreeMap<String, Vec<u8>> {
     let mut data: BTreeMap<String, Vec<u8>> = secret
         .data
         .iter()

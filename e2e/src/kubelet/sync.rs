@@ -1,7 +1,8 @@
-//! The sync loop of one region: read the auth-server Deployments and the objects their
-//! volumes name, publish each volume's files, start, roll, restart and remove processes. It
-//! must never stop a pod because the region is unreachable: a kubelet keeps running what it
-//! runs, with its last files.
+//! The sync loop of one region: read the auth-server Deployments and the Secrets and
+//! ConfigMaps their volumes and environments name, then converge each Deployment's
+//! [`Workload`] (files, replicas, rolls) and restart what died. It must never stop a pod
+//! because the region is unreachable: a kubelet keeps running what it runs, with its last
+//! files.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,8 +14,8 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::ListParams;
 use kube::{Api, Client};
 
-use super::pod::Pod;
-use super::projection::{Sources, projected_files};
+use super::projection::Sources;
+use super::workload::{PodFactory, Workload};
 use super::{KubeletError, KubeletOptions, PodFailure, SHARED_GROUP};
 
 /// The operator's label on everything it writes.
@@ -25,8 +26,9 @@ pub(super) struct Pods {
     pub region: String,
     pub binary: PathBuf,
     pub dir: PathBuf,
-    pub pods: BTreeMap<String, Pod>,
-    /// Deployments whose volume cannot be projected yet, and why.
+    /// By Deployment name.
+    pub workloads: BTreeMap<String, Workload>,
+    /// Deployments whose volume or environment cannot be resolved, and why.
     pub waiting: BTreeMap<String, String>,
     /// Why the last read of the region failed, while it fails.
     pub unreachable: Option<String>,
@@ -54,7 +56,7 @@ pub(super) async fn run(client: Client, options: KubeletOptions, pods: Arc<Mutex
                 pods.unreachable = Some(error.to_string());
             }
         }
-        pods.restart_exited();
+        pods.run_pods();
     }
 }
 
@@ -94,7 +96,7 @@ impl Pods {
             .iter()
             .map(|d| d.metadata.name.clone().unwrap_or_default())
             .collect();
-        self.pods.retain(|name, _| names.contains(name));
+        self.workloads.retain(|name, _| names.contains(name));
         self.waiting.retain(|name, _| names.contains(name));
         for (deployment, name) in wanted.into_iter().zip(names) {
             if let Err(reason) = self.converge_one(deployment, &name, objects, options) {
@@ -115,63 +117,40 @@ impl Pods {
         objects: &Sources,
         options: &KubeletOptions,
     ) -> Result<(), String> {
-        // A volume that cannot be projected keeps the pod waiting, or keeps its last files.
-        let files = projected_files(deployment, objects).map_err(|e| e.to_string())?;
-        if !self.pods.contains_key(name) {
-            let listen = if name == SHARED_GROUP {
-                options.public_address
-            } else {
-                let port = crate::ports::free_loopback_ports(1).map_err(|e| e.to_string())?[0];
-                SocketAddr::from(([127, 0, 0, 1], port))
-            };
-            let pod = Pod::new(&self.region, name, listen, &self.binary, &self.dir)
-                .map_err(|e| format!("cannot prepare the pod: {e}"))?;
-            self.pods.insert(name.to_owned(), pod);
+        let factory = PodFactory {
+            region: &self.region,
+            binary: &self.binary,
+            dir: &self.dir,
+        };
+        if let Some(workload) = self.workloads.get_mut(name) {
+            return workload.update(deployment, objects, &factory);
         }
-        let region = self.region.clone();
-        let pod = self.pods.get_mut(name).expect("inserted above");
-        if pod
-            .volume
-            .publish(&files)
-            .map_err(|e| format!("cannot write the volume: {e}"))?
-        {
-            tracing::info!(%region, deployment = %name, files = files.len(), "volume updated");
-        }
-        let template = serde_json::to_string(&deployment.spec.as_ref().map(|s| &s.template))
-            .expect("a pod template serializes");
-        if pod.template != template {
-            if pod.is_running() {
-                tracing::info!(%region, deployment = %name, "pod template changed; rolling");
-                pod.kill();
-            }
-            pod.template = template;
-        }
+        let address = if name == SHARED_GROUP {
+            options.public_address
+        } else {
+            let port = crate::ports::free_loopback_ports(1).map_err(|e| e.to_string())?[0];
+            SocketAddr::from(([127, 0, 0, 1], port))
+        };
+        let workload = Workload::create(name, deployment, objects, address, &factory)?;
+        self.workloads.insert(name.to_owned(), workload);
         Ok(())
     }
 
-    fn restart_exited(&mut self) {
-        for pod in self.pods.values_mut() {
-            match pod.ensure_running() {
-                Ok(true) => tracing::info!(
-                    region = %self.region, deployment = %pod.deployment, listen = %pod.listen,
-                    start = pod.starts, "auth-server started"
-                ),
-                Ok(false) => {}
-                Err(error) => {
-                    tracing::error!(region = %self.region, deployment = %pod.deployment, %error, "auth-server cannot start")
-                }
-            }
+    fn run_pods(&mut self) {
+        for workload in self.workloads.values_mut() {
+            workload.run(&self.region);
         }
     }
 
-    /// A pod that exited since `before`, as an error with its log tail.
+    /// A pod that exited since `before` (exits by pod name), as an error with its log tail.
     pub(super) fn new_exit(&self, before: &BTreeMap<String, usize>) -> Option<KubeletError> {
-        self.pods.values().find_map(|pod| {
-            let seen = before.get(&pod.deployment).copied().unwrap_or(0);
+        self.all_pods().find_map(|pod| {
+            let seen = before.get(&pod.name).copied().unwrap_or(0);
             let exit = pod.exits.get(seen)?;
             Some(KubeletError::PodFailed(Box::new(PodFailure {
                 region: self.region.clone(),
                 deployment: pod.deployment.clone(),
+                pod: pod.name.clone(),
                 listen: pod.listen,
                 reason: exit.reason.clone(),
                 log: pod.log.clone(),
@@ -186,22 +165,29 @@ impl Pods {
         if let Some(reason) = &self.unreachable {
             lines.push(format!("the region is unreachable: {reason}"));
         }
-        if self.pods.is_empty() && self.waiting.is_empty() {
+        if self.workloads.is_empty() && self.waiting.is_empty() {
             lines.push("no auth-server Deployment in the region".to_owned());
         }
         for (name, reason) in &self.waiting {
             lines.push(format!("{name} waits: {reason}"));
         }
-        for pod in self.pods.values() {
-            lines.push(format!(
-                "{} on {} — last lines of {}:\n{}",
-                pod.deployment,
-                pod.listen,
-                pod.log.display(),
-                pod.log_tail()
-            ));
+        for workload in self.workloads.values() {
+            for pod in &workload.pods {
+                let ready = workload.service.is_ready(pod.listen);
+                lines.push(format!(
+                    "{} on {} (ready: {ready}) — last lines of {}:\n{}",
+                    pod.name,
+                    pod.listen,
+                    pod.log.display(),
+                    pod.log_tail()
+                ));
+            }
         }
         lines.join("\n")
+    }
+
+    pub(super) fn all_pods(&self) -> impl Iterator<Item = &super::pod::Pod> {
+        self.workloads.values().flat_map(|w| &w.pods)
     }
 }
 

@@ -7,6 +7,7 @@ mod browser_code_flow;
 mod common;
 mod hub_outage;
 mod kubelet_failures;
+mod kubelet_replicas;
 mod propagation;
 mod region_outage;
 mod tokens_everywhere;
