@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The local multi-region demo: a hub and the regions eu-west and us-east on real control
-# planes, the operator, examples/ applied, each region's auth-server started from exactly the
-# ConfigMaps and Secrets the operator wrote there, and a token from eu-west verified against
-# us-east's JWKS. Runs until Ctrl-C, then removes everything it started.
+# planes, the operator, examples/ applied, each region on a PostgreSQL database of its own
+# with two auth-server replicas started from exactly the ConfigMaps and Secrets the operator
+# wrote there, and a token from eu-west verified against us-east's JWKS. Runs until Ctrl-C,
+# then removes everything it started.
 #
 # Builds what it needs (kube-apiserver and etcd from the Go module proxy, the auth-server and
-# the demo with cargo), caching outside the repository under
-# ${MERIDIAN_CACHE:-$HOME/.cache/meridian}, as e2e/test.sh does. Needs Rust, Go and kubectl.
+# the demo with cargo) and installs Debian's postgresql if missing, caching outside the
+# repository under ${MERIDIAN_CACHE:-$HOME/.cache/meridian}, as e2e/test.sh does. Needs Rust,
+# Go and kubectl.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,6 +32,9 @@ if [ -z "${KUBEBUILDER_ASSETS:-}" ] || [ ! -x "$KUBEBUILDER_ASSETS/kube-apiserve
   KUBEBUILDER_ASSETS=$(e2e/tools/build.sh etcd kube-apiserver)
 fi
 export KUBEBUILDER_ASSETS
+
+step "PostgreSQL (Debian's postgresql; each region gets a database on a throwaway server)"
+e2e/postgres/install.sh
 
 step "building meridian-auth-server and the demo (cargo)"
 cargo build --quiet -p meridian-auth-server --bin meridian-auth-server -p meridian-e2e --bin meridian-demo

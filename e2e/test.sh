@@ -29,30 +29,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "browser for the code-flow scenario (Debian chromium, playwright-core)"
 e2e/browser/install.sh
 
-step "PostgreSQL for the store tests (Debian postgresql)"
-# Tests start throwaway servers from Debian's binaries (e2e/src/postgres.rs), or use the
-# external server in MERIDIAN_TEST_POSTGRES_URL, for which psql is enough.
-if [ -n "${MERIDIAN_TEST_POSTGRES_URL:-}" ]; then
-  need=psql package=postgresql-client
-else
-  need=postgres package=postgresql
-fi
-if compgen -G "/usr/lib/postgresql/*/bin/$need" >/dev/null || command -v "$need" >/dev/null; then
-  echo "$need is installed"
-else
-  sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-  echo "installing $package (apt) ..."
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$package" >/dev/null
-  # The package creates and may start a system cluster ("main" on 5432). No test uses it;
-  # stop it so that it holds no port or memory while the tests run.
-  if command -v pg_lsclusters >/dev/null; then
-    pg_lsclusters --no-header | while read -r version cluster _port status _rest; do
-      if [ "$status" = online ]; then $sudo pg_ctlcluster "$version" "$cluster" stop || true; fi
-    done
-  fi
-fi
+step "PostgreSQL for the store tests and the demo (Debian postgresql)"
+e2e/postgres/install.sh
 
 step "cargo test --workspace"
 cargo test --workspace

@@ -1,7 +1,9 @@
 //! Meridian running locally, one way for the demo and the end-to-end scenarios: a hub and two
 //! region clusters, the CRDs, the regions registered, examples/ applied (each region's public
-//! URL chosen by the caller), the operator in-process, and each region's auth-server run by
-//! the [`Kubelet`] stand-in from exactly the objects the operator wrote there.
+//! URL chosen by the caller), optionally each region on its own PostgreSQL database with two
+//! auth-server replicas ([`LocalStore`]), the operator in-process, and each region's
+//! auth-servers run by the [`Kubelet`] stand-in from exactly the objects the operator wrote
+//! there.
 //!
 //! Every step is timed and reported; a failing step names itself and carries the failing
 //! component's log tail. Dropping a [`LocalMeridian`] stops everything it started and removes
@@ -17,6 +19,10 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 use meridian_operator::api::{AuthRegion, Tenant};
 use tokio::time::Instant;
+
+mod store;
+
+pub use store::{LocalStore, REPLICAS, RegionStores, STORE_SECRET};
 
 use crate::kubelet::{Kubelet, KubeletOptions};
 use crate::meridian::{
@@ -49,6 +55,8 @@ pub struct LocalOptions {
     pub resync: Duration,
     /// How long the Tenant may take to become Ready.
     pub ready_timeout: Duration,
+    /// Where the regions keep grant state, and so how many replicas they run.
+    pub store: LocalStore,
 }
 
 impl LocalOptions {
@@ -57,6 +65,7 @@ impl LocalOptions {
             public_urls: PublicUrls::Examples,
             resync: Duration::from_secs(10),
             ready_timeout: Duration::from_secs(90),
+            store: LocalStore::Postgres,
         }
     }
 
@@ -65,7 +74,13 @@ impl LocalOptions {
             public_urls: PublicUrls::FreePorts,
             resync: Duration::from_secs(2),
             ready_timeout: Duration::from_secs(90),
+            store: LocalStore::Memory,
         }
+    }
+
+    pub fn with_store(mut self, store: LocalStore) -> Self {
+        self.store = store;
+        self
     }
 }
 
@@ -110,10 +125,11 @@ impl Steps {
 }
 
 /// Meridian on local control planes. Field order is drop order: auth-servers, operator,
-/// clusters.
+/// databases, clusters.
 pub struct LocalMeridian {
     kubelets: BTreeMap<String, Kubelet>,
     operator: Option<Operator>,
+    stores: RegionStores,
     clusters: Clusters,
     public_urls: BTreeMap<String, String>,
     issuer: String,
@@ -121,7 +137,7 @@ pub struct LocalMeridian {
 
 impl LocalMeridian {
     pub async fn start(options: LocalOptions, steps: &Steps) -> anyhow::Result<Self> {
-        let (clusters, public_urls) = start_clusters(&options, steps).await?;
+        let (clusters, public_urls, stores) = start_clusters(&options, steps).await?;
         let hub = clusters.hub().client();
         let operator = steps
             .run("operator started", async {
@@ -143,15 +159,20 @@ impl LocalMeridian {
         let mut meridian = Self {
             kubelets: BTreeMap::new(),
             operator: Some(operator),
+            stores,
             clusters,
             public_urls,
             issuer,
+        };
+        let serving = match meridian.stores.replicas() {
+            1 => "auth-server".to_owned(),
+            n => format!("{n} auth-server replicas"),
         };
         for region in REGIONS {
             let url = meridian.public_url(region).to_owned();
             steps
                 .run(
-                    &format!("auth-server of {region} serving on {url}"),
+                    &format!("{serving} of {region} serving on {url}"),
                     meridian.start_kubelet(region),
                 )
                 .await?;
@@ -170,6 +191,11 @@ impl LocalMeridian {
     /// The tenant's issuer, identical in every region.
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// The regions' grant store: the PostgreSQL server and each region's database.
+    pub fn stores(&self) -> &RegionStores {
+        &self.stores
     }
 
     pub fn public_url(&self, region: &str) -> &str {
@@ -222,12 +248,12 @@ impl LocalMeridian {
     }
 }
 
-/// The control planes, with Meridian's CRDs, the regions registered and examples/ applied
-/// at the chosen public URLs; returns those URLs.
+/// The control planes, with Meridian's CRDs, the regions registered, their stores, and
+/// examples/ applied at the chosen public URLs; returns those URLs and the stores.
 async fn start_clusters(
     options: &LocalOptions,
     steps: &Steps,
-) -> anyhow::Result<(Clusters, BTreeMap<String, String>)> {
+) -> anyhow::Result<(Clusters, BTreeMap<String, String>, RegionStores)> {
     let clusters = steps
         .run(
             "control planes: hub, eu-west, us-east (kube-apiserver + etcd)",
@@ -248,11 +274,27 @@ async fn start_clusters(
     let public_urls = public_urls(&options.public_urls)?;
     steps
         .run("examples/ applied", async {
-            apply_examples(clusters.hub())?;
-            set_public_urls(&clusters.hub().client(), &public_urls).await
+            apply_examples(clusters.hub())
         })
         .await?;
-    Ok((clusters, public_urls))
+    let (stores, on) = match options.store {
+        LocalStore::Memory => (RegionStores::memory(), String::new()),
+        LocalStore::Postgres => {
+            let stores = steps
+                .run(
+                    "PostgreSQL: a database per region, its URI in a Secret in that region",
+                    RegionStores::start_postgres(&clusters, &REGIONS),
+                )
+                .await?;
+            (stores, format!(", on PostgreSQL with {REPLICAS} replicas"))
+        }
+    };
+    steps
+        .run(&format!("AuthRegions at their public URLs{on}"), async {
+            configure_regions(&clusters.hub().client(), &public_urls, &stores).await
+        })
+        .await?;
+    Ok((clusters, public_urls, stores))
 }
 
 fn public_urls(choice: &PublicUrls) -> anyhow::Result<BTreeMap<String, String>> {
@@ -269,14 +311,21 @@ fn public_urls(choice: &PublicUrls) -> anyhow::Result<BTreeMap<String, String>> 
     Ok(REGIONS.iter().map(|r| r.to_string()).zip(urls).collect())
 }
 
-async fn set_public_urls(hub: &Client, urls: &BTreeMap<String, String>) -> anyhow::Result<()> {
+async fn configure_regions(
+    hub: &Client,
+    urls: &BTreeMap<String, String>,
+    stores: &RegionStores,
+) -> anyhow::Result<()> {
     let regions = Api::<AuthRegion>::all(hub.clone());
     for (region, url) in urls {
-        let patch = serde_json::json!({"spec": {"publicUrl": url}});
+        let patch = serde_json::json!({"spec": {
+            "publicUrl": url,
+            "authServer": stores.auth_server_patch(),
+        }});
         regions
             .patch(region, &PatchParams::default(), &Patch::Merge(&patch))
             .await
-            .with_context(|| format!("setting the public URL of {region}"))?;
+            .with_context(|| format!("configuring AuthRegion {region}"))?;
     }
     Ok(())
 }

@@ -1,10 +1,12 @@
-//! `meridian-demo`: Meridian across a hub and two regions on this machine, until Ctrl-C.
+//! `meridian-demo`: Meridian across a hub and two regions on this machine, each region with two
+//! auth-server replicas on a PostgreSQL database of its own, until Ctrl-C.
 //! Run through `e2e/demo.sh`, which builds what it needs first. Wiring and printing only: the
 //! setup lives in `meridian_e2e::local`, the clients in `meridian_e2e::tokens`.
 
 use std::time::Instant;
 
 use anyhow::Context;
+use meridian_e2e::kubelet::SHARED_GROUP;
 use meridian_e2e::local::{LocalMeridian, LocalOptions, Steps};
 
 /// The confidential client of examples/ and the Secret holding its secret.
@@ -67,6 +69,7 @@ async fn show(meridian: &LocalMeridian, steps: &Steps, started: Instant) -> anyh
         "\nready in {:.1} s (start to verified token)\n",
         started.elapsed().as_secs_f64()
     );
+    println!("{}\n", store_summary(meridian)?);
     println!("Clusters (kubectl --kubeconfig <path> get ...):");
     for cluster in meridian.clusters().iter() {
         println!(
@@ -80,6 +83,7 @@ async fn show(meridian: &LocalMeridian, steps: &Steps, started: Instant) -> anyh
         println!("  {:<8} {}", region.region, region.public_url);
         println!("           discovery {}", region.discovery_url());
         println!("           JWKS      {}", region.jwks_url());
+        print_serving(meridian, &region.region)?;
     }
     let claims = &verified.claims;
     println!(
@@ -102,7 +106,60 @@ async fn show(meridian: &LocalMeridian, steps: &Steps, started: Instant) -> anyh
         "  kubectl --kubeconfig {} get tenants,authregions",
         meridian.clusters().hub().kubeconfig_path().display()
     );
+    let stores = meridian.stores();
+    if let (Some(postgres), Some(database)) = (stores.postgres(), stores.database("eu-west")) {
+        // A server of the demo's own (not MERIDIAN_TEST_POSTGRES_URL's) trusts loopback.
+        if postgres.log_path().is_some() {
+            println!(
+                "  psql -h 127.0.0.1 -p {} -U meridian {database} -c '\\dt'",
+                postgres.port()
+            );
+        }
+    }
     println!("\nPress Ctrl-C to stop: every process and file of the demo is removed.");
+    Ok(())
+}
+
+/// One line on how the regions run, counted from what runs rather than from what was asked.
+fn store_summary(meridian: &LocalMeridian) -> anyhow::Result<String> {
+    let mut replicas = Vec::new();
+    for region in ["eu-west", "us-east"] {
+        replicas.push(meridian.kubelet(region)?.pods(SHARED_GROUP)?.len());
+    }
+    let counts = if replicas.iter().all(|n| *n == replicas[0]) {
+        format!("{} auth-server replicas", replicas[0])
+    } else {
+        format!("{replicas:?} auth-server replicas")
+    };
+    Ok(match meridian.stores().postgres() {
+        Some(_) => format!(
+            "Each region runs {counts} on PostgreSQL: a database per region, shared by its replicas."
+        ),
+        None => format!("Each region runs {counts} on the memory store."),
+    })
+}
+
+/// Which processes serve the region's address, and where they keep state.
+fn print_serving(meridian: &LocalMeridian, region: &str) -> anyhow::Result<()> {
+    let pods = meridian.kubelet(region)?.pods(SHARED_GROUP)?;
+    let ready = pods.iter().filter(|p| p.ready).count();
+    let names: Vec<String> = pods
+        .iter()
+        .map(|p| format!("{} on {}", p.name, p.listen))
+        .collect();
+    println!(
+        "           serving   {} replicas ({ready} ready): {}",
+        pods.len(),
+        names.join(", ")
+    );
+    let stores = meridian.stores();
+    match (stores.postgres(), stores.database(region)) {
+        (Some(postgres), Some(database)) => println!(
+            "           store     PostgreSQL database {database} on port {}",
+            postgres.port()
+        ),
+        _ => println!("           store     memory (in each replica)"),
+    }
     Ok(())
 }
 

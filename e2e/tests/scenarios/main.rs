@@ -8,6 +8,7 @@ mod common;
 mod hub_outage;
 mod kubelet_failures;
 mod kubelet_replicas;
+mod postgres_regions;
 mod propagation;
 mod region_outage;
 mod tokens_everywhere;
