@@ -129,6 +129,87 @@ impl Load {
     }
 }
 
+/// CPU time of a process and busy time of one CPU, to say which side was the bottleneck.
+struct CpuMeter {
+    server_pid: String,
+    load_cpu: String,
+    started: Instant,
+    server_ticks: f64,
+    load_busy: f64,
+    load_total: f64,
+}
+
+impl CpuMeter {
+    fn start(server: &Replica, load_cpu: u64) -> Self {
+        let pattern = format!("--listen {}", server.addr);
+        let pid = std::process::Command::new("pgrep")
+            .args(["-f", "--", &pattern])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .unwrap_or_default();
+        let mut meter = Self {
+            server_pid: pid,
+            load_cpu: format!("cpu{load_cpu} "),
+            started: Instant::now(),
+            server_ticks: 0.0,
+            load_busy: 0.0,
+            load_total: 0.0,
+        };
+        (meter.server_ticks, meter.load_busy, meter.load_total) = meter.read();
+        meter
+    }
+
+    fn read(&self) -> (f64, f64, f64) {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.server_pid)).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
+        let server = ticks(11) + ticks(12);
+        let all = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let line = all
+            .lines()
+            .find(|l| l.starts_with(&self.load_cpu))
+            .unwrap_or("");
+        let values: Vec<f64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let total: f64 = values.iter().sum();
+        let idle = values.get(3).copied().unwrap_or(0.0) + values.get(4).copied().unwrap_or(0.0);
+        (server, total - idle, total)
+    }
+
+    /// "server 98% of its core, load+database 64% of theirs".
+    fn report(&self) -> String {
+        let (server, busy, total) = self.read();
+        let hz = 100.0; // USER_HZ on Linux
+        let wall = self.started.elapsed().as_secs_f64();
+        let server_share = (server - self.server_ticks) / hz / wall * 100.0;
+        let load_share = (busy - self.load_busy) / (total - self.load_total).max(1.0) * 100.0;
+        format!(
+            "server {server_share:.0}% of its core, load + PostgreSQL {load_share:.0}% of theirs"
+        )
+    }
+}
+
 /// Latencies of successful requests and the count of failed ones.
 #[derive(Default)]
 struct Sample {
@@ -369,6 +450,7 @@ async fn main() -> anyhow::Result<()> {
     let soak_run = Duration::from_secs(env_number("SOAK_SECONDS", 300));
     let soak_rate = env_number("SOAK_RATE", 400);
     let cpu = Some(env_number("SERVER_CPU", 0) as usize);
+    let load_cpu = env_number("LOAD_CPU", 1);
     let db = Postgres::start().await?;
     let uri = db.create_database("bench").await?;
     let work = tempfile::tempdir()?;
@@ -389,8 +471,10 @@ async fn main() -> anyhow::Result<()> {
             setup: setup.clone(),
         });
         client_credentials(load.clone(), connections, Duration::from_secs(2)).await;
+        let meter = CpuMeter::start(&server, load_cpu);
         let sample = client_credentials(load, connections, duration).await;
         sample.report(&format!("client_credentials, {name} store"), duration);
+        println!("{:>44} {}", "", meter.report());
     }
 
     let server = Replica::spawn_on("postgres", work.path(), &uri, work.path(), cpu).await?;
@@ -401,8 +485,10 @@ async fn main() -> anyhow::Result<()> {
         setup: setup.clone(),
     });
     let browser = load.signed_in_browser().await?;
+    let meter = CpuMeter::start(&server, load_cpu);
     let sample = refresh_chains(load.clone(), browser.clone(), connections, duration).await;
     sample.report("refresh_token, postgres store", duration);
+    println!("{:>44} {}", "", meter.report());
     let (sample, took) = code_redemptions(load.clone(), browser.clone(), connections, 8_000).await;
     sample.report("authorization_code redemption, postgres store", took);
     if !soak_run.is_zero() {
