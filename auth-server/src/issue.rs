@@ -11,7 +11,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::keys::Signer;
 use crate::oauth::jwt::{self, TokenType};
-use crate::oauth::{AccessClaims, IdClaims, at_hash, merged_claims};
+use crate::oauth::{AccessClaims, IdClaims, at_hash, merged_claims, released_claims};
 use crate::tenant::{Client, Tenant};
 
 /// 256 bits from the system CSPRNG, base64url: unguessable codes and refresh tokens
@@ -78,11 +78,13 @@ pub fn access_token(
     }
 }
 
-/// What an ID token needs from the authentication event.
+/// What an ID token needs from the authentication event and its grant.
 #[derive(Debug, Clone, Copy)]
 pub struct Authentication<'a> {
     pub auth_time: UnixSeconds,
     pub nonce: Option<&'a str>,
+    /// The granted scope: it decides which of the user's claims the token carries.
+    pub scope: &'a str,
 }
 
 pub fn id_token(
@@ -94,6 +96,9 @@ pub fn id_token(
     access_token: &str,
     now: UnixSeconds,
 ) -> String {
+    let user_claims = subject
+        .user
+        .map(|user| released_claims(&user.claims, authentication.scope));
     let claims = IdClaims {
         iss: tenant.issuer().to_owned(),
         sub: subject.id.to_owned(),
@@ -106,7 +111,7 @@ pub fn id_token(
         at_hash: at_hash(access_token, signer.alg()),
         tenant_id: tenant.id().to_owned(),
         region: tenant.region_of(subject.user).to_owned(),
-        extra: merged_claims(&tenant.config.claims, subject.user.map(|u| &u.claims)),
+        extra: merged_claims(&tenant.config.claims, user_claims.as_ref()),
     };
     jwt::encode(signer, TokenType::Id, &claims)
 }

@@ -10,14 +10,16 @@ use std::sync::OnceLock;
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use axum::body::Bytes;
 use axum::extract::{Extension, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use subtle::ConstantTimeEq;
 
 use super::login_page::{self, LoginForm};
 use super::{AppState, ClientIp, CurrentTenant};
 use crate::issue::random_token;
-use crate::oauth::{AuthorizeFailure, AuthorizeRequest, ErrorCode, OAuthError, Params, Prompt};
+use crate::oauth::{
+    Answer, AuthorizeFailure, AuthorizeRequest, ErrorCode, OAuthError, Params, SessionView, answer,
+};
 use crate::store::{CodeGrant, PendingLogin, Session, StoreUnavailable};
 use crate::tenant::Tenant;
 
@@ -28,21 +30,29 @@ const CODE_SECONDS: i64 = 60;
 const LOGIN_SECONDS: i64 = 600;
 const SESSION_SECONDS: i64 = 8 * 3600;
 
+/// GET or POST (OIDC Core §3.1.2.1: both MUST be supported). The query of a GET and the
+/// body of a POST use the same form encoding (RFC 6749 §4.1.1, Appendix B).
 pub async fn authorize(
     State(app): State<AppState>,
     Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
+    method: Method,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
-    // The query uses the same encoding as a form body (RFC 6749 §4.1.1, Appendix B).
-    let Ok(params) = Params::from_form(query.as_deref().unwrap_or_default().as_bytes()) else {
+    let encoded = if method == Method::POST {
+        &body[..]
+    } else {
+        query.as_deref().unwrap_or_default().as_bytes()
+    };
+    let Ok(params) = Params::from_form(encoded) else {
         return login_page::error(
             StatusCode::BAD_REQUEST,
             "The request parameters are malformed.",
         );
     };
-    let request = match AuthorizeRequest::validate(&tenant, &params) {
-        Ok(request) => request,
+    let (request, demands) = match AuthorizeRequest::validate(&tenant, &params, app.clock.now()) {
+        Ok(validated) => validated,
         Err(AuthorizeFailure::Page(why)) => return login_page::error(StatusCode::BAD_REQUEST, why),
         Err(AuthorizeFailure::Redirect {
             redirect_uri,
@@ -56,22 +66,24 @@ pub async fn authorize(
         Ok(session) => session,
         Err(unavailable) => return unavailable_page(unavailable),
     };
-    let answer = match (request.prompt, session) {
-        (Prompt::None | Prompt::Default, Some(session)) => {
+    let view = session.as_ref().map(|session| SessionView {
+        username: &session.username,
+        auth_time: session.auth_time,
+    });
+    let now = app.clock.now();
+    let hinted_user = demands.hinted_user.as_deref();
+    let decided = answer(request.prompt, demands.max_age, hinted_user, view, now);
+    let reply = match (decided, session) {
+        (Answer::Code, Some(session)) => {
             code_redirect(&app, &tenant, request, &session.username, session.auth_time).await
         }
-        (Prompt::None, None) => {
+        (Answer::Error(error), _) => {
             let (uri, state) = (request.redirect_uri.clone(), request.state.clone());
-            Ok(error_redirect(
-                &tenant,
-                &uri,
-                state.as_deref(),
-                OAuthError::LoginRequired,
-            ))
+            Ok(error_redirect(&tenant, &uri, state.as_deref(), error))
         }
-        (Prompt::Login | Prompt::Default, _) => show_login(&app, &tenant, request).await,
+        (Answer::SignIn | Answer::Code, _) => show_login(&app, &tenant, request).await,
     };
-    answer.unwrap_or_else(unavailable_page)
+    reply.unwrap_or_else(unavailable_page)
 }
 
 /// The signed-in user of this tenant, if the session cookie names a live session.
@@ -115,7 +127,8 @@ async fn show_login(
         expires_at: app.clock.now() + LOGIN_SECONDS,
     };
     app.store.save_login(&login_id, &pending).await?;
-    let form = login_form(tenant, &pending, &login_id, "", None);
+    let prefill = pending.request.login_hint.as_deref().unwrap_or_default();
+    let form = login_form(tenant, &pending, &login_id, prefill, None);
     let mut response = login_page::login(&form, StatusCode::OK);
     set_cookie(&mut response, tenant, CSRF_COOKIE, &csrf, LOGIN_SECONDS);
     Ok(response)

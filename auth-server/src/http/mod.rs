@@ -65,7 +65,10 @@ pub fn router(state: AppState) -> Router {
             get(discovery::server_metadata),
         )
         .route("/jwks.json", get(discovery::jwks))
-        .route("/authorize", get(authorize::authorize))
+        .route(
+            "/authorize",
+            get(authorize::authorize).post(authorize::authorize),
+        )
         .route("/login", post(authorize::login))
         .route("/token", post(token::token))
         .route("/introspect", post(token_info::introspect))

@@ -127,6 +127,7 @@ async fn authorization_code(
         let authentication = Authentication {
             auth_time: grant.auth_time,
             nonce: request.nonce.as_deref(),
+            scope: &request.scope,
         };
         issue::id_token(
             tenant,

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use super::token::has_openid;
 use super::{AppState, CurrentTenant};
 use crate::oauth::jwt::{self, TokenType};
-use crate::oauth::{AccessClaims, Credentials, OAuthError, Params, authorization, merged_claims};
+use crate::oauth::{
+    AccessClaims, Credentials, OAuthError, Params, authorization, merged_claims, released_claims,
+};
 use crate::tenant::{Client, Tenant};
 
 /// A current access token of this tenant: signed by a published key, right `typ` and issuer,
@@ -129,7 +131,9 @@ pub async fn userinfo(
         return Err(OAuthError::InsufficientScope);
     }
     let user = tenant.user(&claims.sub).ok_or(OAuthError::InvalidToken)?;
-    let mut body = serde_json::to_value(merged_claims(&tenant.config.claims, Some(&user.claims)))
+    // OIDC Core §5.4: only the claims the token's scope released.
+    let released = released_claims(&user.claims, &claims.scope);
+    let mut body = serde_json::to_value(merged_claims(&tenant.config.claims, Some(&released)))
         .unwrap_or_default();
     body["sub"] = Value::from(user.username.as_str());
     body["tenant_id"] = Value::from(tenant.id());

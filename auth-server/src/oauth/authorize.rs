@@ -3,21 +3,15 @@
 //! Pure. The order matters: until client and redirect URI are known good, an error must be
 //! shown to the user and never sent to the (possibly attacker-chosen) redirect URI.
 
-use meridian_contract::GrantType;
+use meridian_contract::{GrantType, UnixSeconds};
 use serde::{Deserialize, Serialize};
 
-use super::{CodeChallenge, OAuthError, Params, granted_scope};
+use super::jwt::{self, TokenType};
+use super::{CodeChallenge, OAuthError, Params, Prompt, granted_scope};
 use crate::tenant::{Client, Tenant};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Prompt {
-    /// Use a live session, else show the login page.
-    Default,
-    /// Never show a page: `login_required` without a session.
-    None,
-    /// Always re-authenticate.
-    Login,
-}
+/// A hint longer than any username is not a hint; it is dropped rather than echoed.
+const MAX_LOGIN_HINT: usize = 256;
 
 /// A validated authorization request. Serialized only into the grant store, so a code or a
 /// pending login can be completed at another replica.
@@ -30,6 +24,20 @@ pub struct AuthorizeRequest {
     pub nonce: Option<String>,
     pub challenge: Option<CodeChallenge>,
     pub prompt: Prompt,
+    /// What the sign-in form pre-fills: `login_hint`, else the user of `id_token_hint`.
+    /// Defaulted so logins pending before an upgrade still load from the store.
+    #[serde(default)]
+    pub login_hint: Option<String>,
+}
+
+/// What a request demands of the session that would answer it (OIDC Core §3.1.2.1). Needed
+/// only while the request is first served, so never stored with it.
+#[derive(Debug, Clone, Default)]
+pub struct SignInDemands {
+    /// `max_age` in seconds: an older session must sign in again.
+    pub max_age: Option<u64>,
+    /// The user named by a verified `id_token_hint`: a session of anyone else does not answer.
+    pub hinted_user: Option<String>,
 }
 
 /// Where an invalid request's error goes.
@@ -46,7 +54,11 @@ pub enum AuthorizeFailure {
 }
 
 impl AuthorizeRequest {
-    pub fn validate(tenant: &Tenant, params: &Params) -> Result<Self, AuthorizeFailure> {
+    pub fn validate(
+        tenant: &Tenant,
+        params: &Params,
+        now: UnixSeconds,
+    ) -> Result<(Self, SignInDemands), AuthorizeFailure> {
         let client_id = params
             .get("client_id")
             .ok_or(AuthorizeFailure::Page("client_id is missing"))?;
@@ -73,6 +85,7 @@ impl AuthorizeRequest {
             state: state.clone(),
             error,
         };
+        refuse_unsupported(params).map_err(fail)?;
         match params.get("response_type") {
             Some("code") => {}
             None => return Err(fail(OAuthError::InvalidRequest("response_type is missing"))),
@@ -85,8 +98,18 @@ impl AuthorizeRequest {
         }
         let scope = granted_scope(client, params.get("scope")).map_err(fail)?;
         let challenge = parse_challenge(client, params).map_err(fail)?;
-        let prompt = parse_prompt(params.get("prompt")).map_err(fail)?;
-        Ok(Self {
+        let prompt = Prompt::parse(params.get("prompt")).map_err(fail)?;
+        let max_age = parse_max_age(params.get("max_age")).map_err(fail)?;
+        let hinted_user = match params.get("id_token_hint") {
+            Some(hint) => Some(hinted_user(tenant, client, hint, now).map_err(fail)?),
+            None => None,
+        };
+        let login_hint = params
+            .get("login_hint")
+            .filter(|hint| hint.len() <= MAX_LOGIN_HINT)
+            .map(str::to_owned)
+            .or_else(|| hinted_user.clone());
+        let request = Self {
             client_id: client_id.to_owned(),
             redirect_uri: redirect_uri.to_owned(),
             scope,
@@ -94,7 +117,15 @@ impl AuthorizeRequest {
             nonce: params.get("nonce").map(str::to_owned),
             challenge,
             prompt,
-        })
+            login_hint,
+        };
+        Ok((
+            request,
+            SignInDemands {
+                max_age,
+                hinted_user,
+            },
+        ))
     }
 }
 
@@ -111,25 +142,69 @@ fn parse_challenge(client: &Client, params: &Params) -> Result<Option<CodeChalle
     }
 }
 
-fn parse_prompt(prompt: Option<&str>) -> Result<Prompt, OAuthError> {
-    let values: Vec<&str> = prompt
-        .unwrap_or_default()
-        .split(' ')
-        .filter(|p| !p.is_empty())
-        .collect();
-    if values.contains(&"none") {
-        // OIDC Core §3.1.2.1: `none` with any other value is an error.
-        return if values.len() == 1 {
-            Ok(Prompt::None)
-        } else {
-            Err(OAuthError::InvalidRequest("prompt=none cannot be combined"))
-        };
+/// Parameters this server refuses rather than ignore (OIDC Core §3.1.2.6, §6). `claims`,
+/// `acr_values`, `display`, `ui_locales` and `claims_locales` are requests the server may
+/// decline to satisfy (§5.5, §3.1.2.1), and discovery says it does not.
+fn refuse_unsupported(params: &Params) -> Result<(), OAuthError> {
+    if params.get("request").is_some() {
+        return Err(OAuthError::RequestNotSupported);
     }
-    Ok(if values.contains(&"login") {
-        Prompt::Login
-    } else {
-        Prompt::Default
-    })
+    if params.get("request_uri").is_some() {
+        return Err(OAuthError::RequestUriNotSupported);
+    }
+    if params.get("registration").is_some() {
+        return Err(OAuthError::RegistrationNotSupported);
+    }
+    match params.get("response_mode") {
+        None | Some("query") => Ok(()),
+        Some(_) => Err(OAuthError::InvalidRequest("response_mode must be query")),
+    }
+}
+
+/// OIDC Core §3.1.2.1: a non-negative number of seconds.
+fn parse_max_age(max_age: Option<&str>) -> Result<Option<u64>, OAuthError> {
+    let Some(max_age) = max_age else {
+        return Ok(None);
+    };
+    let digits =
+        !max_age.is_empty() && max_age.len() <= 12 && max_age.bytes().all(|b| b.is_ascii_digit());
+    match digits.then(|| max_age.parse::<u64>().ok()).flatten() {
+        Some(seconds) => Ok(Some(seconds)),
+        None => Err(OAuthError::InvalidRequest(
+            "max_age is not a number of seconds",
+        )),
+    }
+}
+
+/// The claims of an `id_token_hint` this server checks.
+#[derive(Deserialize)]
+struct HintClaims {
+    iss: String,
+    sub: String,
+    aud: String,
+    tenant_id: String,
+}
+
+/// OIDC Core §3.1.2.1: the hint must be an ID token this tenant issued to this client, signed
+/// by a key it publishes now. It may have expired: it names a user, it grants nothing.
+fn hinted_user(
+    tenant: &Tenant,
+    client: &Client,
+    hint: &str,
+    now: UnixSeconds,
+) -> Result<String, OAuthError> {
+    let claims: HintClaims =
+        jwt::verify(hint, TokenType::Id, |kid| tenant.keys().verifier(kid, now))
+            .map_err(|_| OAuthError::InvalidRequest("id_token_hint is not a valid ID token"))?;
+    let ours = claims.iss == tenant.issuer()
+        && claims.tenant_id == tenant.id()
+        && claims.aud == client.config.client_id;
+    if !ours {
+        return Err(OAuthError::InvalidRequest(
+            "id_token_hint was not issued to this client",
+        ));
+    }
+    Ok(claims.sub)
 }
 
 #[cfg(test)]
@@ -137,10 +212,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prompt_none_alone_only() {
-        assert_eq!(parse_prompt(Some("none")).unwrap(), Prompt::None);
-        assert!(parse_prompt(Some("none login")).is_err());
-        assert_eq!(parse_prompt(Some("login consent")).unwrap(), Prompt::Login);
-        assert_eq!(parse_prompt(None).unwrap(), Prompt::Default);
+    fn max_age_is_a_non_negative_number() {
+        assert_eq!(parse_max_age(Some("0")).unwrap(), Some(0));
+        assert_eq!(parse_max_age(Some("3600")).unwrap(), Some(3600));
+        assert_eq!(parse_max_age(None).unwrap(), None);
+        for bad in ["-1", "1.5", "+3", "1e3", "99999999999999999999"] {
+            assert!(parse_max_age(Some(bad)).is_err(), "{bad}");
+        }
     }
 }

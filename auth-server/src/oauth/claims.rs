@@ -90,6 +90,50 @@ pub fn at_hash(access_token: &str, alg: Algorithm) -> String {
     URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
 }
 
+/// OIDC Core §5.4: the standard claims each scope value asks for.
+pub const SCOPE_CLAIMS: &[(&str, &[&str])] = &[
+    (
+        "profile",
+        &[
+            "name",
+            "family_name",
+            "given_name",
+            "middle_name",
+            "nickname",
+            "preferred_username",
+            "profile",
+            "picture",
+            "website",
+            "gender",
+            "birthdate",
+            "zoneinfo",
+            "locale",
+            "updated_at",
+        ],
+    ),
+    ("email", &["email", "email_verified"]),
+    ("address", &["address"]),
+    ("phone", &["phone_number", "phone_number_verified"]),
+];
+
+/// The scope a user claim is released under: its §5.4 scope, and `profile` for a claim §5.4
+/// does not name (a tenant's own user attributes are profile data too).
+pub fn scope_of_claim(claim: &str) -> &'static str {
+    SCOPE_CLAIMS
+        .iter()
+        .find(|(_, claims)| claims.contains(&claim))
+        .map_or("profile", |(scope, _)| scope)
+}
+
+/// The user's claims the granted `scope` releases (OIDC Core §5.4); nothing else leaves.
+pub fn released_claims(user: &BTreeMap<String, Value>, scope: &str) -> BTreeMap<String, Value> {
+    let granted: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
+    user.iter()
+        .filter(|(name, _)| granted.contains(&scope_of_claim(name)))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
 /// Static tenant claims first, then the user's own: both already checked against
 /// [`RESERVED_CLAIMS`] at load, so neither can shadow a registered claim.
 pub fn merged_claims(
@@ -115,6 +159,28 @@ mod tests {
         // Half of SHA-256 is 16 bytes: 22 base64url characters.
         assert_eq!(at_hash("token", Algorithm::ES256).len(), 22);
         assert_eq!(at_hash("token", Algorithm::EdDSA).len(), 43);
+    }
+
+    #[test]
+    fn user_claims_are_released_by_their_scope_only() {
+        let user: BTreeMap<String, Value> = [
+            ("email", "a@example.com"),
+            ("name", "Alice"),
+            ("phone_number", "+1"),
+            ("department", "R&D"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), Value::from(v)))
+        .collect();
+        let names = |scope| {
+            released_claims(&user, scope)
+                .into_keys()
+                .collect::<Vec<_>>()
+        };
+        assert!(names("openid").is_empty());
+        assert_eq!(names("openid email"), ["email"]);
+        assert_eq!(names("openid profile"), ["department", "name"]);
+        assert_eq!(names("phone"), ["phone_number"]);
     }
 
     #[test]

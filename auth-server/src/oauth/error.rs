@@ -40,6 +40,16 @@ pub enum OAuthError {
     UnsupportedResponseType,
     #[error("login_required")]
     LoginRequired,
+    /// OIDC Core §3.1.2.6: consent was asked for and this server has no consent screen.
+    #[error("consent_required")]
+    ConsentRequired,
+    /// OIDC Core §3.1.2.6: request objects (§6) are not supported.
+    #[error("request_not_supported")]
+    RequestNotSupported,
+    #[error("request_uri_not_supported")]
+    RequestUriNotSupported,
+    #[error("registration_not_supported")]
+    RegistrationNotSupported,
     #[error("access_denied")]
     AccessDenied,
     #[error("temporarily_unavailable")]
@@ -61,6 +71,10 @@ impl OAuthError {
             Self::InsufficientScope => "insufficient_scope",
             Self::UnsupportedResponseType => "unsupported_response_type",
             Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::RegistrationNotSupported => "registration_not_supported",
             Self::AccessDenied => "access_denied",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }

@@ -8,12 +8,16 @@ mod error;
 pub mod jwt;
 mod params;
 mod pkce;
+mod prompt;
 mod scope;
 
-pub use authorize::{AuthorizeFailure, AuthorizeRequest, Prompt};
-pub use claims::{AccessClaims, IdClaims, RESERVED_CLAIMS, at_hash, merged_claims};
+pub use authorize::{AuthorizeFailure, AuthorizeRequest, SignInDemands};
+pub use claims::{
+    AccessClaims, IdClaims, RESERVED_CLAIMS, SCOPE_CLAIMS, at_hash, merged_claims, released_claims,
+};
 pub use client_auth::{Credentials, authorization};
 pub use error::{ErrorCode, OAuthError};
 pub use params::Params;
 pub use pkce::CodeChallenge;
+pub use prompt::{Answer, PROMPT_VALUES, Prompt, SessionView, answer};
 pub use scope::granted_scope;

@@ -1,9 +1,9 @@
 //! Request parameters of the form- and query-encoded OAuth endpoints.
 //!
-//! RFC 6749 §3.1 and §3.2: a parameter sent more than once is an error, and an empty value
-//! counts as absent. This type never logs parameter values (they include secrets).
+//! RFC 6749 §3.1 and §3.2: a parameter sent more than once is an error (even when one copy
+//! is empty), and an empty value counts as absent. This type never logs parameter values (they include secrets).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::OAuthError;
 
@@ -12,13 +12,15 @@ pub struct Params(HashMap<String, String>);
 
 impl Params {
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, OAuthError> {
+        let mut seen = HashSet::with_capacity(pairs.len());
         let mut map = HashMap::with_capacity(pairs.len());
         for (name, value) in pairs {
-            if value.is_empty() {
-                continue;
-            }
-            if map.insert(name, value).is_some() {
+            // `a=&a=x` is as ambiguous as `a=x&a=y`: the check comes before dropping empties.
+            if !seen.insert(name.clone()) {
                 return Err(OAuthError::InvalidRequest("a parameter is repeated"));
+            }
+            if !value.is_empty() {
+                map.insert(name, value);
             }
         }
         Ok(Self(map))
@@ -48,5 +50,25 @@ mod tests {
     fn repeated_parameters_are_refused() {
         let pairs = vec![("scope".into(), "a".into()), ("scope".into(), "b".into())];
         assert!(Params::from_pairs(pairs).is_err());
+    }
+
+    #[test]
+    fn a_repeat_with_an_empty_copy_is_refused() {
+        let pairs = vec![
+            ("scope".into(), String::new()),
+            ("scope".into(), "b".into()),
+        ];
+        assert!(Params::from_pairs(pairs).is_err());
+        let pairs = vec![
+            ("scope".into(), "b".into()),
+            ("scope".into(), String::new()),
+        ];
+        assert!(Params::from_pairs(pairs).is_err());
+    }
+
+    #[test]
+    fn an_empty_value_is_absent() {
+        let params = Params::from_pairs(vec![("state".into(), String::new())]).unwrap();
+        assert_eq!(params.get("state"), None);
     }
 }

@@ -300,6 +300,7 @@ mod tests {
             nonce: None,
             challenge: None,
             prompt: Prompt::Default,
+            login_hint: None,
         };
         CodeGrant {
             tenant: "acme".into(),
