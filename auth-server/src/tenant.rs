@@ -170,6 +170,13 @@ impl Tenant {
     pub fn scope_names(&self) -> impl Iterator<Item = &str> {
         self.config.scopes.iter().map(|scope| scope.name.as_str())
     }
+
+    /// Every claim name some user of this tenant has, for discovery's `claims_supported`.
+    pub fn user_claim_names(&self) -> impl Iterator<Item = &str> {
+        self.users
+            .values()
+            .flat_map(|user| user.claims.keys().map(String::as_str))
+    }
 }
 
 fn check_claim_names<'a>(names: impl Iterator<Item = &'a String>) -> Result<(), TenantError> {

@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use subtle::ConstantTimeEq;
 
+use super::cookies;
 use super::login_page::{self, LoginForm};
 use super::{AppState, ClientIp, CurrentTenant};
 use crate::issue::random_token;
@@ -23,8 +24,6 @@ use crate::oauth::{
 use crate::store::{CodeGrant, PendingLogin, Session, StoreUnavailable};
 use crate::tenant::Tenant;
 
-const SESSION_COOKIE: &str = "meridian_session";
-const CSRF_COOKIE: &str = "meridian_csrf";
 /// RFC 6749 §4.1.2 recommends at most ten minutes; one is plenty for a redirect.
 const CODE_SECONDS: i64 = 60;
 const LOGIN_SECONDS: i64 = 600;
@@ -92,7 +91,7 @@ async fn live_session(
     tenant: &Tenant,
     headers: &HeaderMap,
 ) -> Result<Option<Session>, StoreUnavailable> {
-    let Some(id) = cookie(headers, SESSION_COOKIE) else {
+    let Some(id) = cookies::read(headers, tenant, cookies::SESSION) else {
         return Ok(None);
     };
     let session = app.store.session(id, app.clock.now()).await?;
@@ -130,7 +129,7 @@ async fn show_login(
     let prefill = pending.request.login_hint.as_deref().unwrap_or_default();
     let form = login_form(tenant, &pending, &login_id, prefill, None);
     let mut response = login_page::login(&form, StatusCode::OK);
-    set_cookie(&mut response, tenant, CSRF_COOKIE, &csrf, LOGIN_SECONDS);
+    cookies::set(&mut response, tenant, cookies::CSRF, &csrf, LOGIN_SECONDS);
     Ok(response)
 }
 
@@ -238,7 +237,7 @@ fn check_form(
         .filter(|p| p.tenant == tenant.id())
         .ok_or((StatusCode::BAD_REQUEST, "This sign-in page has expired."))?;
     let form_csrf = params.get("csrf").unwrap_or_default();
-    let cookie_csrf = cookie(headers, CSRF_COOKIE).unwrap_or_default();
+    let cookie_csrf = cookies::read(headers, tenant, cookies::CSRF).unwrap_or_default();
     let csrf_ok = bool::from(form_csrf.as_bytes().ct_eq(pending.csrf.as_bytes()))
         & bool::from(cookie_csrf.as_bytes().ct_eq(pending.csrf.as_bytes()));
     if !csrf_ok {
@@ -267,14 +266,14 @@ async fn signed_in(
     };
     app.store.save_session(&session_id, &session).await?;
     let mut response = code_redirect(app, tenant, pending.request, username, now).await?;
-    set_cookie(
+    cookies::set(
         &mut response,
         tenant,
-        SESSION_COOKIE,
+        cookies::SESSION,
         &session_id,
         SESSION_SECONDS,
     );
-    set_cookie(&mut response, tenant, CSRF_COOKIE, "", 0);
+    cookies::set(&mut response, tenant, cookies::CSRF, "", 0);
     Ok(response)
 }
 
@@ -366,35 +365,4 @@ fn redirect(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
-        .filter(|value| !value.is_empty())
-}
-
-/// Cookies are scoped to the tenant's path so tenants sharing a host never see each other's.
-fn set_cookie(response: &mut Response, tenant: &Tenant, name: &str, value: &str, max_age: i64) {
-    let path = if tenant.path.is_empty() {
-        "/"
-    } else {
-        tenant.path.as_str()
-    };
-    let secure = if tenant.issuer().starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie =
-        format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
-    if let Ok(value) = HeaderValue::try_from(cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
 }

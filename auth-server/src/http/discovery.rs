@@ -1,8 +1,17 @@
 //! OIDC Discovery 1.0 / RFC 8414 metadata and the JWKS (RFC 7517).
 //!
+//! The metadata says only what the server does: `claims_supported` is every claim a token
+//! or userinfo of this tenant can carry, `prompt_values_supported` the prompts it honours.
+//! One deviation, on purpose: OIDC Discovery §3 makes RS256 for ID tokens a MUST, but a
+//! tenant's ring holds the algorithm its signing policy chose (ES256 by default, EdDSA or
+//! RS256), and `id_token_signing_alg_values_supported` lists exactly that. A tenant whose
+//! relying parties need RS256 chooses RS256.
+//!
 //! The JWKS lists exactly the keys whose publish window is open now, public members only;
 //! its `max-age` is what the operator's rotation schedule counts on. A private key member must
 //! never appear here.
+
+use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::extract::{Extension, State};
@@ -11,6 +20,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{AppState, CurrentTenant, JwksMaxAge};
+use crate::oauth::{HONOURED_PROMPTS, scope_of_claim};
+use crate::tenant::Tenant;
 
 fn metadata(tenant: &CurrentTenant) -> Value {
     let tenant = &tenant.0;
@@ -34,12 +45,39 @@ fn metadata(tenant: &CurrentTenant) -> Value {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": client_auth,
         "code_challenge_methods_supported": ["S256"],
-        "prompt_values_supported": ["none", "login"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "tenant_id", "region"],
+        "prompt_values_supported": HONOURED_PROMPTS,
+        "claims_supported": claims_supported(tenant),
+        "claims_parameter_supported": false,
+        "claim_types_supported": ["normal"],
         "authorization_response_iss_parameter_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
     })
+}
+
+/// Meridian's own claims, the tenant's static ones, and the user claims its users have under
+/// a scope the tenant offers (OIDC Core §5.4).
+fn claims_supported(tenant: &Tenant) -> Vec<&str> {
+    let registered = [
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "at_hash",
+        "azp",
+        "tenant_id",
+        "region",
+    ];
+    let offered: BTreeSet<&str> = tenant.scope_names().collect();
+    let users = tenant
+        .user_claim_names()
+        .filter(|claim| offered.contains(scope_of_claim(claim)));
+    let statics = tenant.config.claims.keys().map(String::as_str);
+    let others: BTreeSet<&str> = statics.chain(users).collect();
+    registered.into_iter().chain(others).collect()
 }
 
 pub async fn openid_configuration(Extension(tenant): Extension<CurrentTenant>) -> Json<Value> {

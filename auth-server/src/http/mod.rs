@@ -5,6 +5,7 @@
 //! policy of their own and never log request bodies, tokens or credentials.
 
 mod authorize;
+mod cookies;
 mod discovery;
 mod login_page;
 mod probes;
@@ -18,7 +19,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower::ServiceExt;
@@ -85,6 +86,22 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(probes::metrics))
         .fallback(dispatch)
         .with_state((state, tenant_routes))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// On every public response: no MIME sniffing of a JSON or HTML body, and no `Referer` that
+/// would carry a login page's or a redirect's URL (with its code or state) to another site.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 /// Routes a request to its tenant by issuer path, then to the endpoint under it.

@@ -14,10 +14,11 @@ mod scope;
 pub use authorize::{AuthorizeFailure, AuthorizeRequest, SignInDemands};
 pub use claims::{
     AccessClaims, IdClaims, RESERVED_CLAIMS, SCOPE_CLAIMS, at_hash, merged_claims, released_claims,
+    scope_of_claim,
 };
 pub use client_auth::{Credentials, authorization};
 pub use error::{ErrorCode, OAuthError};
 pub use params::Params;
 pub use pkce::CodeChallenge;
-pub use prompt::{Answer, PROMPT_VALUES, Prompt, SessionView, answer};
+pub use prompt::{Answer, HONOURED_PROMPTS, Prompt, SessionView, answer};
 pub use scope::granted_scope;

@@ -22,7 +22,9 @@ pub enum Prompt {
 }
 
 /// The values of `prompt` this server honours, as discovery lists them.
-pub const PROMPT_VALUES: &[&str] = &["none", "login", "consent", "select_account"];
+pub const HONOURED_PROMPTS: &[&str] = &["none", "login", "select_account"];
+/// Every value it understands: `consent` is understood, and refused.
+const PROMPT_VALUES: &[&str] = &["none", "login", "select_account", "consent"];
 
 impl Prompt {
     pub fn parse(prompt: Option<&str>) -> Result<Self, OAuthError> {
