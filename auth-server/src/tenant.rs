@@ -4,7 +4,7 @@
 //! Building a [`Tenant`] is pure (contract values in, tenant or error out); it must never
 //! read files or keep a secret in a form that could be logged.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use argon2::PasswordHash;
 use meridian_contract::{
@@ -97,6 +97,9 @@ pub struct Tenant {
     pub authority: String,
     clients: HashMap<String, Client>,
     users: HashMap<String, User>,
+    /// Every claim name some user has, gathered once: discovery is unauthenticated and must
+    /// not walk the directory per request.
+    user_claim_names: BTreeSet<String>,
     keys: TenantKeys,
 }
 
@@ -116,6 +119,10 @@ impl Tenant {
         check_claim_names(config.claims.keys())?;
         let clients = index_clients(&config.clients, &clients)?;
         let users = index_users(users)?;
+        let user_claim_names = users
+            .values()
+            .flat_map(|user| user.claims.keys().cloned())
+            .collect();
         let keys = TenantKeys::load(keys)?;
         let authority = match issuer.port() {
             Some(port) => format!("{}:{port}", issuer.host_str().unwrap_or_default()),
@@ -128,6 +135,7 @@ impl Tenant {
             authority,
             clients,
             users,
+            user_claim_names,
             keys,
         })
     }
@@ -173,9 +181,7 @@ impl Tenant {
 
     /// Every claim name some user of this tenant has, for discovery's `claims_supported`.
     pub fn user_claim_names(&self) -> impl Iterator<Item = &str> {
-        self.users
-            .values()
-            .flat_map(|user| user.claims.keys().map(String::as_str))
+        self.user_claim_names.iter().map(String::as_str)
     }
 }
 
