@@ -4,13 +4,15 @@
 //! Where to look:
 //!
 //! - pure rules: [`oauth`] (errors and their RFC codes, PKCE, claims, JWS, client
-//!   authentication), [`keys`] (key schedule over parsed keys), [`tenant`], [`throttle`];
+//!   authentication), [`keys`] (key schedule over parsed keys), [`tenant`], [`throttle`],
+//!   [`client_address`], [`password`] (the bounded pool of password checks);
 //! - I/O edges: [`http`] (handlers), [`config`] (reading and watching the directory),
 //!   [`store`] (codes, refresh tokens, sessions: in memory or PostgreSQL), [`store_health`]
 //!   (late migration, up/down, sweeping), [`server`] (wiring).
 //!
 //! Time always comes from a [`clock::Clock`]. No secret, token or key material is ever logged.
 
+pub mod client_address;
 pub mod clock;
 pub mod config;
 pub mod dev;
@@ -19,6 +21,7 @@ pub mod issue;
 pub mod keys;
 pub mod metrics;
 pub mod oauth;
+pub mod password;
 pub mod server;
 pub mod store;
 pub mod store_health;

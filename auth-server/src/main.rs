@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use meridian_auth_server::client_address::TrustedProxies;
 use meridian_auth_server::dev::{DevConfig, write_dev_config};
+use meridian_auth_server::password::{DEFAULT_MEMORY_LIMIT, cgroup_memory_limit, parse_bytes};
 use meridian_auth_server::server::{ServerOptions, start};
 use meridian_auth_server::store::StoreChoice;
 
@@ -19,6 +21,13 @@ const USAGE: &str =
                     replica) or a PostgreSQL URI postgres://USER:PASSWORD@HOST:PORT/DB shared
                     by every replica (env MERIDIAN_STORE; prefer the variable: arguments are
                     visible to every user of the machine)
+  --login-memory BYTES  memory limit the password checks are sized from (env
+                    MERIDIAN_LOGIN_MEMORY, e.g. 128Mi; default the cgroup's memory.max or
+                    memory.limit_in_bytes, else 128Mi): 48Mi is kept for the rest, each argon2
+                    check holds its m (19Mi by default), beyond that a login answers 503
+  --trusted-proxies CIDRS  comma-separated addresses/CIDR blocks of proxies whose
+                    Forwarded / X-Forwarded-For header names the client for the login
+                    throttle (env MERIDIAN_TRUSTED_PROXIES; default none: the TCP peer)
   --dev             serve a demo tenant: written into --config-dir (default a temporary
                     directory) on first start, reused on later ones
 
@@ -28,6 +37,8 @@ struct Args {
     config_dir: Option<PathBuf>,
     listen: Option<SocketAddr>,
     store: StoreChoice,
+    login_memory: Option<u64>,
+    trusted_proxies: TrustedProxies,
     dev: bool,
 }
 
@@ -42,6 +53,14 @@ fn parse_args() -> anyhow::Result<Args> {
             Ok(value) if !value.is_empty() => value.parse().context("MERIDIAN_STORE")?,
             _ => StoreChoice::Memory,
         },
+        login_memory: std::env::var("MERIDIAN_LOGIN_MEMORY")
+            .ok()
+            .map(|v| bytes(&v).context("MERIDIAN_LOGIN_MEMORY"))
+            .transpose()?,
+        trusted_proxies: std::env::var("MERIDIAN_TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .parse()
+            .context("MERIDIAN_TRUSTED_PROXIES")?,
         dev: false,
     };
     let mut argv = std::env::args().skip(1);
@@ -61,6 +80,15 @@ fn parse_args() -> anyhow::Result<Args> {
             "--config-dir" => args.config_dir = Some(value("--config-dir")?.into()),
             "--listen" => args.listen = Some(value("--listen")?.parse()?),
             "--store" => args.store = value("--store")?.parse().context("--store")?,
+            "--login-memory" => {
+                args.login_memory =
+                    Some(bytes(&value("--login-memory")?).context("--login-memory")?)
+            }
+            "--trusted-proxies" => {
+                args.trusted_proxies = value("--trusted-proxies")?
+                    .parse()
+                    .context("--trusted-proxies")?
+            }
             "--dev" => args.dev = true,
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -70,6 +98,10 @@ fn parse_args() -> anyhow::Result<Args> {
         }
     }
     Ok(args)
+}
+
+fn bytes(text: &str) -> anyhow::Result<u64> {
+    parse_bytes(text).with_context(|| format!("{text:?} is not a size like 128Mi"))
 }
 
 fn init_logging() {
@@ -111,6 +143,11 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut options = ServerOptions::new(config_dir, listen);
     options.store = args.store;
+    options.memory_limit = args
+        .login_memory
+        .or_else(cgroup_memory_limit)
+        .unwrap_or(DEFAULT_MEMORY_LIMIT);
+    options.trusted_proxies = args.trusted_proxies;
     let server = start(options).await.context("starting the server")?;
     server.run_until_signal().await.context("serving")
 }

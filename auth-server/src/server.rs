@@ -12,10 +12,12 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::client_address::TrustedProxies;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigHandle, DirWatch};
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
+use crate::password::{DEFAULT_MEMORY_LIMIT, PasswordPool};
 use crate::store::StoreChoice;
 use crate::store_health;
 use crate::throttle::{LoginThrottle, ThrottlePolicy};
@@ -28,6 +30,10 @@ pub struct ServerOptions {
     pub clock: Arc<dyn Clock>,
     pub throttle: ThrottlePolicy,
     pub store: StoreChoice,
+    /// The process's memory limit in bytes; password checks get what the rest leaves.
+    pub memory_limit: u64,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` headers name the client.
+    pub trusted_proxies: TrustedProxies,
     /// How often expired grants are deleted.
     pub sweep_interval: Duration,
 }
@@ -41,6 +47,8 @@ impl ServerOptions {
             clock: Arc::new(SystemClock),
             throttle: ThrottlePolicy::default(),
             store: StoreChoice::Memory,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+            trusted_proxies: TrustedProxies::default(),
             sweep_interval: Duration::from_secs(60),
         }
     }
@@ -90,6 +98,8 @@ pub async fn start(options: ServerOptions) -> std::io::Result<RunningServer> {
         clock: options.clock.clone(),
         metrics: metrics.clone(),
         throttle: LoginThrottle::new(options.throttle),
+        passwords: PasswordPool::for_memory_limit(options.memory_limit),
+        trusted_proxies: Arc::new(options.trusted_proxies.clone()),
     };
     let listener = TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;

@@ -1,7 +1,20 @@
-//! Throttling of failed logins, per user and per client IP, in fixed windows.
+//! Throttling of login attempts per tenant: per user and address, per user, and per address,
+//! in fixed windows.
 //!
-//! Counts only failures: a user who keeps typing the right password is never slowed down.
-//! The counts live in the [`Store`], so every replica of a region sees the same ones; this
+//! Atomic: an attempt is counted (reserved) in the [`Store`] *before* its password is
+//! checked, so parallel attempts cannot all pass a check made before any of them was
+//! recorded; a successful attempt gives its reservation back. A user who keeps typing the
+//! right password is never slowed down.
+//!
+//! Every key includes the tenant, so one tenant's failures never throttle another's users.
+//! The lockout a stranger can cause is bounded: the tight per-user limit is keyed on the
+//! user *and the client address*, so a stranger guessing at alice locks out only their own
+//! address, never alice's; a looser limit per user across every address still bounds a
+//! distributed guess. We chose this over exponential delays per user because any per-user
+//! delay (exponential or not) is renewed by whoever keeps guessing, which is exactly the
+//! indefinite lockout to avoid. The address is the one [`crate::client_address`] trusts.
+//!
+//! The counts live in the store, so every replica of a region sees the same ones; this
 //! module only decides the keys and the limits. Time comes from the caller's clock. It never
 //! sees a password.
 
@@ -14,7 +27,11 @@ use crate::store::{Store, StoreResult};
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottlePolicy {
     pub window_seconds: i64,
+    /// Failed attempts for one user from one address.
     pub failures_per_user: u32,
+    /// Failed attempts for one user from every address together.
+    pub failures_per_user_everywhere: u32,
+    /// Failed attempts from one address at one tenant, whatever the username.
     pub failures_per_ip: u32,
 }
 
@@ -23,6 +40,7 @@ impl Default for ThrottlePolicy {
         Self {
             window_seconds: 300,
             failures_per_user: 5,
+            failures_per_user_everywhere: 50,
             failures_per_ip: 20,
         }
     }
@@ -33,47 +51,69 @@ pub struct LoginThrottle {
     policy: ThrottlePolicy,
 }
 
+/// Who is trying: the tenant, the username typed and the client address.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    pub tenant: &'a str,
+    pub username: &'a str,
+    pub ip: IpAddr,
+}
+
 impl LoginThrottle {
     pub fn new(policy: ThrottlePolicy) -> Self {
         Self { policy }
     }
 
-    /// Whether another attempt is allowed now for this user from this address.
-    pub async fn allows(
+    /// Counts this attempt against every limit and says whether it may go on. Counted
+    /// before the password is checked: see the module doc.
+    pub async fn reserve(
         &self,
         store: &dyn Store,
-        (tenant, username): (&str, &str),
-        ip: IpAddr,
+        attempt: Attempt<'_>,
         now: UnixSeconds,
     ) -> StoreResult<bool> {
-        let user = store.failures(&user_key(tenant, username), now).await?;
-        if user >= self.policy.failures_per_user {
-            return Ok(false);
+        let window = self.policy.window_seconds;
+        let mut allowed = true;
+        for (key, limit) in self.limits(attempt) {
+            // Every key is counted even once one is over: a refused attempt still counts.
+            let count = store.count_failure(&key, window, now).await?;
+            allowed &= count <= limit;
         }
-        let address = store.failures(&ip_key(ip), now).await?;
-        Ok(address < self.policy.failures_per_ip)
+        Ok(allowed)
     }
 
-    pub async fn record_failure(
-        &self,
-        store: &dyn Store,
-        (tenant, username): (&str, &str),
-        ip: IpAddr,
-        now: UnixSeconds,
-    ) -> StoreResult<()> {
-        let window = self.policy.window_seconds;
-        for key in [user_key(tenant, username), ip_key(ip)] {
-            store.count_failure(&key, window, now).await?;
+    /// The attempt succeeded: its reservation is given back, and the user's failures are
+    /// forgotten. The address keeps its earlier failures.
+    pub async fn succeeded(&self, store: &dyn Store, attempt: Attempt<'_>) -> StoreResult<()> {
+        let [pair, user, address] = self.limits(attempt).map(|(key, _)| key);
+        store.clear_failures(&pair).await?;
+        store.clear_failures(&user).await?;
+        store.forgive_failure(&address).await
+    }
+
+    /// The attempt was never checked (no capacity): its reservation is given back.
+    pub async fn release(&self, store: &dyn Store, attempt: Attempt<'_>) -> StoreResult<()> {
+        for (key, _) in self.limits(attempt) {
+            store.forgive_failure(&key).await?;
         }
         Ok(())
     }
 
-    pub async fn record_success(
-        &self,
-        store: &dyn Store,
-        (tenant, username): (&str, &str),
-    ) -> StoreResult<()> {
-        store.clear_failures(&user_key(tenant, username)).await
+    fn limits(&self, attempt: Attempt<'_>) -> [(String, u32); 3] {
+        let Attempt {
+            tenant,
+            username,
+            ip,
+        } = attempt;
+        let policy = &self.policy;
+        [
+            (pair_key(tenant, username, ip), policy.failures_per_user),
+            (
+                user_key(tenant, username),
+                policy.failures_per_user_everywhere,
+            ),
+            (ip_key(tenant, ip), policy.failures_per_ip),
+        ]
     }
 }
 
@@ -82,8 +122,12 @@ fn user_key(tenant: &str, username: &str) -> String {
     format!("user:{}:{tenant}:{username}", tenant.len())
 }
 
-fn ip_key(ip: IpAddr) -> String {
-    format!("ip:{ip}")
+fn pair_key(tenant: &str, username: &str, ip: IpAddr) -> String {
+    format!("user-ip:{ip}:{}:{tenant}:{username}", tenant.len())
+}
+
+fn ip_key(tenant: &str, ip: IpAddr) -> String {
+    format!("ip:{ip}:{tenant}")
 }
 
 #[cfg(test)]
@@ -92,62 +136,80 @@ mod tests {
     use crate::store::MemoryStore;
 
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    const OTHER_IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 9));
+
+    fn who(tenant: &'static str, username: &'static str, ip: IpAddr) -> Attempt<'static> {
+        Attempt {
+            tenant,
+            username,
+            ip,
+        }
+    }
 
     #[tokio::test]
-    async fn a_user_is_locked_after_repeated_failures_until_the_window_ends() {
+    async fn a_user_is_locked_at_one_address_until_the_window_ends() {
         let (store, throttle) = (MemoryStore::default(), LoginThrottle::default());
+        let alice = who("t", "alice", IP);
         for _ in 0..5 {
-            assert!(
-                throttle
-                    .allows(&store, ("t", "alice"), IP, 0)
-                    .await
-                    .unwrap()
-            );
+            assert!(throttle.reserve(&store, alice, 0).await.unwrap());
+        }
+        assert!(!throttle.reserve(&store, alice, 299).await.unwrap());
+        assert!(
             throttle
-                .record_failure(&store, ("t", "alice"), IP, 0)
+                .reserve(&store, who("t", "alice", OTHER_IP), 299)
                 .await
-                .unwrap();
+                .unwrap(),
+            "a stranger's guesses do not lock alice out at her own address"
+        );
+        assert!(
+            throttle
+                .reserve(&store, who("t", "bob", IP), 299)
+                .await
+                .unwrap()
+        );
+        assert!(throttle.reserve(&store, alice, 300).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn one_address_is_limited_across_usernames_of_one_tenant_only() {
+        let (store, throttle) = (MemoryStore::default(), LoginThrottle::default());
+        for n in 0..20 {
+            let user = format!("user{n}");
+            let attempt = Attempt {
+                tenant: "t",
+                username: &user,
+                ip: IP,
+            };
+            assert!(throttle.reserve(&store, attempt, 0).await.unwrap());
         }
         assert!(
             !throttle
-                .allows(&store, ("t", "alice"), IP, 299)
+                .reserve(&store, who("t", "fresh", IP), 1)
                 .await
                 .unwrap()
         );
         assert!(
             throttle
-                .allows(&store, ("t", "bob"), IP, 299)
+                .reserve(&store, who("u", "fresh", IP), 1)
                 .await
-                .unwrap()
-        );
-        assert!(
-            throttle
-                .allows(&store, ("t", "alice"), IP, 300)
-                .await
-                .unwrap()
+                .unwrap(),
+            "another tenant's users are not throttled"
         );
     }
 
     #[tokio::test]
-    async fn one_address_is_limited_across_usernames() {
+    async fn a_success_gives_its_reservation_back() {
         let (store, throttle) = (MemoryStore::default(), LoginThrottle::default());
-        for n in 0..20 {
-            let user = format!("user{n}");
-            throttle
-                .record_failure(&store, ("t", &user), IP, 0)
-                .await
-                .unwrap();
+        for _ in 0..30 {
+            let alice = who("t", "alice", IP);
+            assert!(throttle.reserve(&store, alice, 0).await.unwrap());
+            throttle.succeeded(&store, alice).await.unwrap();
         }
-        assert!(
-            !throttle
-                .allows(&store, ("t", "fresh"), IP, 1)
-                .await
-                .unwrap()
-        );
     }
 
     #[test]
     fn keys_of_different_pairs_never_collide() {
         assert_ne!(user_key("a:b", "c"), user_key("a", "b:c"));
+        assert_ne!(pair_key("a:b", "c", IP), pair_key("a", "b:c", IP));
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use meridian_contract::UnixSeconds;
 
+use super::bounded::Bounded;
 use super::digest::{Digest, digest};
 use super::{
     CodeGrant, CodeRedemption, FamilyAccess, IssuedTokens, PendingLogin, RefreshGrant,
@@ -37,8 +38,8 @@ struct Memory {
     refresh: HashMap<Digest, StoredRefresh>,
     families: HashMap<String, Family>,
     revoked_access: HashMap<String, UnixSeconds>,
-    sessions: HashMap<Digest, Session>,
-    logins: HashMap<Digest, PendingLogin>,
+    sessions: Bounded<Session>,
+    logins: Bounded<PendingLogin>,
     failures: HashMap<String, FailureWindow>,
 }
 
@@ -46,6 +47,18 @@ struct Memory {
 struct FailureWindow {
     ends: UnixSeconds,
     failures: u32,
+}
+
+impl Default for Bounded<Session> {
+    fn default() -> Self {
+        Bounded::new(super::SESSION_CAPS)
+    }
+}
+
+impl Default for Bounded<PendingLogin> {
+    fn default() -> Self {
+        Bounded::new(super::LOGIN_CAPS)
+    }
 }
 
 /// The single-replica store.
@@ -184,7 +197,10 @@ impl Store for MemoryStore {
     }
 
     async fn save_session(&self, id: &str, session: &Session) -> StoreResult<()> {
-        self.with(|m| m.sessions.insert(digest(id), session.clone()));
+        self.with(|m| {
+            m.sessions
+                .insert(digest(id), &session.tenant, session.clone())
+        });
         Ok(())
     }
 
@@ -198,7 +214,7 @@ impl Store for MemoryStore {
     }
 
     async fn save_login(&self, id: &str, login: &PendingLogin) -> StoreResult<()> {
-        self.with(|m| m.logins.insert(digest(id), login.clone()));
+        self.with(|m| m.logins.insert(digest(id), &login.tenant, login.clone()));
         Ok(())
     }
 
@@ -247,6 +263,15 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn forgive_failure(&self, key: &str) -> StoreResult<()> {
+        self.with(|m| {
+            if let Some(window) = m.failures.get_mut(key) {
+                window.failures = window.failures.saturating_sub(1);
+            }
+        });
+        Ok(())
+    }
+
     async fn sweep(&self, now: UnixSeconds) -> StoreResult<Swept> {
         Ok(self.with(|m| {
             let before = m.len();
@@ -260,8 +285,8 @@ impl Store for MemoryStore {
                 m.refresh.values().map(|r| &r.grant.family).collect();
             m.families.retain(|id, _| live.contains(id));
             m.revoked_access.retain(|_, expires_at| now < *expires_at);
-            m.sessions.retain(|_, s| now < s.expires_at);
-            m.logins.retain(|_, l| now < l.expires_at);
+            m.sessions.retain(|s| now < s.expires_at);
+            m.logins.retain(|l| now < l.expires_at);
             m.failures.retain(|_, w| now < w.ends);
             Swept {
                 rows: (before - m.len()) as u64,

@@ -10,6 +10,7 @@
 //! Nothing that must survive a database outage may depend on this module: client
 //! credentials, discovery and JWKS are served from the configuration files alone.
 
+mod bounded;
 mod choice;
 mod digest;
 mod memory;
@@ -19,6 +20,7 @@ use async_trait::async_trait;
 use meridian_contract::UnixSeconds;
 use serde::{Deserialize, Serialize};
 
+pub use bounded::Caps;
 pub use choice::{OpenedStore, StoreChoice, StoreChoiceError};
 pub use memory::MemoryStore;
 pub use postgres::{
@@ -93,6 +95,21 @@ pub struct PendingLogin {
     pub request: AuthorizeRequest,
     pub expires_at: UnixSeconds,
 }
+
+/// Pending logins (created by any unauthenticated `/authorize`) that may wait at once;
+/// beyond a cap the oldest go first (see `bounded.rs`; PostgreSQL evicts the same way).
+/// With [`MAX_STORED_REQUEST`] bytes each, the global cap holds at most ~20 MiB.
+pub const LOGIN_CAPS: Caps = Caps {
+    per_tenant: 2_000,
+    global: 5_000,
+};
+/// Signed-in sessions that may live at once; beyond a cap the oldest are signed out.
+pub const SESSION_CAPS: Caps = Caps {
+    per_tenant: 20_000,
+    global: 50_000,
+};
+/// The largest authorize request a pending login stores, JSON-encoded.
+pub const MAX_STORED_REQUEST: usize = 4096;
 
 /// The store cannot answer now (database down, pool exhausted, timeout). Never carries the
 /// connection URI or anything a caller sent.
@@ -172,6 +189,8 @@ pub trait Store: Send + Sync + 'static {
     /// Failures against `key` in its current window.
     async fn failures(&self, key: &str, now: UnixSeconds) -> StoreResult<u32>;
     async fn clear_failures(&self, key: &str) -> StoreResult<()>;
+    /// Takes back one counted failure (a reserved attempt that succeeded); never below zero.
+    async fn forgive_failure(&self, key: &str) -> StoreResult<()>;
     /// Forgets what expired before `now`, in bounded batches.
     async fn sweep(&self, now: UnixSeconds) -> StoreResult<Swept>;
     /// Whether the store answers now.

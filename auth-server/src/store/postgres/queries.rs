@@ -110,6 +110,8 @@ const COUNT_FAILURE: &str = "INSERT INTO login_failures (key, failures, window_e
      RETURNING failures";
 const FAILURES: &str = "SELECT failures FROM login_failures WHERE key = $1 AND window_ends > $2";
 const CLEAR_FAILURES: &str = "DELETE FROM login_failures WHERE key = $1";
+const FORGIVE_FAILURE: &str =
+    "UPDATE login_failures SET failures = failures - 1 WHERE key = $1 AND failures > 0";
 
 fn refresh_grant(row: &Row) -> RefreshGrant {
     RefreshGrant {
@@ -342,6 +344,14 @@ impl Store for PgStore {
     async fn clear_failures(&self, key: &str) -> StoreResult<()> {
         self.with_client(|c| async move {
             let statement = c.prepare_cached(CLEAR_FAILURES).await?;
+            c.execute(&statement, &[&key]).await.map(drop)
+        })
+        .await
+    }
+
+    async fn forgive_failure(&self, key: &str) -> StoreResult<()> {
+        self.with_client(|c| async move {
+            let statement = c.prepare_cached(FORGIVE_FAILURE).await?;
             c.execute(&statement, &[&key]).await.map(drop)
         })
         .await

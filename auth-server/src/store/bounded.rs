@@ -1,0 +1,131 @@
+//! A map of per-tenant entries with a cap per tenant and a global cap, evicting oldest first.
+//!
+//! Used by the memory store for pending logins and sessions, which anyone can create (a
+//! pending login needs no credentials at all). Eviction rather than refusal: a flood at one
+//! tenant then costs only that tenant's slowest users their sign-in form (they reload it),
+//! while refusing would deny every new sign-in of the tenant for as long as the flood lasts.
+//! At the global cap the oldest entry of the tenant holding the most goes, so a flood at
+//! one tenant never evicts another tenant's entries while it holds more than they do.
+
+use std::collections::{HashMap, VecDeque};
+
+use super::digest::Digest;
+
+/// How many entries may live at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    pub per_tenant: usize,
+    pub global: usize,
+}
+
+pub struct Bounded<V> {
+    caps: Caps,
+    entries: HashMap<Digest, (String, V)>,
+    /// Each tenant's digests, oldest first.
+    order: HashMap<String, VecDeque<Digest>>,
+}
+
+impl<V> Bounded<V> {
+    pub fn new(caps: Caps) -> Self {
+        Self {
+            caps,
+            entries: HashMap::new(),
+            order: HashMap::new(),
+        }
+    }
+
+    pub fn insert(&mut self, key: Digest, tenant: &str, value: V) {
+        self.remove(&key);
+        let held = self.order.get(tenant).map_or(0, VecDeque::len);
+        if held >= self.caps.per_tenant.max(1) {
+            self.evict_oldest(tenant);
+        }
+        if self.entries.len() >= self.caps.global.max(1) {
+            let largest = self.order.iter().max_by_key(|(_, keys)| keys.len());
+            if let Some(largest) = largest.map(|(tenant, _)| tenant.clone()) {
+                self.evict_oldest(&largest);
+            }
+        }
+        self.order
+            .entry(tenant.to_owned())
+            .or_default()
+            .push_back(key);
+        self.entries.insert(key, (tenant.to_owned(), value));
+    }
+
+    pub fn get(&self, key: &Digest) -> Option<&V> {
+        self.entries.get(key).map(|(_, value)| value)
+    }
+
+    pub fn remove(&mut self, key: &Digest) -> Option<V> {
+        let (tenant, value) = self.entries.remove(key)?;
+        if let Some(keys) = self.order.get_mut(&tenant) {
+            keys.retain(|k| k != key);
+            if keys.is_empty() {
+                self.order.remove(&tenant);
+            }
+        }
+        Some(value)
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
+        self.entries.retain(|_, (_, value)| keep(value));
+        let entries = &self.entries;
+        self.order.retain(|_, keys| {
+            keys.retain(|k| entries.contains_key(k));
+            !keys.is_empty()
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn evict_oldest(&mut self, tenant: &str) {
+        let oldest = self.order.get_mut(tenant).and_then(VecDeque::pop_front);
+        if let Some(oldest) = oldest {
+            self.remove(&oldest);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::digest::digest;
+
+    fn fill(map: &mut Bounded<u32>, tenant: &str, n: u32) {
+        for i in 0..n {
+            map.insert(digest(&format!("{tenant}{i}")), tenant, i);
+        }
+    }
+
+    #[test]
+    fn a_tenant_over_its_cap_loses_its_oldest_entries_only() {
+        let mut map = Bounded::new(Caps {
+            per_tenant: 3,
+            global: 100,
+        });
+        fill(&mut map, "b", 2);
+        fill(&mut map, "a", 10);
+        assert_eq!(map.len(), 5);
+        assert!(map.get(&digest("a6")).is_none(), "oldest evicted");
+        assert_eq!(map.get(&digest("a9")), Some(&9));
+        assert_eq!(map.get(&digest("b0")), Some(&0), "another tenant untouched");
+    }
+
+    #[test]
+    fn at_the_global_cap_the_largest_tenant_gives_way() {
+        let mut map = Bounded::new(Caps {
+            per_tenant: 100,
+            global: 6,
+        });
+        fill(&mut map, "b", 2);
+        fill(&mut map, "a", 10);
+        assert_eq!(map.len(), 6);
+        assert!(map.get(&digest("b0")).is_some() && map.get(&digest("b1")).is_some());
+        map.remove(&digest("a9"));
+        map.retain(|&v| v != 8);
+        assert_eq!(map.len(), 4);
+    }
+}
