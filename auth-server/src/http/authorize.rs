@@ -5,9 +5,6 @@
 //! both a cookie and the form. Passwords are checked off the async workers, throttled, and
 //! never logged.
 
-use std::sync::OnceLock;
-
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use axum::body::Bytes;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -21,8 +18,10 @@ use crate::issue::random_token;
 use crate::oauth::{
     Answer, AuthorizeFailure, AuthorizeRequest, ErrorCode, OAuthError, Params, SessionView, answer,
 };
-use crate::store::{CodeGrant, PendingLogin, Session, StoreUnavailable};
+use crate::password::Overloaded;
+use crate::store::{CodeGrant, MAX_STORED_REQUEST, PendingLogin, Session, StoreUnavailable};
 use crate::tenant::Tenant;
+use crate::throttle::Attempt;
 
 /// RFC 6749 §4.1.2 recommends at most ten minutes; one is plenty for a redirect.
 const CODE_SECONDS: i64 = 60;
@@ -125,12 +124,32 @@ async fn show_login(
         request,
         expires_at: app.clock.now() + LOGIN_SECONDS,
     };
+    if let Some(why) = oversized(&pending.request) {
+        return Ok(login_page::error(StatusCode::BAD_REQUEST, why));
+    }
     app.store.save_login(&login_id, &pending).await?;
     let prefill = pending.request.login_hint.as_deref().unwrap_or_default();
     let form = login_form(tenant, &pending, &login_id, prefill, None);
     let mut response = login_page::login(&form, StatusCode::OK);
     cookies::set(&mut response, tenant, cookies::CSRF, &csrf, LOGIN_SECONDS);
     Ok(response)
+}
+
+/// Longest `state` or `nonce` accepted: both are echoed back, and kept while the user signs
+/// in, so an unbounded one is memory anyone can make the server hold.
+const MAX_ECHOED: usize = 1024;
+
+/// Why a request is too large to keep while its user signs in, if it is.
+fn oversized(request: &AuthorizeRequest) -> Option<&'static str> {
+    let echoed = [&request.state, &request.nonce, &request.login_hint];
+    if echoed
+        .iter()
+        .any(|v| v.as_ref().is_some_and(|v| v.len() > MAX_ECHOED))
+    {
+        return Some("The state, nonce or login_hint parameter is longer than 1024 bytes.");
+    }
+    let stored = serde_json::to_vec(request).map_or(usize::MAX, |json| json.len());
+    (stored > MAX_STORED_REQUEST).then_some("The authorization request is too large.")
 }
 
 fn login_form<'a>(
@@ -160,7 +179,7 @@ fn login_form<'a>(
 pub async fn login(
     State(app): State<AppState>,
     Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
-    Extension(ClientIp(ip)): Extension<ClientIp>,
+    Extension(ClientIp(peer)): Extension<ClientIp>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -180,9 +199,14 @@ pub async fn login(
         let form = login_form(&tenant, &pending, login_id, &username, Some(message));
         login_page::login(&form, status)
     };
-    let who = (tenant.id(), username.as_str());
+    let attempt = Attempt {
+        tenant: tenant.id(),
+        username: &username,
+        ip: app.trusted_proxies.client(peer, &headers),
+    };
     let store = app.store.as_ref();
-    match app.throttle.allows(store, who, ip, now).await {
+    // Counted before the password is checked, so parallel guesses cannot all pass.
+    match app.throttle.reserve(store, attempt, now).await {
         Ok(true) => {}
         Ok(false) => {
             let message = "Too many failed attempts. Try again later.";
@@ -193,23 +217,45 @@ pub async fn login(
     let hash = tenant
         .user(&username)
         .map(|user| user.password_hash.clone());
-    let verified =
-        tokio::task::spawn_blocking(move || password_matches(hash.as_deref(), &password))
-            .await
-            .unwrap_or(false);
-    if !verified {
-        if let Err(unavailable) = app.throttle.record_failure(store, who, ip, now).await {
-            return unavailable_page(unavailable);
+    match app.passwords.verify(tenant.id(), hash, password).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(tenant = tenant.id(), client_id = %pending.request.client_id, "login failed");
+            return retry("Wrong username or password.", StatusCode::UNAUTHORIZED);
         }
-        tracing::info!(tenant = tenant.id(), client_id = %pending.request.client_id, "login failed");
-        return retry("Wrong username or password.", StatusCode::UNAUTHORIZED);
+        Err(Overloaded) => {
+            // Nothing was checked: the attempt is not held against the user.
+            if let Err(unavailable) = app.throttle.release(store, attempt).await {
+                return unavailable_page(unavailable);
+            }
+            tracing::debug!(
+                tenant = tenant.id(),
+                "login refused: password checks at capacity"
+            );
+            return busy_page();
+        }
     }
     let signed_in = async {
-        app.throttle.record_success(store, who).await?;
+        app.throttle.succeeded(store, attempt).await?;
         app.store.remove_login(login_id).await?;
         signed_in(&app, &tenant, pending, &username).await
     };
     signed_in.await.unwrap_or_else(unavailable_page)
+}
+
+/// Every password check is in use: refused at once, never queued (see [`crate::password`]).
+fn busy_page() -> Response {
+    let mut response = login_page::error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Too many sign-ins at once. Please try again in a moment.",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+        .extensions_mut()
+        .insert(ErrorCode(OAuthError::TemporarilyUnavailable.code()));
+    response
 }
 
 type FormCheck = Result<PendingLogin, (StatusCode, &'static str)>;
@@ -275,31 +321,6 @@ async fn signed_in(
     );
     cookies::set(&mut response, tenant, cookies::CSRF, "", 0);
     Ok(response)
-}
-
-/// Checks an argon2id password; an unknown user is checked against a dummy hash so the
-/// answer takes as long either way and does not reveal which usernames exist.
-fn password_matches(hash: Option<&str>, password: &str) -> bool {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| {
-        use argon2::password_hash::{PasswordHasher, SaltString};
-        let salt = SaltString::encode_b64(b"meridian-dummy-salt").expect("static salt");
-        Argon2::default()
-            .hash_password(b"not a password", &salt)
-            .expect("hashing")
-            .to_string()
-    });
-    let (hash, known) = match hash {
-        Some(hash) => (hash, true),
-        None => (dummy.as_str(), false),
-    };
-    let parsed = PasswordHash::new(hash);
-    let matches = parsed.is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    });
-    matches && known
 }
 
 async fn code_redirect(

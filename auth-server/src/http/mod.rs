@@ -24,10 +24,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower::ServiceExt;
 
+use crate::client_address::TrustedProxies;
 use crate::clock::Clock;
 use crate::config::{ConfigHandle, Route};
 use crate::metrics::Metrics;
 use crate::oauth::ErrorCode;
+use crate::password::PasswordPool;
 use crate::store::Store;
 use crate::tenant::Tenant;
 use crate::throttle::LoginThrottle;
@@ -40,14 +42,17 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub throttle: LoginThrottle,
+    /// Every login's password check, within the memory budget.
+    pub passwords: Arc<PasswordPool>,
+    /// Whose forwarding headers name the client, for the throttle.
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
 
 /// The tenant a request was routed to.
 #[derive(Clone)]
 pub struct CurrentTenant(pub Arc<Tenant>);
 
-/// The peer address, for login throttling. Behind a proxy this is the proxy: the throttle
-/// then limits the proxy as a whole, which errs on the safe side.
+/// The TCP peer address; the login handler asks [`TrustedProxies`] whom it forwards for.
 #[derive(Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
