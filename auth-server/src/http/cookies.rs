@@ -69,3 +69,59 @@ pub fn set(response: &mut Response, tenant: &Tenant, base: &str, value: &str, ma
         response.headers_mut().append(header::SET_COOKIE, value);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use meridian_contract::{
+        Algorithm, ClientSecrets, KeyRing, TenantConfig, TokenLifetimes, UserDirectory,
+    };
+
+    use super::*;
+    use crate::keys::generate_key;
+    use crate::tenant::TenantFiles;
+
+    fn tenant(id: &str, issuer: &str) -> Tenant {
+        let config = TenantConfig {
+            id: id.into(),
+            display_name: String::new(),
+            issuer: issuer.into(),
+            home_region: "eu".into(),
+            scopes: vec![],
+            clients: vec![],
+            tokens: TokenLifetimes {
+                access_token_seconds: 60,
+                id_token_seconds: 60,
+                refresh_token_seconds: 60,
+            },
+            claims: Default::default(),
+        };
+        let keys = KeyRing {
+            keys: vec![generate_key(Algorithm::ES256, 1, 0)],
+        };
+        Tenant::build(TenantFiles {
+            config,
+            keys,
+            clients: ClientSecrets::default(),
+            users: UserDirectory::default(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn https_cookies_are_host_prefixed_and_named_for_their_tenant() {
+        let acme = tenant("acme", "https://auth.example/t/acme");
+        assert_eq!(name(&acme, SESSION), "__Host-meridian_session_acme");
+        let odd = tenant("a b;c", "https://auth.example/t/odd");
+        assert_eq!(
+            name(&odd, CSRF),
+            "__Host-meridian_csrf_a_b_c",
+            "a cookie-name token"
+        );
+        let dev = tenant("acme", "http://127.0.0.1:8080/t/acme");
+        assert_eq!(
+            name(&dev, SESSION),
+            "meridian_session",
+            "no prefix over http"
+        );
+    }
+}
