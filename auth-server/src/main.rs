@@ -17,6 +17,8 @@ const USAGE: &str =
   --config-dir DIR  directory of contract files (env MERIDIAN_CONFIG_DIR, default /etc/meridian)
   --listen ADDR     address to serve on (env MERIDIAN_LISTEN, default 0.0.0.0:8443;
                     127.0.0.1:8443 with --dev)
+  --admin-listen ADDR  where /metrics (and the probes again) are served (env
+                    MERIDIAN_ADMIN_LISTEN, default 0.0.0.0:9090; 127.0.0.1:9090 with --dev)
   --store STORE     where codes, refresh tokens and sessions live: `memory` (default; one
                     replica) or a PostgreSQL URI postgres://USER:PASSWORD@HOST:PORT/DB shared
                     by every replica (env MERIDIAN_STORE; prefer the variable: arguments are
@@ -36,6 +38,7 @@ Logs: RUST_LOG filters (default info); MERIDIAN_LOG_FORMAT=json for JSON lines."
 struct Args {
     config_dir: Option<PathBuf>,
     listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
     store: StoreChoice,
     login_memory: Option<u64>,
     trusted_proxies: TrustedProxies,
@@ -46,6 +49,10 @@ fn parse_args() -> anyhow::Result<Args> {
     let mut args = Args {
         config_dir: std::env::var_os("MERIDIAN_CONFIG_DIR").map(PathBuf::from),
         listen: std::env::var("MERIDIAN_LISTEN")
+            .ok()
+            .map(|v| v.parse())
+            .transpose()?,
+        admin_listen: std::env::var("MERIDIAN_ADMIN_LISTEN")
             .ok()
             .map(|v| v.parse())
             .transpose()?,
@@ -79,6 +86,7 @@ fn parse_args() -> anyhow::Result<Args> {
         match flag.as_str() {
             "--config-dir" => args.config_dir = Some(value("--config-dir")?.into()),
             "--listen" => args.listen = Some(value("--listen")?.parse()?),
+            "--admin-listen" => args.admin_listen = Some(value("--admin-listen")?.parse()?),
             "--store" => args.store = value("--store")?.parse().context("--store")?,
             "--login-memory" => {
                 args.login_memory =
@@ -148,6 +156,14 @@ async fn main() -> anyhow::Result<()> {
         .or_else(cgroup_memory_limit)
         .unwrap_or(DEFAULT_MEMORY_LIMIT);
     options.trusted_proxies = args.trusted_proxies;
+    options.admin_listen = Some(args.admin_listen.unwrap_or_else(|| {
+        let host = if args.dev {
+            [127, 0, 0, 1]
+        } else {
+            [0, 0, 0, 0]
+        };
+        SocketAddr::from((host, 9090))
+    }));
     let server = start(options).await.context("starting the server")?;
     server.run_until_signal().await.context("serving")
 }

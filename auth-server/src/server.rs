@@ -34,6 +34,8 @@ pub struct ServerOptions {
     pub memory_limit: u64,
     /// Peers whose `Forwarded` / `X-Forwarded-For` headers name the client.
     pub trusted_proxies: TrustedProxies,
+    /// Where `/metrics` is served (with the probes again); `None` serves no metrics.
+    pub admin_listen: Option<SocketAddr>,
     /// How often expired grants are deleted.
     pub sweep_interval: Duration,
 }
@@ -49,6 +51,7 @@ impl ServerOptions {
             store: StoreChoice::Memory,
             memory_limit: DEFAULT_MEMORY_LIMIT,
             trusted_proxies: TrustedProxies::default(),
+            admin_listen: None,
             sweep_interval: Duration::from_secs(60),
         }
     }
@@ -57,6 +60,8 @@ impl ServerOptions {
 /// A server accepting connections; dropping it does not stop it, [`Self::shutdown`] does.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// The admin listener's address, when one was asked for.
+    pub admin_addr: Option<SocketAddr>,
     pub config: ConfigHandle,
     stop: oneshot::Sender<()>,
     serve: JoinHandle<std::io::Result<()>>,
@@ -103,6 +108,12 @@ pub async fn start(options: ServerOptions) -> std::io::Result<RunningServer> {
     };
     let listener = TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;
+    let admin = match options.admin_listen {
+        Some(listen) => Some(TcpListener::bind(listen).await?),
+        None => None,
+    };
+    let admin_addr = admin.as_ref().map(TcpListener::local_addr).transpose()?;
+    let admin_router = crate::http::admin_router(state.clone());
     let watcher = tokio::spawn(watch.run(options.poll_interval));
     let health = tokio::spawn(store_health::watch(
         opened,
@@ -111,25 +122,42 @@ pub async fn start(options: ServerOptions) -> std::io::Result<RunningServer> {
         options.sweep_interval,
     ));
     let (stop, stopped) = oneshot::channel::<()>();
+    let (admin_stop, admin_stopped) = tokio::sync::watch::channel(false);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     // Small responses on keep-alive connections: Nagle's algorithm would only add delay.
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
     let serve = tokio::spawn(async move {
-        axum::serve(listener, app)
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;
             })
-            .await
+            .await;
+        let _ = admin_stop.send(true);
+        served
     });
-    tracing::info!(%addr, store = ?options.store, "listening");
+    let mut background = vec![watcher, health];
+    if let Some(admin) = admin {
+        let mut stopped = admin_stopped;
+        background.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            let served = axum::serve(admin, admin_router).with_graceful_shutdown(shutdown);
+            if let Err(error) = served.await {
+                tracing::warn!(%error, "admin listener stopped");
+            }
+        }));
+    }
+    tracing::info!(%addr, admin = ?admin_addr, store = ?options.store, "listening");
     Ok(RunningServer {
         addr,
+        admin_addr,
         config,
         stop,
         serve,
-        background: vec![watcher, health],
+        background,
     })
 }
 

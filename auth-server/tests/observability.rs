@@ -13,8 +13,19 @@ async fn metrics_count_tokens_by_tenant_and_grant_and_errors_by_code() {
     let form = [("grant_type", "client_credentials")];
     post_form(&issuer, "/token", Some(("svc", SVC_SECRET)), &form).await;
     post_form(&issuer, "/token", Some(("svc", "wrong")), &form).await;
-    let metrics = http()
+    let public = http()
         .get(format!("{}/metrics", server.base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        public.status(),
+        404,
+        "tenant ids are not for the public listener"
+    );
+    let admin = server.server.admin_addr.expect("an admin listener");
+    let metrics = http()
+        .get(format!("http://{admin}/metrics"))
         .send()
         .await
         .unwrap();

@@ -23,6 +23,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Replica {
     pub name: String,
     pub addr: SocketAddr,
+    /// Where its metrics are served.
+    pub admin_addr: SocketAddr,
     spec: ProcessSpec,
     store: String,
     process: Option<Process>,
@@ -51,8 +53,9 @@ impl Replica {
         log_dir: &Path,
         cpu: Option<usize>,
     ) -> Result<Self> {
-        let port = free_loopback_ports(1)?[0];
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let ports = free_loopback_ports(2)?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], ports[0]));
+        let admin_addr = SocketAddr::from(([127, 0, 0, 1], ports[1]));
         let binary = tokio::task::spawn_blocking(crate::kubelet::auth_server_binary)
             .await
             .map_err(|e| Error::Binaries(e.to_string()))?
@@ -62,6 +65,8 @@ impl Replica {
             addr.to_string(),
             "--config-dir".into(),
             config_dir.display().to_string(),
+            "--admin-listen".into(),
+            admin_addr.to_string(),
         ];
         let program = match cpu {
             None => binary,
@@ -84,6 +89,7 @@ impl Replica {
         let mut replica = Self {
             name: name.to_owned(),
             addr,
+            admin_addr,
             spec,
             store: store.to_owned(),
             process: None,

@@ -1,5 +1,5 @@
-//! The HTTP edge: probes and metrics at fixed paths, and every tenant endpoint under its
-//! issuer's path.
+//! The HTTP edge: probes at fixed paths and every tenant endpoint under its issuer's path on
+//! the public listener; metrics and probes on the admin listener.
 //!
 //! Handlers translate between HTTP and the pure rules in [`crate::oauth`]; they hold no
 //! policy of their own and never log request bodies, tokens or credentials.
@@ -88,7 +88,6 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
         .route("/readyz/store", get(probes::store_ready))
-        .route("/metrics", get(probes::metrics))
         .fallback(dispatch)
         .with_state((state, tenant_routes))
         .layer(axum::middleware::map_response(security_headers))
@@ -107,6 +106,17 @@ async fn security_headers(mut response: Response) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     response
+}
+
+/// The admin listener: metrics (tenant ids are labels, so never on the public listener) and
+/// the probes again, for a scraper or a sidecar that reaches only this port.
+pub fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(probes::metrics))
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
+        .route("/readyz/store", get(probes::store_ready))
+        .with_state((state, Router::new()))
 }
 
 /// Routes a request to its tenant by issuer path, then to the endpoint under it.

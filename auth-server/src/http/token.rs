@@ -16,7 +16,8 @@ use super::{AppState, CurrentTenant};
 use crate::issue::{self, AccessToken, Authentication, Subject};
 use crate::oauth::{Credentials, OAuthError, Params, granted_scope};
 use crate::store::{
-    CodeGrant, CodeRedemption, FamilyAccess, IssuedTokens, RefreshGrant, RefreshRedemption,
+    CodeGrant, CodePeek, CodeRedemption, FamilyAccess, IssuedTokens, RefreshGrant, RefreshPeek,
+    RefreshRedemption,
 };
 use crate::tenant::{Client, Tenant};
 
@@ -118,8 +119,7 @@ async fn authorization_code(
 ) -> Result<TokenResponse, OAuthError> {
     let code = params.require("code")?;
     let now = app.clock.now();
-    let grant = redeem_code(app, tenant, client, code).await?;
-    check_code_binding(&grant, tenant, client, params)?;
+    let grant = redeem_code(app, tenant, client, params, code).await?;
     let request = &grant.request;
     let (subject, signer) = user_subject(tenant, &grant.username, now)?;
     let access = issue::access_token(tenant, signer, client, subject, &request.scope, now);
@@ -147,7 +147,8 @@ async fn authorization_code(
     let issued = IssuedTokens {
         access_jti: access.jti.clone(),
         access_expires_at: access.expires_at,
-        family: refresh.as_ref().map(|(_, family)| family.clone()),
+        family: refresh.as_ref().map(|started| started.family.clone()),
+        family_expires_at: refresh.as_ref().map(|started| started.expires_at),
     };
     app.store.record_code_tokens(code, &issued).await?;
     Ok(TokenResponse {
@@ -155,31 +156,61 @@ async fn authorization_code(
         token_type: "Bearer",
         expires_in: access.expires_in,
         scope: request.scope.clone(),
-        refresh_token: refresh.map(|(token, _)| token),
+        refresh_token: refresh.map(|started| started.token),
         id_token,
     })
 }
 
-/// Consumes a code; a replay revokes what the first redemption issued (RFC 6749 §4.1.2).
+/// Checks a code's binding, and only then consumes it: a request that fails a check burns
+/// nothing. A replay by the code's own client revokes what the first redemption issued
+/// (RFC 6749 §4.1.2); a stranger presenting someone else's code revokes nothing.
 async fn redeem_code(
     app: &AppState,
     tenant: &Tenant,
     client: &Client,
+    params: &Params,
     code: &str,
 ) -> Result<CodeGrant, OAuthError> {
-    match app.store.redeem_code(code, app.clock.now()).await? {
+    let now = app.clock.now();
+    let grant = match app.store.peek_code(code, now).await? {
+        CodePeek::Live(grant) => grant,
+        CodePeek::Redeemed { grant, issued } => {
+            if is_own_code(&grant, tenant, client) {
+                code_replayed(app, tenant, client, issued).await?;
+            }
+            return Err(OAuthError::InvalidGrant("code already used"));
+        }
+        CodePeek::Unknown => return Err(OAuthError::InvalidGrant("unknown or expired code")),
+    };
+    check_code_binding(&grant, tenant, client, params)?;
+    match app.store.redeem_code(code, now).await? {
         CodeRedemption::Fresh(grant) => Ok(grant),
+        // Another request redeemed it between the look and the redemption.
         CodeRedemption::Replayed(issued) => {
-            revoke_issued(app, issued).await?;
-            tracing::warn!(
-                tenant = tenant.id(),
-                client_id = %client.config.client_id,
-                "authorization code presented twice; tokens issued from it revoked"
-            );
+            code_replayed(app, tenant, client, issued).await?;
             Err(OAuthError::InvalidGrant("code already used"))
         }
         CodeRedemption::Unknown => Err(OAuthError::InvalidGrant("unknown or expired code")),
     }
+}
+
+fn is_own_code(grant: &CodeGrant, tenant: &Tenant, client: &Client) -> bool {
+    grant.tenant == tenant.id() && grant.request.client_id == client.config.client_id
+}
+
+async fn code_replayed(
+    app: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    issued: Option<IssuedTokens>,
+) -> Result<(), OAuthError> {
+    revoke_issued(app, issued).await?;
+    tracing::warn!(
+        tenant = tenant.id(),
+        client_id = %client.config.client_id,
+        "authorization code presented twice; tokens issued from it revoked"
+    );
+    Ok(())
 }
 
 /// A code is good only for its client, its redirect URI and its PKCE verifier.
@@ -190,7 +221,7 @@ fn check_code_binding(
     params: &Params,
 ) -> Result<(), OAuthError> {
     let request = &grant.request;
-    if grant.tenant != tenant.id() || request.client_id != client.config.client_id {
+    if !is_own_code(grant, tenant, client) {
         return Err(OAuthError::InvalidGrant(
             "code was issued to another client",
         ));
@@ -218,35 +249,29 @@ async fn refresh_token(
     let presented = params.require("refresh_token")?;
     let now = app.clock.now();
     let binding = (tenant.id(), client.config.client_id.as_str());
-    let grant = match app.store.redeem_refresh(presented, binding, now).await? {
-        RefreshRedemption::Fresh(grant) => grant,
-        RefreshRedemption::Replayed(grant) => {
-            // RFC 9700 §4.14.2: a rotated-away token coming back means one copy leaked. The
-            // store knows no grace window, so a client's own retry is reuse too: that is the
-            // price of never letting a stolen token win a race.
-            app.store.revoke_family(&grant.family).await?;
-            tracing::warn!(
-                tenant = tenant.id(),
-                client_id = %client.config.client_id,
-                "refresh token reused; its whole family revoked"
-            );
-            return Err(OAuthError::InvalidGrant("refresh token already used"));
+    // Every check first, so that a request that fails one (a wider scope, a deleted user)
+    // leaves the token as it was: the honest retry must not look like reuse.
+    let grant = match app.store.peek_refresh(presented, binding, now).await? {
+        RefreshPeek::Live(grant) => grant,
+        RefreshPeek::Rotated(grant) => {
+            return Err(refresh_reused(app, tenant, client, &grant).await);
         }
-        RefreshRedemption::Unknown => {
-            return Err(OAuthError::InvalidGrant(
-                "unknown, expired or revoked refresh token",
-            ));
-        }
+        RefreshPeek::Unknown => return Err(unknown_refresh()),
     };
     let scope = narrowed_scope(&grant.scope, params.get("scope"))?;
     let (subject, signer) = user_subject(tenant, &grant.username, now)?;
-    let access = issue::access_token(tenant, signer, client, subject, &scope, now);
-    // The family keeps its original expiry: rotation never extends a grant.
-    let next = RefreshGrant {
-        scope: scope.clone(),
-        ..grant
+    let grant = match app.store.redeem_refresh(presented, binding, now).await? {
+        RefreshRedemption::Fresh(grant) => grant,
+        RefreshRedemption::Replayed(grant) => {
+            return Err(refresh_reused(app, tenant, client, &grant).await);
+        }
+        RefreshRedemption::Unknown => return Err(unknown_refresh()),
     };
-    let (refresh, _) = new_refresh_token(app, next, &access).await?;
+    let access = issue::access_token(tenant, signer, client, subject, &scope, now);
+    // RFC 6749 §6: the new refresh token carries the original grant's scope, whatever this
+    // request narrowed its access token to; and the family keeps its original expiry.
+    let started = new_refresh_token(app, grant, &access).await?;
+    let refresh = started.token;
     Ok(TokenResponse {
         access_token: access.token,
         token_type: "Bearer",
@@ -257,6 +282,37 @@ async fn refresh_token(
     })
 }
 
+/// RFC 9700 §4.14.2: a rotated-away token coming back means one copy leaked. There is no grace
+/// window, so a client's own retry is reuse too: that is the price of never letting a stolen
+/// token win a race.
+async fn refresh_reused(
+    app: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    grant: &RefreshGrant,
+) -> OAuthError {
+    if let Err(unavailable) = app.store.revoke_family(&grant.family).await {
+        return unavailable.into();
+    }
+    tracing::warn!(
+        tenant = tenant.id(),
+        client_id = %client.config.client_id,
+        "refresh token reused; its whole family revoked"
+    );
+    OAuthError::InvalidGrant("refresh token already used")
+}
+
+fn unknown_refresh() -> OAuthError {
+    OAuthError::InvalidGrant("unknown, expired or revoked refresh token")
+}
+
+/// A refresh token just saved, with its family and the family's end.
+struct StartedRefresh {
+    token: String,
+    family: String,
+    expires_at: meridian_contract::UnixSeconds,
+}
+
 /// The first refresh token of a new family, expiring a fixed time after the authorization.
 async fn start_family(
     app: &AppState,
@@ -264,7 +320,7 @@ async fn start_family(
     client: &Client,
     grant: &CodeGrant,
     access: &AccessToken,
-) -> Result<(String, String), OAuthError> {
+) -> Result<StartedRefresh, OAuthError> {
     let refresh_grant = RefreshGrant {
         tenant: tenant.id().to_owned(),
         client_id: client.config.client_id.clone(),
@@ -281,14 +337,18 @@ async fn new_refresh_token(
     app: &AppState,
     grant: RefreshGrant,
     access: &AccessToken,
-) -> Result<(String, String), OAuthError> {
+) -> Result<StartedRefresh, OAuthError> {
     let token = issue::random_token();
     let beside = FamilyAccess {
         jti: &access.jti,
         expires_at: access.expires_at,
     };
     app.store.save_refresh(&token, &grant, beside).await?;
-    Ok((token, grant.family))
+    Ok(StartedRefresh {
+        token,
+        family: grant.family,
+        expires_at: grant.expires_at,
+    })
 }
 
 async fn revoke_issued(app: &AppState, issued: Option<IssuedTokens>) -> Result<(), OAuthError> {

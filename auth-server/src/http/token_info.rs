@@ -60,11 +60,18 @@ pub async fn introspect(
     body: Bytes,
 ) -> Result<Response, OAuthError> {
     let params = Params::from_form(&body)?;
-    let credentials = Credentials::from_request(&headers, &params)?;
-    let client = credentials.authenticate(&tenant)?;
+    // RFC 7662 §2.1: the caller must be authorized, and one that is not is told so with a 401
+    // and a challenge (RFC 6749 §5.2), whichever way it tried; a public client proves nothing.
+    let unauthorized = OAuthError::InvalidClient { basic: true };
+    let credentials = Credentials::from_request(&headers, &params).map_err(|e| match e {
+        OAuthError::InvalidClient { .. } => unauthorized,
+        other => other,
+    })?;
+    let client = credentials
+        .authenticate(&tenant)
+        .map_err(|_| unauthorized)?;
     if client.is_public() {
-        // RFC 7662 §2.1: the caller must be authorized; a public client proves nothing.
-        return Err(OAuthError::InvalidClient { basic: false });
+        return Err(unauthorized);
     }
     let token = params.require("token")?;
     let access = verify_access(&app, &tenant, token).await?;

@@ -11,8 +11,8 @@ use meridian_contract::UnixSeconds;
 use super::bounded::Bounded;
 use super::digest::{Digest, digest};
 use super::{
-    CodeGrant, CodeRedemption, FamilyAccess, IssuedTokens, PendingLogin, RefreshGrant,
-    RefreshRedemption, Session, Store, StoreResult, Swept,
+    CodeGrant, CodePeek, CodeRedemption, FamilyAccess, IssuedTokens, PendingLogin, RefreshGrant,
+    RefreshPeek, RefreshRedemption, Session, Store, StoreResult, Swept,
 };
 
 struct StoredCode {
@@ -88,6 +88,17 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn peek_code(&self, code: &str, now: UnixSeconds) -> StoreResult<CodePeek> {
+        Ok(self.with(|m| match m.codes.get(&digest(code)) {
+            Some(stored) if stored.redeemed => CodePeek::Redeemed {
+                grant: stored.grant.clone(),
+                issued: stored.issued.clone(),
+            },
+            Some(stored) if now < stored.grant.expires_at => CodePeek::Live(stored.grant.clone()),
+            _ => CodePeek::Unknown,
+        }))
+    }
+
     async fn redeem_code(&self, code: &str, now: UnixSeconds) -> StoreResult<CodeRedemption> {
         Ok(self.with(|m| match m.codes.get_mut(&digest(code)) {
             Some(stored) if stored.redeemed => CodeRedemption::Replayed(stored.issued.clone()),
@@ -157,6 +168,29 @@ impl Store for MemoryStore {
             } else {
                 stored.rotated = true;
                 RefreshRedemption::Fresh(stored.grant.clone())
+            }
+        }))
+    }
+
+    async fn peek_refresh(
+        &self,
+        token: &str,
+        (tenant, client_id): (&str, &str),
+        now: UnixSeconds,
+    ) -> StoreResult<RefreshPeek> {
+        Ok(self.with(|m| {
+            let Some(stored) = m.refresh.get(&digest(token)) else {
+                return RefreshPeek::Unknown;
+            };
+            let grant = &stored.grant;
+            let revoked = m.families.get(&grant.family).is_none_or(|f| f.revoked);
+            let bound = grant.tenant == tenant && grant.client_id == client_id;
+            if !bound || revoked || now >= grant.expires_at {
+                RefreshPeek::Unknown
+            } else if stored.rotated {
+                RefreshPeek::Rotated(grant.clone())
+            } else {
+                RefreshPeek::Live(grant.clone())
             }
         }))
     }
@@ -278,7 +312,9 @@ impl Store for MemoryStore {
             // A redeemed code stays while what it issued lives, so a late replay still revokes.
             m.codes.retain(|_, c| {
                 now < c.grant.expires_at
-                    || c.issued.as_ref().is_some_and(|i| now < i.access_expires_at)
+                    || c.issued
+                        .as_ref()
+                        .is_some_and(|i| now < i.remembered_until())
             });
             m.refresh.retain(|_, r| now < r.grant.expires_at);
             let live: std::collections::HashSet<&String> =
@@ -364,21 +400,27 @@ mod tests {
         let issued = IssuedTokens {
             access_jti: "j".into(),
             access_expires_at: 300,
-            family: None,
+            family: Some("f".into()),
+            family_expires_at: Some(900),
         };
         store.record_code_tokens("c", &issued).await.unwrap();
         match store.redeem_code("c", 20).await.unwrap() {
             CodeRedemption::Replayed(Some(issued)) => assert_eq!(issued.access_jti, "j"),
             _ => panic!("a second redemption is a replay"),
         }
-        store.sweep(100).await.unwrap();
+        store.sweep(600).await.unwrap();
         assert!(
             matches!(
-                store.redeem_code("c", 100).await.unwrap(),
+                store.redeem_code("c", 600).await.unwrap(),
                 CodeRedemption::Replayed(_)
             ),
-            "kept while its token lives"
+            "kept while the refresh family it started lives"
         );
+        store.sweep(900).await.unwrap();
+        assert!(matches!(
+            store.peek_code("c", 900).await.unwrap(),
+            CodePeek::Unknown
+        ));
     }
 
     #[tokio::test]

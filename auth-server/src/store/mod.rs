@@ -45,6 +45,36 @@ pub struct IssuedTokens {
     pub access_jti: String,
     pub access_expires_at: UnixSeconds,
     pub family: Option<String>,
+    /// When the refresh family started from the code ends: the code is remembered until then,
+    /// so a replay revokes the family for as long as it lives.
+    #[serde(default)]
+    pub family_expires_at: Option<UnixSeconds>,
+}
+
+impl IssuedTokens {
+    /// Until when the code that issued these must be remembered.
+    pub fn remembered_until(&self) -> UnixSeconds {
+        self.family_expires_at
+            .map_or(self.access_expires_at, |f| f.max(self.access_expires_at))
+    }
+}
+
+/// A code looked at without consuming it, so a request that fails its checks burns nothing.
+pub enum CodePeek {
+    Live(CodeGrant),
+    Redeemed {
+        grant: CodeGrant,
+        issued: Option<IssuedTokens>,
+    },
+    Unknown,
+}
+
+/// A refresh token looked at without consuming it.
+pub enum RefreshPeek {
+    Live(RefreshGrant),
+    /// Rotated away already: presenting it again is reuse.
+    Rotated(RefreshGrant),
+    Unknown,
 }
 
 pub enum CodeRedemption {
@@ -147,6 +177,8 @@ pub struct Swept {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn save_code(&self, code: &str, grant: &CodeGrant) -> StoreResult<()>;
+    /// A code's grant and whether it was redeemed, consuming nothing.
+    async fn peek_code(&self, code: &str, now: UnixSeconds) -> StoreResult<CodePeek>;
     /// Consumes a code exactly once; a second redemption reports what the first one issued.
     async fn redeem_code(&self, code: &str, now: UnixSeconds) -> StoreResult<CodeRedemption>;
     async fn record_code_tokens(&self, code: &str, issued: &IssuedTokens) -> StoreResult<()>;
@@ -167,6 +199,13 @@ pub trait Store: Send + Sync + 'static {
         binding: (&str, &str),
         now: UnixSeconds,
     ) -> StoreResult<RefreshRedemption>;
+    /// A refresh token bound to this tenant and client, live or rotated, consuming nothing.
+    async fn peek_refresh(
+        &self,
+        token: &str,
+        binding: (&str, &str),
+        now: UnixSeconds,
+    ) -> StoreResult<RefreshPeek>;
     /// A live refresh token, without consuming it (introspection, revocation).
     async fn find_refresh(
         &self,

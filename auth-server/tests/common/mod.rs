@@ -62,6 +62,7 @@ impl TestServer {
 pub async fn start_on(dir: &Path, clock: Arc<dyn Clock>) -> RunningServer {
     let mut options = ServerOptions::new(dir, SocketAddr::from(([127, 0, 0, 1], 0)));
     options.clock = clock;
+    options.admin_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     start(options).await.unwrap()
 }
 

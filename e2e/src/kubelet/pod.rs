@@ -80,6 +80,10 @@ impl Pod {
                 listen.to_string(),
                 "--config-dir".into(),
                 volume.display().to_string(),
+                // Pods here share one network namespace: each gets an admin port of its own
+                // rather than the rendered 9090.
+                "--admin-listen".into(),
+                "127.0.0.1:0".into(),
             ],
             log: log.clone(),
         };

@@ -50,8 +50,13 @@ async fn a_database_outage_degrades_only_the_grants_that_need_state() {
         let body: serde_json::Value = refused.json().await.unwrap();
         assert_eq!(body["error"], "temporarily_unavailable");
     }
+    let admin = region.replicas[0].admin_addr;
     let metrics = eventually("store_up 0 in metrics", RECOVERY, async || {
-        let text = http().get(format!("{a}/metrics")).send().await.unwrap();
+        let text = http()
+            .get(format!("http://{admin}/metrics"))
+            .send()
+            .await
+            .unwrap();
         let text = text.text().await.unwrap();
         Ok(text.contains("meridian_auth_store_up 0").then_some(()))
     })

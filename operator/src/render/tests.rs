@@ -487,3 +487,30 @@ fn loose_files_read_back_from_a_region_group_by_tenant() {
     );
     assert_eq!(tenants["globex"].sensitive["globex.users.json"], "users");
 }
+
+#[test]
+fn metrics_are_served_on_an_admin_port_the_service_never_exposes() {
+    let desired = render(&eu_west());
+    let container = auth_server(&desired);
+    let args = container.args.as_deref().unwrap_or_default();
+    assert!(
+        args.contains(&"--admin-listen=0.0.0.0:9090".to_owned()),
+        "{args:?}"
+    );
+    let ports: Vec<_> = container
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| (p.name.as_deref(), p.container_port))
+        .collect();
+    assert_eq!(ports, [(Some("http"), 8080), (Some("admin"), 9090)]);
+    for service in &desired.services {
+        let exposed: Vec<_> = service
+            .spec
+            .iter()
+            .flat_map(|s| s.ports.iter().flatten())
+            .map(|p| p.target_port.clone())
+            .collect();
+        assert_eq!(exposed, [Some(IntOrString::String("http".into()))]);
+    }
+}

@@ -28,6 +28,7 @@ use super::Labels;
 /// Where the pod sees the contract files.
 pub const CONFIG_DIR: &str = "/etc/meridian/config";
 const HTTP_PORT: i32 = 8080;
+const ADMIN_PORT: i32 = 9090;
 const NON_ROOT_UID: i64 = 65532;
 /// The auth-server's store setting: `memory` (its default) or a libpq URI.
 pub const STORE_ENV: &str = "MERIDIAN_STORE";
@@ -127,6 +128,15 @@ fn pod_spec(w: &Workload<'_>) -> PodSpec {
     }
 }
 
+fn container_port(name: &str, port: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.into()),
+        container_port: port,
+        protocol: Some("TCP".into()),
+        ..ContainerPort::default()
+    }
+}
+
 fn container(w: &Workload<'_>) -> Container {
     let probe = |path: &str, period: i32| Probe {
         http_get: Some(HTTPGetAction {
@@ -143,14 +153,14 @@ fn container(w: &Workload<'_>) -> Container {
         args: Some(vec![
             format!("--config-dir={CONFIG_DIR}"),
             format!("--listen=0.0.0.0:{HTTP_PORT}"),
+            format!("--admin-listen=0.0.0.0:{ADMIN_PORT}"),
         ]),
         env: store_env(w.spec),
-        ports: Some(vec![ContainerPort {
-            name: Some("http".into()),
-            container_port: HTTP_PORT,
-            protocol: Some("TCP".into()),
-            ..ContainerPort::default()
-        }]),
+        ports: Some(vec![
+            container_port("http", HTTP_PORT),
+            // Metrics carry tenant ids: scraped here, never exposed by the Service.
+            container_port("admin", ADMIN_PORT),
+        ]),
         readiness_probe: Some(probe("/readyz", 5)),
         liveness_probe: Some(probe("/healthz", 10)),
         resources: Some(w.spec.resources.clone().unwrap_or_else(default_resources)),

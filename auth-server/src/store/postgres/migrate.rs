@@ -22,12 +22,20 @@ pub struct Migration {
 }
 
 /// Every migration this server knows.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "grant state",
-    sql: include_str!("schema/0001_grant_state.sql"),
-    readable_from: 1,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "grant state",
+        sql: include_str!("schema/0001_grant_state.sql"),
+        readable_from: 1,
+    },
+    Migration {
+        version: 2,
+        name: "bounded pending logins and sessions",
+        sql: include_str!("schema/0002_bounded_logins_and_sessions.sql"),
+        readable_from: 1,
+    },
+];
 
 /// The schema version this server is written for.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -12,8 +12,8 @@ use tokio_postgres::types::Json;
 use super::PgStore;
 use crate::store::digest::digest;
 use crate::store::{
-    CodeGrant, CodeRedemption, FamilyAccess, IssuedTokens, PendingLogin, RefreshGrant,
-    RefreshRedemption, Session, Store, StoreResult, StoreUnavailable, Swept,
+    CodeGrant, CodePeek, CodeRedemption, FamilyAccess, IssuedTokens, PendingLogin, RefreshGrant,
+    RefreshPeek, RefreshRedemption, Session, Store, StoreResult, StoreUnavailable, Swept,
 };
 
 const SAVE_CODE: &str = "INSERT INTO authorization_codes \
@@ -23,6 +23,9 @@ const SAVE_CODE: &str = "INSERT INTO authorization_codes \
 // `redeemed_at IS NULL` and finds it false: exactly one gets the row back.
 const REDEEM_CODE: &str = "UPDATE authorization_codes SET redeemed_at = $2 \
      WHERE digest = $1 AND redeemed_at IS NULL AND expires_at > $2 RETURNING grant_data";
+
+const PEEK_CODE: &str = "SELECT grant_data, redeemed_at IS NOT NULL, issued \
+     FROM authorization_codes WHERE digest = $1 AND (redeemed_at IS NOT NULL OR expires_at > $2)";
 
 const REDEEMED_CODE: &str =
     "SELECT issued FROM authorization_codes WHERE digest = $1 AND redeemed_at IS NOT NULL";
@@ -72,6 +75,13 @@ static ROTATED_REFRESH: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+static PEEK_REFRESH: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {REFRESH_COLUMNS}, t.rotated_at IS NOT NULL FROM refresh_tokens t \
+         WHERE {BOUND_REFRESH} AND {LIVE_FAMILY}"
+    )
+});
+
 static FIND_REFRESH: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {REFRESH_COLUMNS} FROM refresh_tokens t WHERE t.digest = $1 \
@@ -97,6 +107,27 @@ const SAVE_LOGIN: &str =
     "INSERT INTO pending_logins (digest, tenant, login, expires_at) VALUES ($1, $2, $3, $4)";
 const LOGIN: &str = "SELECT login FROM pending_logins WHERE digest = $1 AND expires_at > $2";
 const REMOVE_LOGIN: &str = "DELETE FROM pending_logins WHERE digest = $1";
+
+/// After an insert: beyond the tenant's cap ($2) or the global one ($3), the oldest rows go
+/// (`LOGIN_CAPS`, `SESSION_CAPS`). Unlike the memory store, the global cap evicts the oldest
+/// of all tenants: finding the largest tenant would scan the table on every insert.
+fn evict_oldest(table: &str) -> String {
+    format!(
+        "DELETE FROM {table} WHERE digest IN (SELECT digest FROM {table} WHERE tenant = $1 \
+         ORDER BY expires_at DESC OFFSET $2) OR digest IN (SELECT digest FROM {table} \
+         ORDER BY expires_at DESC OFFSET $3)"
+    )
+}
+static EVICT_LOGINS: LazyLock<String> = LazyLock::new(|| evict_oldest("pending_logins"));
+static EVICT_SESSIONS: LazyLock<String> = LazyLock::new(|| evict_oldest("sessions"));
+
+async fn evict(c: &Object, statement: &str, tenant: &str, caps: Caps) -> Result<(), Error> {
+    let statement = c.prepare_cached(statement).await?;
+    let (per_tenant, global) = (caps.per_tenant as i64, caps.global as i64);
+    c.execute(&statement, &[&tenant, &per_tenant, &global])
+        .await
+        .map(drop)
+}
 
 // One upsert: concurrent failures at several replicas each add one, none is lost. The casts
 // fix the parameters' types, which `$2 + $3` alone leaves to guesswork.
@@ -138,6 +169,27 @@ impl Store for PgStore {
         .await
     }
 
+    async fn peek_code(&self, code: &str, now: UnixSeconds) -> StoreResult<CodePeek> {
+        let key = digest(code);
+        self.with_client(|c| async move {
+            let statement = c.prepare_cached(PEEK_CODE).await?;
+            let Some(row) = c.query_opt(&statement, &[&&key[..], &now]).await? else {
+                return Ok(CodePeek::Unknown);
+            };
+            let Json(grant): Json<CodeGrant> = row.get(0);
+            Ok(if row.get::<_, bool>(1) {
+                let issued: Option<Json<IssuedTokens>> = row.get(2);
+                CodePeek::Redeemed {
+                    grant,
+                    issued: issued.map(|Json(issued)| issued),
+                }
+            } else {
+                CodePeek::Live(grant)
+            })
+        })
+        .await
+    }
+
     async fn redeem_code(&self, code: &str, now: UnixSeconds) -> StoreResult<CodeRedemption> {
         let key = digest(code);
         self.with_client(|c| async move {
@@ -163,7 +215,7 @@ impl Store for PgStore {
         self.with_client(|c| async move {
             let statement = c.prepare_cached(RECORD_CODE_TOKENS).await?;
             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-                [&&key[..], &Json(issued), &issued.access_expires_at];
+                [&&key[..], &Json(issued), &issued.remembered_until()];
             c.execute(&statement, &params).await.map(drop)
         })
         .await
@@ -213,6 +265,26 @@ impl Store for PgStore {
             Ok(match c.query_opt(&statement, &params).await? {
                 Some(row) => RefreshRedemption::Replayed(refresh_grant(&row)),
                 None => RefreshRedemption::Unknown,
+            })
+        })
+        .await
+    }
+
+    async fn peek_refresh(
+        &self,
+        token: &str,
+        (tenant, client_id): (&str, &str),
+        now: UnixSeconds,
+    ) -> StoreResult<RefreshPeek> {
+        let key = digest(token);
+        self.with_client(|c| async move {
+            let statement = c.prepare_cached(&PEEK_REFRESH).await?;
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+                [&&key[..], &now, &tenant, &client_id];
+            Ok(match c.query_opt(&statement, &params).await? {
+                Some(row) if row.get::<_, bool>(7) => RefreshPeek::Rotated(refresh_grant(&row)),
+                Some(row) => RefreshPeek::Live(refresh_grant(&row)),
+                None => RefreshPeek::Unknown,
             })
         })
         .await
@@ -273,7 +345,8 @@ impl Store for PgStore {
                 &session.auth_time,
                 &session.expires_at,
             ];
-            c.execute(&statement, &params).await.map(drop)
+            c.execute(&statement, &params).await?;
+            evict(&c, &EVICT_SESSIONS, &session.tenant, SESSION_CAPS).await
         })
         .await
     }
@@ -299,7 +372,8 @@ impl Store for PgStore {
             let statement = c.prepare_cached(SAVE_LOGIN).await?;
             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
                 [&&key[..], &login.tenant, &Json(login), &login.expires_at];
-            c.execute(&statement, &params).await.map(drop)
+            c.execute(&statement, &params).await?;
+            evict(&c, &EVICT_LOGINS, &login.tenant, LOGIN_CAPS).await
         })
         .await
     }
