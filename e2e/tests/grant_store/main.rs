@@ -3,6 +3,7 @@
 //! refresh tokens, sessions, revocations and throttles hold across replicas, restarts and a
 //! database outage; migrations are safe to race and to roll back over.
 
+mod caps;
 mod migrations;
 mod outage;
 mod restarts;

@@ -5,12 +5,14 @@
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
+use deadpool_postgres::Object;
 use meridian_contract::UnixSeconds;
-use tokio_postgres::Row;
 use tokio_postgres::types::Json;
+use tokio_postgres::{Error, Row};
 
 use super::PgStore;
 use crate::store::digest::digest;
+use crate::store::{Caps, LOGIN_CAPS, SESSION_CAPS};
 use crate::store::{
     CodeGrant, CodePeek, CodeRedemption, FamilyAccess, IssuedTokens, PendingLogin, RefreshGrant,
     RefreshPeek, RefreshRedemption, Session, Store, StoreResult, StoreUnavailable, Swept,
