@@ -127,7 +127,8 @@ pub struct PendingLogin {
 }
 
 /// Pending logins (created by any unauthenticated `/authorize`) that may wait at once;
-/// beyond a cap the oldest go first (see `bounded.rs`; PostgreSQL evicts the same way).
+/// beyond a cap the oldest go first (see `bounded.rs`; PostgreSQL evicts a tenant's oldest
+/// the same way, and at the global cap the oldest of all tenants).
 /// With [`MAX_STORED_REQUEST`] bytes each, the global cap holds at most ~20 MiB.
 pub const LOGIN_CAPS: Caps = Caps {
     per_tenant: 2_000,
