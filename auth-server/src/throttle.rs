@@ -73,30 +73,32 @@ impl LoginThrottle {
         now: UnixSeconds,
     ) -> StoreResult<bool> {
         let window = self.policy.window_seconds;
-        let mut allowed = true;
+        // Address first, and no further once a limit is reached: a flood from one address
+        // with ever new usernames then adds no per-user counts the store would have to hold.
         for (key, limit) in self.limits(attempt) {
-            // Every key is counted even once one is over: a refused attempt still counts.
-            let count = store.count_failure(&key, window, now).await?;
-            allowed &= count <= limit;
+            if store.count_failure(&key, window, now).await? > limit {
+                return Ok(false);
+            }
         }
-        Ok(allowed)
+        Ok(true)
     }
 
     /// The attempt succeeded: its reservation is given back, and the user's failures are
     /// forgotten. The address keeps its earlier failures.
     pub async fn succeeded(&self, store: &dyn Store, attempt: Attempt<'_>) -> StoreResult<()> {
-        let [pair, user, address] = self.limits(attempt).map(|(key, _)| key);
+        let [address, user, pair] = self.limits(attempt).map(|(key, _)| key);
         store.clear_failures(&pair).await?;
         store.clear_failures(&user).await?;
         store.forgive_failure(&address).await
     }
 
-    /// The attempt was never checked (no capacity): its reservation is given back.
+    /// The attempt was never checked (no capacity): the user's counts are given back, so
+    /// a flood does not use up a user's attempts; the address keeps its count, so an address
+    /// that floods is throttled all the same.
     pub async fn release(&self, store: &dyn Store, attempt: Attempt<'_>) -> StoreResult<()> {
-        for (key, _) in self.limits(attempt) {
-            store.forgive_failure(&key).await?;
-        }
-        Ok(())
+        let [_, user, pair] = self.limits(attempt).map(|(key, _)| key);
+        store.forgive_failure(&user).await?;
+        store.forgive_failure(&pair).await
     }
 
     fn limits(&self, attempt: Attempt<'_>) -> [(String, u32); 3] {
@@ -107,12 +109,12 @@ impl LoginThrottle {
         } = attempt;
         let policy = &self.policy;
         [
-            (pair_key(tenant, username, ip), policy.failures_per_user),
+            (ip_key(tenant, ip), policy.failures_per_ip),
             (
                 user_key(tenant, username),
                 policy.failures_per_user_everywhere,
             ),
-            (ip_key(tenant, ip), policy.failures_per_ip),
+            (pair_key(tenant, username, ip), policy.failures_per_user),
         ]
     }
 }
@@ -194,6 +196,28 @@ mod tests {
                 .await
                 .unwrap(),
             "another tenant's users are not throttled"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_throttled_address_adds_no_counts_for_new_usernames() {
+        let (store, throttle) = (MemoryStore::default(), LoginThrottle::default());
+        for n in 0..25 {
+            let user = format!("user{n}");
+            let attempt = Attempt {
+                tenant: "t",
+                username: &user,
+                ip: IP,
+            };
+            throttle.reserve(&store, attempt, 0).await.unwrap();
+        }
+        assert_eq!(
+            store.failures(&user_key("t", "user24"), 1).await.unwrap(),
+            0
+        );
+        assert_eq!(
+            store.failures(&user_key("t", "user19"), 1).await.unwrap(),
+            1
         );
     }
 

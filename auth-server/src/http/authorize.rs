@@ -199,6 +199,10 @@ pub async fn login(
         let form = login_form(&tenant, &pending, login_id, &username, Some(message));
         login_page::login(&form, status)
     };
+    // Longer names cannot sign in (README): counting them would make the throttle hold them.
+    if username.len() > MAX_USERNAME {
+        return retry("Wrong username or password.", StatusCode::UNAUTHORIZED);
+    }
     let attempt = Attempt {
         tenant: tenant.id(),
         username: &username,
@@ -242,6 +246,8 @@ pub async fn login(
     };
     signed_in.await.unwrap_or_else(unavailable_page)
 }
+
+const MAX_USERNAME: usize = 256;
 
 /// Every password check is in use: refused at once, never queued (see [`crate::password`]).
 fn busy_page() -> Response {

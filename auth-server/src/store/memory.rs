@@ -61,6 +61,13 @@ impl Default for Bounded<PendingLogin> {
     }
 }
 
+/// Throttle keys held at once (~150 bytes each). Past it an arbitrary count is forgotten:
+/// one address adds at most `1 + 2 × failures_per_ip` keys per window (the throttle stops
+/// counting at the first limit), so reaching the cap takes thousands of addresses, and whoever
+/// has that many guesses as fast without resetting anything. Refusing instead would let that
+/// flood lock every tenant's users out.
+const MAX_FAILURE_KEYS: usize = 100_000;
+
 /// The single-replica store.
 #[derive(Default)]
 pub struct MemoryStore(Mutex<Memory>);
@@ -268,6 +275,10 @@ impl Store for MemoryStore {
 
     async fn count_failure(&self, key: &str, window: i64, now: UnixSeconds) -> StoreResult<u32> {
         Ok(self.with(|m| {
+            if m.failures.len() >= MAX_FAILURE_KEYS && !m.failures.contains_key(key) {
+                let arbitrary = m.failures.keys().next().cloned();
+                arbitrary.map(|k| m.failures.remove(&k));
+            }
             let entry = m.failures.entry(key.to_owned()).or_insert(FailureWindow {
                 ends: now + window,
                 failures: 0,
@@ -301,6 +312,9 @@ impl Store for MemoryStore {
         self.with(|m| {
             if let Some(window) = m.failures.get_mut(key) {
                 window.failures = window.failures.saturating_sub(1);
+                if window.failures == 0 {
+                    m.failures.remove(key);
+                }
             }
         });
         Ok(())
