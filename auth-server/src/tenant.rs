@@ -58,6 +58,8 @@ pub enum TenantError {
     DuplicateClient(String),
     #[error("user {0}: password hash is not an argon2id PHC string")]
     BadPasswordHash(String),
+    #[error("user {0}: named like a client, so both would be the same `sub`")]
+    SubjectShared(String),
     #[error("claim {0:?} is reserved and cannot be set statically")]
     ReservedClaim(String),
     #[error(transparent)]
@@ -73,6 +75,7 @@ impl TenantError {
             Self::MissingSecret(_) => "MissingClientSecret",
             Self::DuplicateClient(_) => "DuplicateClient",
             Self::BadPasswordHash(_) => "BadPasswordHash",
+            Self::SubjectShared(_) => "SubjectShared",
             Self::ReservedClaim(_) => "ReservedClaim",
             Self::Key(error) => error.reason(),
         }
@@ -118,6 +121,9 @@ impl Tenant {
             .ok_or_else(|| TenantError::BadIssuer(config.issuer.clone()))?;
         check_claim_names(config.claims.keys())?;
         let clients = index_clients(&config.clients, &clients)?;
+        if let Some(name) = users.user_named_like_a_client(&config) {
+            return Err(TenantError::SubjectShared(name.to_owned()));
+        }
         let users = index_users(users)?;
         let user_claim_names = users
             .values()
@@ -298,6 +304,20 @@ mod tests {
         let confidential = client(ClientKind::Confidential, vec![GrantType::ClientCredentials]);
         let error = Tenant::build(files(vec![confidential])).unwrap_err();
         assert!(matches!(error, TenantError::MissingSecret(_)), "{error}");
+    }
+
+    #[test]
+    fn a_user_named_like_a_client_is_refused() {
+        let public = client(ClientKind::Public, vec![GrantType::AuthorizationCode]);
+        let mut files = files(vec![public]);
+        files.users.users.push(User {
+            username: "c".into(),
+            password_hash: crate::dev::hash_password("pw"),
+            claims: Default::default(),
+            home_region: None,
+        });
+        let error = Tenant::build(files).unwrap_err();
+        assert!(matches!(error, TenantError::SubjectShared(_)), "{error}");
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub enum RenderError {
     MissingClientSecret { client_id: String },
     #[error("tenant has no signing key yet")]
     NoSigningKeys,
+    #[error("user {username}: named like a client, so both would carry the same sub; rename one")]
+    SubjectShared { username: String },
 }
 
 impl RenderError {
@@ -21,6 +23,7 @@ impl RenderError {
             Self::Duration(_) => "InvalidDuration",
             Self::MissingClientSecret { .. } => "MissingClientSecret",
             Self::NoSigningKeys => "NoSigningKeys",
+            Self::SubjectShared { .. } => "SubjectShared",
         }
     }
 }

@@ -96,6 +96,11 @@ pub fn tenant_files(
         .sensitive
         .insert(TenantFile::Clients.file_name(inputs.name), json(&secrets));
     if let Some(users) = inputs.users {
+        if let Some(username) = users.user_named_like_a_client(&config) {
+            return Err(RenderError::SubjectShared {
+                username: username.to_owned(),
+            });
+        }
         files
             .sensitive
             .insert(TenantFile::Users.file_name(inputs.name), json(users));

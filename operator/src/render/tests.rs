@@ -469,6 +469,34 @@ fn a_confidential_client_without_a_digest_is_an_error_naming_it() {
 }
 
 #[test]
+fn a_user_named_like_a_client_is_an_error_naming_the_user() {
+    let tenant = acme();
+    let ring = key_ring();
+    let user = meridian_contract::User {
+        username: "backend".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+        claims: Default::default(),
+        home_region: None,
+    };
+    let users = UserDirectory { users: vec![user] };
+    let inputs = TenantInputs {
+        tenant: &tenant,
+        name: "acme",
+        key_ring: &ring,
+        client_secrets: &digests(),
+        users: Some(&users),
+    };
+    let err = tenant_files(inputs, &Settings::default()).unwrap_err();
+    assert_eq!(
+        err,
+        RenderError::SubjectShared {
+            username: "backend".into()
+        }
+    );
+    assert_eq!(err.reason(), "SubjectShared");
+}
+
+#[test]
 fn loose_files_read_back_from_a_region_group_by_tenant() {
     let files = [
         ("acme.tenant.json", "{}".to_owned()),
