@@ -64,14 +64,43 @@ impl Form {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_wrong_passwords_for_one_user_are_throttled() {
     let server = TestServer::start(&[("acme", Algorithm::ES256)]).await;
-    let form = Arc::new(Form::open(&server.issuer("acme")).await);
-    let guesses = (0..40).map(|n| {
-        let form = form.clone();
-        tokio::spawn(async move { form.post("alice", &format!("guess-{n}"), None).await })
-    });
+    let url = authorize_url(&server.issuer("acme"), "web", &[]);
+    let page = http().get(url.clone()).send().await.unwrap();
+    let cookies: Vec<String> = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect();
+    let html = page.text().await.unwrap();
+    let form = Arc::new([
+        ("login_id", hidden_field(&html, "login_id")),
+        ("csrf", hidden_field(&html, "csrf")),
+        ("username", "alice".to_owned()),
+        ("password", "a wrong guess".to_owned()),
+    ]);
+    // Forty connections open first, then every guess sent at once: a check made before
+    // any failure is recorded would let them all through.
+    let start = Arc::new(tokio::sync::Barrier::new(40));
+    let guesses: Vec<_> = (0..40)
+        .map(|_| {
+            let (form, start, cookie) = (form.clone(), start.clone(), cookies.join("; "));
+            let (action, health) = (
+                url.join("login").unwrap(),
+                format!("{}/healthz", server.base()),
+            );
+            tokio::spawn(async move {
+                let client = http();
+                client.get(health).send().await.unwrap();
+                start.wait().await;
+                let request = client.post(action).header("cookie", cookie).form(&*form);
+                request.send().await.unwrap().status().as_u16()
+            })
+        })
+        .collect();
     let mut statuses = Vec::new();
     for guess in guesses {
         statuses.push(guess.await.unwrap());
@@ -79,7 +108,9 @@ async fn parallel_wrong_passwords_for_one_user_are_throttled() {
     let checked = statuses.iter().filter(|&&s| s == 401).count();
     let throttled = statuses.iter().filter(|&&s| s == 429).count();
     assert!(checked <= 5, "at most the limit is checked: {statuses:?}");
-    assert!(throttled >= 30, "the rest are throttled: {statuses:?}");
+    // The rest are throttled, or refused at once while the tenant's share of password checks
+    // is in use (which counts against the address, not the user).
+    assert!(throttled > 0, "429s appear: {statuses:?}");
     assert!(
         statuses.iter().all(|s| [401, 429, 503].contains(s)),
         "{statuses:?}"
