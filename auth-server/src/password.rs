@@ -211,7 +211,11 @@ pub fn cgroup_memory_limit() -> Option<u64> {
     let read = |path: &str| std::fs::read_to_string(path).ok();
     let raw = read("/sys/fs/cgroup/memory.max")
         .or_else(|| read("/sys/fs/cgroup/memory/memory.limit_in_bytes"))?;
-    // v1 spells "unlimited" as a huge page-rounded number.
+    parse_cgroup_limit(&raw)
+}
+
+/// v2 writes `max` for no limit; v1 a huge page-rounded number.
+fn parse_cgroup_limit(raw: &str) -> Option<u64> {
     raw.trim()
         .parse::<u64>()
         .ok()
@@ -276,6 +280,13 @@ mod tests {
         );
         let tiny = PasswordPool::for_memory_limit(16 << 20);
         assert_eq!(tiny.budget(), default_cost(), "always one");
+    }
+
+    #[test]
+    fn cgroup_limits_parse_and_unlimited_is_none() {
+        assert_eq!(parse_cgroup_limit("134217728\n"), Some(128 << 20));
+        assert_eq!(parse_cgroup_limit("max\n"), None);
+        assert_eq!(parse_cgroup_limit("9223372036854771712\n"), None);
     }
 
     #[test]

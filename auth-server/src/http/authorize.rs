@@ -208,37 +208,20 @@ pub async fn login(
         username: &username,
         ip: app.trusted_proxies.client(peer, &headers),
     };
-    let store = app.store.as_ref();
-    // Counted before the password is checked, so parallel guesses cannot all pass.
-    match app.throttle.reserve(store, attempt, now).await {
-        Ok(true) => {}
-        Ok(false) => {
-            let message = "Too many failed attempts. Try again later.";
-            return retry(message, StatusCode::TOO_MANY_REQUESTS);
-        }
-        Err(unavailable) => return unavailable_page(unavailable),
-    }
-    let hash = tenant
-        .user(&username)
-        .map(|user| user.password_hash.clone());
-    match app.passwords.verify(tenant.id(), hash, password).await {
-        Ok(true) => {}
-        Ok(false) => {
+    match check_password(&app, &tenant, attempt, password, now).await {
+        Ok(Checked::Right) => {}
+        Ok(Checked::Wrong) => {
             tracing::info!(tenant = tenant.id(), client_id = %pending.request.client_id, "login failed");
             return retry("Wrong username or password.", StatusCode::UNAUTHORIZED);
         }
-        Err(Overloaded) => {
-            // Nothing was checked: the attempt is not held against the user.
-            if let Err(unavailable) = app.throttle.release(store, attempt).await {
-                return unavailable_page(unavailable);
-            }
-            tracing::debug!(
-                tenant = tenant.id(),
-                "login refused: password checks at capacity"
-            );
-            return busy_page();
+        Ok(Checked::Throttled) => {
+            let message = "Too many failed attempts. Try again later.";
+            return retry(message, StatusCode::TOO_MANY_REQUESTS);
         }
+        Ok(Checked::Busy) => return busy_page(),
+        Err(unavailable) => return unavailable_page(unavailable),
     }
+    let store = app.store.as_ref();
     let signed_in = async {
         app.throttle.succeeded(store, attempt).await?;
         app.store.remove_login(login_id).await?;
@@ -248,6 +231,44 @@ pub async fn login(
 }
 
 const MAX_USERNAME: usize = 256;
+
+enum Checked {
+    Right,
+    Wrong,
+    Throttled,
+    /// Not checked: every password check of the tenant's share is in use.
+    Busy,
+}
+
+/// Counts the attempt, then checks the password within the pool. Counted before the check,
+/// so parallel guesses cannot all pass (see [`crate::throttle`]).
+async fn check_password(
+    app: &AppState,
+    tenant: &Tenant,
+    attempt: Attempt<'_>,
+    password: String,
+    now: i64,
+) -> Result<Checked, StoreUnavailable> {
+    let store = app.store.as_ref();
+    if !app.throttle.reserve(store, attempt, now).await? {
+        return Ok(Checked::Throttled);
+    }
+    let hash = tenant
+        .user(attempt.username)
+        .map(|user| user.password_hash.clone());
+    match app.passwords.verify(tenant.id(), hash, password).await {
+        Ok(true) => Ok(Checked::Right),
+        Ok(false) => Ok(Checked::Wrong),
+        Err(Overloaded) => {
+            app.throttle.release(store, attempt).await?;
+            tracing::debug!(
+                tenant = tenant.id(),
+                "login refused: password checks at capacity"
+            );
+            Ok(Checked::Busy)
+        }
+    }
+}
 
 /// Every password check is in use: refused at once, never queued (see [`crate::password`]).
 fn busy_page() -> Response {
