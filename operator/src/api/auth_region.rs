@@ -119,6 +119,18 @@ pub struct AuthServerSpec {
     #[serde(default)]
     pub store: StoreSpec,
 
+    /// Addresses or CIDR blocks (`10.0.0.0/8`, `fd00::/8`) of the proxies in front of the
+    /// auth-server: an ingress controller, a gateway, a load balancer that appends to
+    /// `X-Forwarded-For` / `Forwarded`. Only a request arriving from one of them has its client
+    /// address taken from those headers, for login throttling; anyone else's headers are
+    /// ignored. Empty: the TCP peer is the client, so behind a proxy every user shares its
+    /// address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(max = 43)))]
+    #[x_kube(validation = Rule::new(TRUSTED_PROXIES_RULE)
+        .message("spec.authServer.trustedProxies must hold IPv4 or IPv6 addresses or CIDR blocks"))]
+    pub trusted_proxies: Vec<String>,
+
     /// Resource requests and limits of the auth-server container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
@@ -167,6 +179,7 @@ impl Default for AuthServerSpec {
             image: Self::default_image(),
             replicas: None,
             store: StoreSpec::default(),
+            trusted_proxies: Vec::new(),
             resources: None,
             node_selector: BTreeMap::new(),
             tolerations: Vec::new(),
@@ -175,6 +188,16 @@ impl Default for AuthServerSpec {
         }
     }
 }
+
+/// An address or CIDR block, IPv4 exactly, IPv6 by its alphabet; the auth-server parses them
+/// strictly at start.
+const TRUSTED_PROXIES_RULE: &str = concat!(
+    "self.all(p, (",
+    r"p.matches('^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])[.]){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(/(3[0-2]|[12]?[0-9]))?$')",
+    " || ",
+    r"p.matches('^[0-9a-fA-F:]*:[0-9a-fA-F:]*(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?$')",
+    "))"
+);
 
 /// What the operator observed of an AuthRegion.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, KubeSchema)]

@@ -542,3 +542,19 @@ fn metrics_are_served_on_an_admin_port_the_service_never_exposes() {
         assert_eq!(exposed, [Some(IntOrString::String("http".into()))]);
     }
 }
+
+#[test]
+fn trusted_proxies_reach_the_pod_and_an_unset_list_sets_nothing() {
+    let mut region = eu_west();
+    assert!(auth_server(&render(&region)).env.is_none());
+    region.spec.auth_server.trusted_proxies = vec!["10.0.0.0/8".into(), "fd00::/8".into()];
+    let env = auth_server(&render(&region))
+        .env
+        .clone()
+        .unwrap_or_default();
+    let proxies = env.iter().find(|e| e.name == "MERIDIAN_TRUSTED_PROXIES");
+    assert_eq!(
+        proxies.and_then(|e| e.value.as_deref()),
+        Some("10.0.0.0/8,fd00::/8")
+    );
+}

@@ -32,6 +32,7 @@ const ADMIN_PORT: i32 = 9090;
 const NON_ROOT_UID: i64 = 65532;
 /// The auth-server's store setting: `memory` (its default) or a libpq URI.
 pub const STORE_ENV: &str = "MERIDIAN_STORE";
+pub const TRUSTED_PROXIES_ENV: &str = "MERIDIAN_TRUSTED_PROXIES";
 /// Annotation whose change rolls the pods: a checksum of what the auth-server reads only at
 /// start. Tenant files are reloaded live and so are not part of it.
 pub const CHECKSUM_ANNOTATION: &str = "meridian.dev/config-checksum";
@@ -155,7 +156,7 @@ fn container(w: &Workload<'_>) -> Container {
             format!("--listen=0.0.0.0:{HTTP_PORT}"),
             format!("--admin-listen=0.0.0.0:{ADMIN_PORT}"),
         ]),
-        env: store_env(w.spec),
+        env: env(w.spec),
         ports: Some(vec![
             container_port("http", HTTP_PORT),
             // Metrics carry tenant ids: scraped here, never exposed by the Service.
@@ -187,9 +188,9 @@ fn container(w: &Workload<'_>) -> Container {
 /// The Postgres URI reaches the pod by reference: the kubelet resolves it in the region, so the
 /// value appears in no object the operator writes. Memory sets nothing (the auth-server's
 /// default), so regions on it render exactly as before the store existed.
-fn store_env(spec: &AuthServerSpec) -> Option<Vec<EnvVar>> {
+fn store_env(spec: &AuthServerSpec) -> Option<EnvVar> {
     let uri = spec.store.postgres_uri()?;
-    Some(vec![EnvVar {
+    Some(EnvVar {
         name: STORE_ENV.into(),
         value_from: Some(EnvVarSource {
             secret_key_ref: Some(SecretKeySelector {
@@ -200,7 +201,26 @@ fn store_env(spec: &AuthServerSpec) -> Option<Vec<EnvVar>> {
             ..EnvVarSource::default()
         }),
         ..EnvVar::default()
-    }])
+    })
+}
+
+/// The proxies whose forwarding headers name the client, for login throttling.
+fn trusted_proxies_env(spec: &AuthServerSpec) -> Option<EnvVar> {
+    (!spec.trusted_proxies.is_empty()).then(|| EnvVar {
+        name: TRUSTED_PROXIES_ENV.into(),
+        value: Some(spec.trusted_proxies.join(",")),
+        ..EnvVar::default()
+    })
+}
+
+/// The container's environment; none at all when nothing is set, so regions that set nothing
+/// render exactly as before these settings existed.
+fn env(spec: &AuthServerSpec) -> Option<Vec<EnvVar>> {
+    let env: Vec<EnvVar> = [store_env(spec), trusted_proxies_env(spec)]
+        .into_iter()
+        .flatten()
+        .collect();
+    (!env.is_empty()).then_some(env)
 }
 
 /// Requests sized from the auth-server's measured footprint; memory limited so a leak is
