@@ -96,24 +96,20 @@ impl Store for MemoryStore {
     }
 
     async fn peek_code(&self, code: &str, now: UnixSeconds) -> StoreResult<CodePeek> {
-        Ok(self.with(|m| match m.codes.get(&digest(code)) {
-            Some(stored) if stored.redeemed => CodePeek::Redeemed {
-                grant: stored.grant.clone(),
-                issued: stored.issued.clone(),
-            },
-            Some(stored) if now < stored.grant.expires_at => CodePeek::Live(stored.grant.clone()),
-            _ => CodePeek::Unknown,
-        }))
+        Ok(self.with(|m| m.code_state(&digest(code), now)))
     }
 
     async fn redeem_code(&self, code: &str, now: UnixSeconds) -> StoreResult<CodeRedemption> {
-        Ok(self.with(|m| match m.codes.get_mut(&digest(code)) {
-            Some(stored) if stored.redeemed => CodeRedemption::Replayed(stored.issued.clone()),
-            Some(stored) if now < stored.grant.expires_at => {
-                stored.redeemed = true;
-                CodeRedemption::Fresh(stored.grant.clone())
+        let key = digest(code);
+        Ok(self.with(|m| match m.code_state(&key, now) {
+            CodePeek::Live(grant) => {
+                if let Some(stored) = m.codes.get_mut(&key) {
+                    stored.redeemed = true;
+                }
+                CodeRedemption::Fresh(grant)
             }
-            _ => CodeRedemption::Unknown,
+            CodePeek::Redeemed { issued, .. } => CodeRedemption::Replayed(issued),
+            CodePeek::Unknown => CodeRedemption::Unknown,
         }))
     }
 
@@ -154,52 +150,29 @@ impl Store for MemoryStore {
     async fn redeem_refresh(
         &self,
         token: &str,
-        (tenant, client_id): (&str, &str),
+        binding: (&str, &str),
         now: UnixSeconds,
     ) -> StoreResult<RefreshRedemption> {
-        Ok(self.with(|m| {
-            let Some(stored) = m.refresh.get_mut(&digest(token)) else {
-                return RefreshRedemption::Unknown;
-            };
-            if stored.grant.tenant != tenant || stored.grant.client_id != client_id {
-                return RefreshRedemption::Unknown;
+        let key = digest(token);
+        Ok(self.with(|m| match m.refresh_state(&key, binding, now) {
+            RefreshPeek::Live(grant) => {
+                if let Some(stored) = m.refresh.get_mut(&key) {
+                    stored.rotated = true;
+                }
+                RefreshRedemption::Fresh(grant)
             }
-            let revoked = m
-                .families
-                .get(&stored.grant.family)
-                .is_none_or(|f| f.revoked);
-            if revoked || now >= stored.grant.expires_at {
-                RefreshRedemption::Unknown
-            } else if stored.rotated {
-                RefreshRedemption::Replayed(stored.grant.clone())
-            } else {
-                stored.rotated = true;
-                RefreshRedemption::Fresh(stored.grant.clone())
-            }
+            RefreshPeek::Rotated(grant) => RefreshRedemption::Replayed(grant),
+            RefreshPeek::Unknown => RefreshRedemption::Unknown,
         }))
     }
 
     async fn peek_refresh(
         &self,
         token: &str,
-        (tenant, client_id): (&str, &str),
+        binding: (&str, &str),
         now: UnixSeconds,
     ) -> StoreResult<RefreshPeek> {
-        Ok(self.with(|m| {
-            let Some(stored) = m.refresh.get(&digest(token)) else {
-                return RefreshPeek::Unknown;
-            };
-            let grant = &stored.grant;
-            let revoked = m.families.get(&grant.family).is_none_or(|f| f.revoked);
-            let bound = grant.tenant == tenant && grant.client_id == client_id;
-            if !bound || revoked || now >= grant.expires_at {
-                RefreshPeek::Unknown
-            } else if stored.rotated {
-                RefreshPeek::Rotated(grant.clone())
-            } else {
-                RefreshPeek::Live(grant.clone())
-            }
-        }))
+        Ok(self.with(|m| m.refresh_state(&digest(token), binding, now)))
     }
 
     async fn find_refresh(
@@ -350,6 +323,41 @@ impl Store for MemoryStore {
 }
 
 impl Memory {
+    /// What a code is now; redeeming is this plus marking it, under the same lock.
+    fn code_state(&self, key: &Digest, now: UnixSeconds) -> CodePeek {
+        match self.codes.get(key) {
+            Some(stored) if stored.redeemed => CodePeek::Redeemed {
+                grant: stored.grant.clone(),
+                issued: stored.issued.clone(),
+            },
+            Some(stored) if now < stored.grant.expires_at => CodePeek::Live(stored.grant.clone()),
+            _ => CodePeek::Unknown,
+        }
+    }
+
+    /// What a refresh token is now for this tenant and client; rotating is this plus marking
+    /// it, under the same lock. One of another tenant or client is `Unknown`.
+    fn refresh_state(
+        &self,
+        key: &Digest,
+        (tenant, client_id): (&str, &str),
+        now: UnixSeconds,
+    ) -> RefreshPeek {
+        let Some(stored) = self.refresh.get(key) else {
+            return RefreshPeek::Unknown;
+        };
+        let grant = &stored.grant;
+        let revoked = self.families.get(&grant.family).is_none_or(|f| f.revoked);
+        let bound = grant.tenant == tenant && grant.client_id == client_id;
+        if !bound || revoked || now >= grant.expires_at {
+            RefreshPeek::Unknown
+        } else if stored.rotated {
+            RefreshPeek::Rotated(grant.clone())
+        } else {
+            RefreshPeek::Live(grant.clone())
+        }
+    }
+
     fn len(&self) -> usize {
         self.codes.len()
             + self.refresh.len()

@@ -29,9 +29,6 @@ const REDEEM_CODE: &str = "UPDATE authorization_codes SET redeemed_at = $2 \
 const PEEK_CODE: &str = "SELECT grant_data, redeemed_at IS NOT NULL, issued \
      FROM authorization_codes WHERE digest = $1 AND (redeemed_at IS NOT NULL OR expires_at > $2)";
 
-const REDEEMED_CODE: &str =
-    "SELECT issued FROM authorization_codes WHERE digest = $1 AND redeemed_at IS NOT NULL";
-
 const RECORD_CODE_TOKENS: &str = "UPDATE authorization_codes \
      SET issued = $2, keep_until = GREATEST(keep_until, $3) WHERE digest = $1";
 
@@ -67,13 +64,6 @@ static ROTATE_REFRESH: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE refresh_tokens t SET rotated_at = $2 WHERE {BOUND_REFRESH} \
          AND t.rotated_at IS NULL AND {LIVE_FAMILY} RETURNING {REFRESH_COLUMNS}"
-    )
-});
-
-static ROTATED_REFRESH: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT {REFRESH_COLUMNS} FROM refresh_tokens t WHERE {BOUND_REFRESH} \
-         AND t.rotated_at IS NOT NULL AND {LIVE_FAMILY}"
     )
 });
 
@@ -158,6 +148,32 @@ fn refresh_grant(row: &Row) -> RefreshGrant {
     }
 }
 
+/// A row of PEEK_CODE.
+fn code_peek(row: Option<&Row>) -> CodePeek {
+    let Some(row) = row else {
+        return CodePeek::Unknown;
+    };
+    let Json(grant): Json<CodeGrant> = row.get(0);
+    if row.get::<_, bool>(1) {
+        let issued: Option<Json<IssuedTokens>> = row.get(2);
+        CodePeek::Redeemed {
+            grant,
+            issued: issued.map(|Json(issued)| issued),
+        }
+    } else {
+        CodePeek::Live(grant)
+    }
+}
+
+/// A row of PEEK_REFRESH: the grant's columns, then whether it was rotated.
+fn refresh_peek(row: Option<&Row>) -> RefreshPeek {
+    match row {
+        Some(row) if row.get::<_, bool>(7) => RefreshPeek::Rotated(refresh_grant(row)),
+        Some(row) => RefreshPeek::Live(refresh_grant(row)),
+        None => RefreshPeek::Unknown,
+    }
+}
+
 #[async_trait]
 impl Store for PgStore {
     async fn save_code(&self, code: &str, grant: &CodeGrant) -> StoreResult<()> {
@@ -175,19 +191,8 @@ impl Store for PgStore {
         let key = digest(code);
         self.with_client(|c| async move {
             let statement = c.prepare_cached(PEEK_CODE).await?;
-            let Some(row) = c.query_opt(&statement, &[&&key[..], &now]).await? else {
-                return Ok(CodePeek::Unknown);
-            };
-            let Json(grant): Json<CodeGrant> = row.get(0);
-            Ok(if row.get::<_, bool>(1) {
-                let issued: Option<Json<IssuedTokens>> = row.get(2);
-                CodePeek::Redeemed {
-                    grant,
-                    issued: issued.map(|Json(issued)| issued),
-                }
-            } else {
-                CodePeek::Live(grant)
-            })
+            let row = c.query_opt(&statement, &[&&key[..], &now]).await?;
+            Ok(code_peek(row.as_ref()))
         })
         .await
     }
@@ -200,13 +205,12 @@ impl Store for PgStore {
                 let Json(grant): Json<CodeGrant> = row.get(0);
                 return Ok(CodeRedemption::Fresh(grant));
             }
-            let redeemed = c.prepare_cached(REDEEMED_CODE).await?;
-            Ok(match c.query_opt(&redeemed, &[&&key[..]]).await? {
-                Some(row) => {
-                    let issued: Option<Json<IssuedTokens>> = row.get(0);
-                    CodeRedemption::Replayed(issued.map(|Json(issued)| issued))
-                }
-                None => CodeRedemption::Unknown,
+            // Not redeemed by this statement: redeemed before (a replay), or expired.
+            let peek = c.prepare_cached(PEEK_CODE).await?;
+            let row = c.query_opt(&peek, &[&&key[..], &now]).await?;
+            Ok(match code_peek(row.as_ref()) {
+                CodePeek::Redeemed { issued, .. } => CodeRedemption::Replayed(issued),
+                CodePeek::Live(_) | CodePeek::Unknown => CodeRedemption::Unknown,
             })
         })
         .await
@@ -263,10 +267,12 @@ impl Store for PgStore {
             if let Some(row) = c.query_opt(&statement, &params).await? {
                 return Ok(RefreshRedemption::Fresh(refresh_grant(&row)));
             }
-            let statement = c.prepare_cached(&ROTATED_REFRESH).await?;
-            Ok(match c.query_opt(&statement, &params).await? {
-                Some(row) => RefreshRedemption::Replayed(refresh_grant(&row)),
-                None => RefreshRedemption::Unknown,
+            // Not rotated by this statement: rotated before (reuse), or not this client's.
+            let statement = c.prepare_cached(&PEEK_REFRESH).await?;
+            let row = c.query_opt(&statement, &params).await?;
+            Ok(match refresh_peek(row.as_ref()) {
+                RefreshPeek::Rotated(grant) => RefreshRedemption::Replayed(grant),
+                RefreshPeek::Live(_) | RefreshPeek::Unknown => RefreshRedemption::Unknown,
             })
         })
         .await
@@ -283,11 +289,8 @@ impl Store for PgStore {
             let statement = c.prepare_cached(&PEEK_REFRESH).await?;
             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
                 [&&key[..], &now, &tenant, &client_id];
-            Ok(match c.query_opt(&statement, &params).await? {
-                Some(row) if row.get::<_, bool>(7) => RefreshPeek::Rotated(refresh_grant(&row)),
-                Some(row) => RefreshPeek::Live(refresh_grant(&row)),
-                None => RefreshPeek::Unknown,
-            })
+            let row = c.query_opt(&statement, &params).await?;
+            Ok(refresh_peek(row.as_ref()))
         })
         .await
     }
