@@ -45,12 +45,13 @@ pub async fn watch(
         OpenedStore::Memory(_) => None,
     };
     let mut up = None;
+    let mut refused = false;
     let mut last_sweep = tokio::time::Instant::now();
     let mut ticker = tokio::time::interval(CHECK_EVERY);
     loop {
         ticker.tick().await;
         if let Some(pg) = pg.as_deref().filter(|pg| !pg.is_migrated()) {
-            migrate_late(pg).await;
+            migrate_late(pg, &mut refused).await;
         }
         let answering = store.ping().await;
         let now_up = answering.is_ok();
@@ -70,12 +71,15 @@ pub async fn watch(
     }
 }
 
-async fn migrate_late(store: &PgStore) {
+/// Retried every check while the database is unreachable; a refusal is logged once, not once
+/// per retry.
+async fn migrate_late(store: &PgStore, refused: &mut bool) {
     match store.migrate(MIGRATIONS).await {
         Ok(done) => {
             tracing::info!(schema_version = done.schema_version, applied = ?done.applied, "grant store migrated");
         }
-        Err(error @ MigrationError::Incompatible { .. }) => {
+        Err(error @ MigrationError::Incompatible { .. }) if !*refused => {
+            *refused = true;
             tracing::error!(%error, "grant store refused");
         }
         Err(_) => {}
