@@ -2,8 +2,8 @@
 //!
 //! The operator renders these types into ConfigMaps and Secrets of a region cluster; the
 //! auth-server reads them back from one mounted directory. Both sides import this crate, so the
-//! schema exists exactly once. This crate must never depend on anything beyond serde: it is the
-//! seam, not a place for logic with I/O.
+//! schema exists exactly once. This crate depends on nothing beyond serde and a SHA-256 (for the
+//! [`Revision`] digest): it is the seam, and a place for pure checks, never for I/O.
 //!
 //! # Files
 //!
@@ -25,13 +25,20 @@
 mod files;
 mod keyring;
 mod region;
+mod revision;
 mod secrets;
 mod tenant;
 mod users;
+mod validate;
 
 pub use files::{REGION_FILE, TenantFile};
 pub use keyring::{Algorithm, KeyRing, SigningKey, UnixSeconds};
 pub use region::RegionConfig;
+pub use revision::{REVISION_HEADER, Revision};
 pub use secrets::{ClientSecrets, SecretDigest};
 pub use tenant::{ClientConfig, ClientKind, GrantType, Scope, TenantConfig, TokenLifetimes};
 pub use users::{User, UserDirectory};
+pub use validate::{
+    Invalid, MAX_ACCESS_TOKEN_SECONDS, MAX_ID_TOKEN_SECONDS, MAX_REFRESH_TOKEN_SECONDS, Problem,
+    RESERVED_CLAIMS, TenantFilesRef, validate_tenant,
+};
