@@ -292,10 +292,10 @@ fn is_argon2id_phc(hash: &str) -> bool {
     }
     let mut fields: Vec<&str> = parts.collect();
     // The version is optional in the PHC format (absent means 0x10).
-    if fields.first().is_some_and(|f| f.starts_with("v=")) {
-        if !matches!(fields.remove(0), "v=19" | "v=16") {
-            return false;
-        }
+    if fields.first().is_some_and(|f| f.starts_with("v="))
+        && !matches!(fields.remove(0), "v=19" | "v=16")
+    {
+        return false;
     }
     let [params, salt, output] = fields[..] else {
         return false;
