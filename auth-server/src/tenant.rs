@@ -6,14 +6,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use argon2::PasswordHash;
 use meridian_contract::{
-    ClientConfig, ClientKind, ClientSecrets, GrantType, KeyRing, TenantConfig, UnixSeconds, User,
-    UserDirectory,
+    ClientConfig, ClientKind, ClientSecrets, GrantType, Invalid, KeyRing, Revision, TenantConfig,
+    TenantFilesRef, UnixSeconds, User, UserDirectory, validate_tenant,
 };
 
 use crate::keys::{KeyError, Signer, TenantKeys};
-use crate::oauth::RESERVED_CLAIMS;
 
 /// A registered client and, for a confidential one, its secret's SHA-256.
 pub struct Client {
@@ -48,20 +46,11 @@ impl Client {
 /// Why a tenant's files cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum TenantError {
+    /// Refused by the validation the operator runs too.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
     #[error("issuer {0:?} is not an absolute http(s) URL without query or fragment")]
     BadIssuer(String),
-    #[error("client {0}: a public client may not use client_credentials")]
-    PublicClientCredentials(String),
-    #[error("client {0}: confidential client without a well-formed sha256 secret digest")]
-    MissingSecret(String),
-    #[error("client {0}: listed twice")]
-    DuplicateClient(String),
-    #[error("user {0}: password hash is not an argon2id PHC string")]
-    BadPasswordHash(String),
-    #[error("user {0}: named like a client, so both would be the same `sub`")]
-    SubjectShared(String),
-    #[error("claim {0:?} is reserved and cannot be set statically")]
-    ReservedClaim(String),
     #[error(transparent)]
     Key(#[from] KeyError),
 }
@@ -70,13 +59,8 @@ impl TenantError {
     /// A short machine label, for log fields and metrics.
     pub const fn reason(&self) -> &'static str {
         match self {
+            Self::Invalid(invalid) => invalid.problem.reason(),
             Self::BadIssuer(_) => "BadIssuer",
-            Self::PublicClientCredentials(_) => "PublicClientCredentials",
-            Self::MissingSecret(_) => "MissingClientSecret",
-            Self::DuplicateClient(_) => "DuplicateClient",
-            Self::BadPasswordHash(_) => "BadPasswordHash",
-            Self::SubjectShared(_) => "SubjectShared",
-            Self::ReservedClaim(_) => "ReservedClaim",
             Self::Key(error) => error.reason(),
         }
     }
@@ -104,10 +88,19 @@ pub struct Tenant {
     /// not walk the directory per request.
     user_claim_names: BTreeSet<String>,
     keys: TenantKeys,
+    /// The digest of the files this tenant was built from, served so the operator can see
+    /// from outside which configuration a region serves.
+    pub revision: Revision,
 }
 
 impl Tenant {
-    pub fn build(files: TenantFiles) -> Result<Self, TenantError> {
+    pub fn build(files: TenantFiles, revision: Revision) -> Result<Self, TenantError> {
+        validate_tenant(TenantFilesRef {
+            config: &files.config,
+            keys: &files.keys,
+            clients: &files.clients,
+            users: Some(&files.users),
+        })?;
         let TenantFiles {
             config,
             keys,
@@ -119,12 +112,12 @@ impl Tenant {
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .filter(|u| u.query().is_none() && u.fragment().is_none() && u.host().is_some())
             .ok_or_else(|| TenantError::BadIssuer(config.issuer.clone()))?;
-        check_claim_names(config.claims.keys())?;
-        let clients = index_clients(&config.clients, &clients)?;
-        if let Some(name) = users.user_named_like_a_client(&config) {
-            return Err(TenantError::SubjectShared(name.to_owned()));
-        }
-        let users = index_users(users)?;
+        let clients = index_clients(&config.clients, &clients);
+        let users: HashMap<String, User> = users
+            .users
+            .into_iter()
+            .map(|user| (user.username.clone(), user))
+            .collect();
         let user_claim_names = users
             .values()
             .flat_map(|user| user.claims.keys().cloned())
@@ -143,6 +136,7 @@ impl Tenant {
             users,
             user_claim_names,
             keys,
+            revision,
         })
     }
 
@@ -191,66 +185,41 @@ impl Tenant {
     }
 }
 
-fn check_claim_names<'a>(names: impl Iterator<Item = &'a String>) -> Result<(), TenantError> {
-    for name in names {
-        if RESERVED_CLAIMS.contains(&name.as_str()) {
-            return Err(TenantError::ReservedClaim(name.clone()));
-        }
-    }
-    Ok(())
-}
-
-fn index_clients(
-    configs: &[ClientConfig],
-    secrets: &ClientSecrets,
-) -> Result<HashMap<String, Client>, TenantError> {
-    let mut clients = HashMap::with_capacity(configs.len());
-    for config in configs {
-        let id = config.client_id.clone();
-        let secret_digest = match config.kind {
-            ClientKind::Public if config.grant_types.contains(&GrantType::ClientCredentials) => {
-                return Err(TenantError::PublicClientCredentials(id));
-            }
-            ClientKind::Public => None,
-            ClientKind::Confidential => Some(
-                secrets
+/// Indexes clients already validated: a confidential client's digest is well formed.
+fn index_clients(configs: &[ClientConfig], secrets: &ClientSecrets) -> HashMap<String, Client> {
+    configs
+        .iter()
+        .map(|config| {
+            let secret_digest = match config.kind {
+                ClientKind::Public => None,
+                ClientKind::Confidential => secrets
                     .secrets
-                    .get(&id)
-                    .and_then(|digest| digest.sha256_bytes())
-                    .ok_or_else(|| TenantError::MissingSecret(id.clone()))?,
-            ),
-        };
-        let client = Client {
-            config: config.clone(),
-            secret_digest,
-        };
-        if clients.insert(id.clone(), client).is_some() {
-            return Err(TenantError::DuplicateClient(id));
-        }
-    }
-    Ok(clients)
-}
-
-fn index_users(directory: UserDirectory) -> Result<HashMap<String, User>, TenantError> {
-    let mut users = HashMap::with_capacity(directory.users.len());
-    for user in directory.users {
-        let is_argon2id = PasswordHash::new(&user.password_hash)
-            .is_ok_and(|hash| hash.algorithm.as_str() == "argon2id");
-        if !is_argon2id {
-            return Err(TenantError::BadPasswordHash(user.username));
-        }
-        check_claim_names(user.claims.keys())?;
-        users.insert(user.username.clone(), user);
-    }
-    Ok(users)
+                    .get(&config.client_id)
+                    .and_then(|digest| digest.sha256_bytes()),
+            };
+            let client = Client {
+                config: config.clone(),
+                secret_digest,
+            };
+            (config.client_id.clone(), client)
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use meridian_contract::{Algorithm, ClientConfig, TokenLifetimes};
+    use meridian_contract::{Algorithm, ClientConfig, Problem, TokenLifetimes};
 
     use super::*;
-    use crate::keys::generate_key;
+    use meridian_keys::generate_key;
+
+    fn build(files: TenantFiles) -> Result<Tenant, TenantError> {
+        Tenant::build(files, Revision::of([]))
+    }
+
+    fn is_invalid(error: &TenantError, problem: Problem) -> bool {
+        matches!(error, TenantError::Invalid(invalid) if invalid.problem == problem)
+    }
 
     fn files(clients: Vec<ClientConfig>) -> TenantFiles {
         let config = TenantConfig {
@@ -292,9 +261,9 @@ mod tests {
     #[test]
     fn a_public_client_cannot_hold_client_credentials() {
         let public = client(ClientKind::Public, vec![GrantType::ClientCredentials]);
-        let error = Tenant::build(files(vec![public])).unwrap_err();
+        let error = build(files(vec![public])).unwrap_err();
         assert!(
-            matches!(error, TenantError::PublicClientCredentials(_)),
+            is_invalid(&error, Problem::PublicClientCredentials),
             "{error}"
         );
     }
@@ -302,8 +271,8 @@ mod tests {
     #[test]
     fn a_confidential_client_needs_a_secret_digest() {
         let confidential = client(ClientKind::Confidential, vec![GrantType::ClientCredentials]);
-        let error = Tenant::build(files(vec![confidential])).unwrap_err();
-        assert!(matches!(error, TenantError::MissingSecret(_)), "{error}");
+        let error = build(files(vec![confidential])).unwrap_err();
+        assert!(is_invalid(&error, Problem::MissingClientSecret), "{error}");
     }
 
     #[test]
@@ -316,23 +285,23 @@ mod tests {
             claims: Default::default(),
             home_region: None,
         });
-        let error = Tenant::build(files).unwrap_err();
-        assert!(matches!(error, TenantError::SubjectShared(_)), "{error}");
+        let error = build(files).unwrap_err();
+        assert!(is_invalid(&error, Problem::SubjectShared), "{error}");
     }
 
     #[test]
     fn static_claims_cannot_shadow_registered_ones() {
         let mut files = files(vec![]);
         files.config.claims.insert("sub".into(), "root".into());
-        let error = Tenant::build(files).unwrap_err();
-        assert!(matches!(error, TenantError::ReservedClaim(_)), "{error}");
+        let error = build(files).unwrap_err();
+        assert!(is_invalid(&error, Problem::ReservedClaim), "{error}");
     }
 
     #[test]
     fn a_key_whose_kid_is_not_its_thumbprint_is_refused() {
         let mut files = files(vec![]);
         files.keys.keys[0].kid = "chosen-by-hand".into();
-        let error = Tenant::build(files).unwrap_err();
+        let error = build(files).unwrap_err();
         assert!(
             matches!(error, TenantError::Key(KeyError::KidMismatch { .. })),
             "{error}"
@@ -341,7 +310,7 @@ mod tests {
 
     #[test]
     fn the_region_claim_prefers_the_users_home() {
-        let tenant = Tenant::build(files(vec![])).unwrap();
+        let tenant = build(files(vec![])).unwrap();
         let user = User {
             username: "alice".into(),
             password_hash: String::new(),

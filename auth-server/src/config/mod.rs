@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use meridian_contract::RegionConfig;
 
-pub use load::{LoadError, load_dir};
+pub use load::{LoadError, Loaded, Refusal, load_dir};
 pub use watch::{ConfigHandle, DirWatch};
 
 use crate::tenant::Tenant;
@@ -90,7 +90,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::keys::generate_key;
+    use meridian_keys::generate_key;
     use crate::tenant::TenantFiles;
 
     fn tenant(id: &str, issuer: &str) -> Arc<Tenant> {
@@ -117,7 +117,7 @@ mod tests {
             clients: ClientSecrets::default(),
             users: UserDirectory::default(),
         };
-        Arc::new(Tenant::build(files).unwrap())
+        Arc::new(Tenant::build(files, meridian_contract::Revision::of([])).unwrap())
     }
 
     fn snapshot(tenants: Vec<Arc<Tenant>>) -> Snapshot {

@@ -5,17 +5,21 @@
 //! (or, outside Kubernetes, of every file's size and mtime) sees exactly those swaps, works on
 //! any volume type, and costs one `readlink` per tick; inotify would see the same swap as a
 //! burst of create/rename events to debounce. A changed directory is rebuilt off the request
-//! path and swapped in atomically; a refused one is logged once and the last good snapshot
-//! keeps serving. This module must never log file contents.
+//! path and swapped in atomically. Tenants load one by one (see [`super::load`]): a refused
+//! tenant is logged once per revision and keeps its last good state, and only an unreadable
+//! `region.json` keeps the whole previous snapshot. This module must never log file contents.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
 use tokio::sync::watch;
 
-use super::{Snapshot, load_dir};
+use meridian_contract::Revision;
+
+use super::{Refusal, Snapshot, load_dir};
 
 /// The snapshot being served; `None` until a valid configuration has loaded.
 #[derive(Debug, Clone)]
@@ -23,6 +27,8 @@ pub struct ConfigHandle {
     current: Arc<ArcSwapOption<Snapshot>>,
     /// Counts installed snapshots, so callers can wait for the next one instead of polling.
     installed: Arc<watch::Sender<u64>>,
+    /// Tenants refused at their current revision, so each refusal is logged once.
+    refused: Arc<Mutex<HashMap<String, Revision>>>,
 }
 
 impl Default for ConfigHandle {
@@ -30,6 +36,7 @@ impl Default for ConfigHandle {
         Self {
             current: Arc::default(),
             installed: Arc::new(watch::channel(0).0),
+            refused: Arc::default(),
         }
     }
 }
@@ -53,18 +60,24 @@ impl ConfigHandle {
         self.installed.subscribe()
     }
 
-    /// Loads `dir` (blocking) and swaps it in; on failure logs one line and keeps the last
-    /// good snapshot. Returns whether the new configuration was taken.
+    /// Loads `dir` (blocking), reusing every tenant whose files did not change, and swaps the
+    /// result in. Refused tenants are logged once per revision and keep their last good state;
+    /// an unreadable `region.json` keeps the whole previous snapshot. Returns whether a new
+    /// snapshot was installed.
     pub fn reload(&self, dir: &Path) -> bool {
-        match load_dir(dir) {
-            Ok(snapshot) => {
+        let previous = self.current();
+        match load_dir(dir, previous.as_deref()) {
+            Ok(loaded) => {
+                self.report_refusals(&loaded.refused);
                 tracing::info!(
                     dir = %dir.display(),
-                    region = %snapshot.region.name,
-                    tenants = snapshot.tenants().len(),
+                    region = %loaded.snapshot.region.name,
+                    tenants = loaded.snapshot.tenants().len(),
+                    built = loaded.built,
+                    refused = loaded.refused.len(),
                     "configuration loaded"
                 );
-                self.install(snapshot);
+                self.install(loaded.snapshot);
                 true
             }
             Err(error) => {
@@ -77,6 +90,33 @@ impl ConfigHandle {
                 false
             }
         }
+    }
+
+    /// Tenant ids refused at their current revision.
+    pub fn refused_tenants(&self) -> Vec<String> {
+        let refused = self.refused.lock().expect("refusals lock");
+        let mut ids: Vec<String> = refused.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    fn report_refusals(&self, refusals: &[Refusal]) {
+        let mut logged = self.refused.lock().expect("refusals lock");
+        let mut still = HashMap::with_capacity(refusals.len());
+        for refusal in refusals {
+            if logged.get(&refusal.tenant) != Some(&refusal.revision) {
+                tracing::error!(
+                    tenant = %refusal.tenant,
+                    revision = %refusal.revision,
+                    reason = refusal.error.reason(),
+                    serving_previous = refusal.serving_previous,
+                    "tenant configuration refused: {}",
+                    refusal.error
+                );
+            }
+            still.insert(refusal.tenant.clone(), refusal.revision.clone());
+        }
+        *logged = still;
     }
 }
 

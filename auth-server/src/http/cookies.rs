@@ -77,7 +77,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::keys::generate_key;
+    use meridian_keys::generate_key;
     use crate::tenant::TenantFiles;
 
     fn tenant(id: &str, issuer: &str) -> Tenant {
@@ -98,12 +98,15 @@ mod tests {
         let keys = KeyRing {
             keys: vec![generate_key(Algorithm::ES256, 1, 0)],
         };
-        Tenant::build(TenantFiles {
-            config,
-            keys,
-            clients: ClientSecrets::default(),
-            users: UserDirectory::default(),
-        })
+        Tenant::build(
+            TenantFiles {
+                config,
+                keys,
+                clients: ClientSecrets::default(),
+                users: UserDirectory::default(),
+            },
+            meridian_contract::Revision::of([]),
+        )
         .unwrap()
     }
 

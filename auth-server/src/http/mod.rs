@@ -22,6 +22,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use meridian_contract::REVISION_HEADER;
 use tower::ServiceExt;
 
 use crate::client_address::TrustedProxies;
@@ -141,6 +142,7 @@ async fn dispatch(
         None => return StatusCode::NOT_FOUND.into_response(),
     };
     let endpoint = endpoint_label(&rest);
+    let revision = HeaderValue::from_str(tenant.revision.as_str()).ok();
     let rewritten = match request.uri().query() {
         Some(query) => format!("{rest}?{query}"),
         None => rest,
@@ -160,7 +162,11 @@ async fn dispatch(
         .extensions_mut()
         .insert(JwksMaxAge(snapshot.region.jwks_max_age_seconds));
     let started = Instant::now();
-    let response = routes.oneshot(request.map(Body::new)).await.into_response();
+    let mut response = routes.oneshot(request.map(Body::new)).await.into_response();
+    // The public surface the operator reads to learn which configuration this region serves.
+    if let (Some(revision), "discovery" | "jwks") = (revision, endpoint) {
+        response.headers_mut().insert(REVISION_HEADER, revision);
+    }
     app.metrics.observe(endpoint, started.elapsed());
     if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
         app.metrics.error(code);

@@ -9,26 +9,9 @@ use meridian_contract::{Algorithm, UnixSeconds};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Claim names a tenant's static claims or a user's claims may not override.
-pub const RESERVED_CLAIMS: &[&str] = &[
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "iat",
-    "nbf",
-    "jti",
-    "client_id",
-    "scope",
-    "tenant_id",
-    "region",
-    "nonce",
-    "auth_time",
-    "at_hash",
-    "azp",
-    "typ",
-    "sid",
-];
+/// Claim names a tenant's static claims or a user's claims may not override: the contract's
+/// list, which the operator and the Tenant CRD's admission rule use too.
+pub use meridian_contract::RESERVED_CLAIMS;
 
 /// RFC 9068 §2.2 plus Meridian's `tenant_id` and `region`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
