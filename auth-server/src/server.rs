@@ -45,7 +45,7 @@ impl ServerOptions {
         Self {
             config_dir: config_dir.into(),
             listen,
-            poll_interval: Duration::from_secs(2),
+            poll_interval: Duration::from_secs(1),
             clock: Arc::new(SystemClock),
             throttle: ThrottlePolicy::default(),
             store: StoreChoice::Memory,

@@ -46,8 +46,18 @@ impl ConfigHandle {
         self.current.load_full()
     }
 
+    /// Ready once `region.json` has loaded and, when the directory holds tenants, at least one
+    /// of them is served. A process that refuses every tenant (a rollout of a server that cannot
+    /// read what the region holds) stays out of its Service, while one tenant's bad files never
+    /// take a region's other tenants down.
     pub fn is_ready(&self) -> bool {
-        self.current.load().is_some()
+        match self.current.load().as_deref() {
+            None => false,
+            Some(snapshot) => {
+                !snapshot.tenants().is_empty()
+                    || self.refused.lock().expect("refusals lock").is_empty()
+            }
+        }
     }
 
     pub fn install(&self, snapshot: Snapshot) {
@@ -62,8 +72,8 @@ impl ConfigHandle {
 
     /// Loads `dir` (blocking), reusing every tenant whose files did not change, and swaps the
     /// result in. Refused tenants are logged once per revision and keep their last good state;
-    /// an unreadable `region.json` keeps the whole previous snapshot. Returns whether a new
-    /// snapshot was installed.
+    /// an unreadable `region.json` keeps the whole previous snapshot. Returns whether the
+    /// directory loaded as written: a snapshot was installed and no tenant was refused.
     pub fn reload(&self, dir: &Path) -> bool {
         let previous = self.current();
         match load_dir(dir, previous.as_deref()) {
@@ -78,7 +88,7 @@ impl ConfigHandle {
                     "configuration loaded"
                 );
                 self.install(loaded.snapshot);
-                true
+                loaded.refused.is_empty()
             }
             Err(error) => {
                 tracing::error!(
@@ -137,9 +147,15 @@ fn fingerprint(dir: &Path) -> Option<Fingerprint> {
         if name.starts_with('.') {
             continue;
         }
-        // `fs::metadata` follows the links into `..data`.
-        let meta = std::fs::metadata(entry.path()).ok()?;
-        files.push((name, meta.len(), meta.modified().ok()));
+        // Under Kubernetes every content change swaps `..data`, so names are enough and a
+        // region with thousands of tenants costs one directory read per tick, not a stat per
+        // file. Elsewhere, `fs::metadata` follows any links and notices edits in place.
+        if data_link.is_some() {
+            files.push((name, 0, None));
+        } else {
+            let meta = std::fs::metadata(entry.path()).ok()?;
+            files.push((name, meta.len(), meta.modified().ok()));
+        }
     }
     files.sort();
     Some(Fingerprint { data_link, files })
