@@ -5,11 +5,11 @@
 use std::path::Path;
 
 use meridian_auth_server::clock::{Clock, SystemClock};
-use meridian_auth_server::keys::generate_key;
 use meridian_contract::{
     Algorithm, ClientConfig, ClientKind, ClientSecrets, GrantType, KeyRing, REGION_FILE,
     RegionConfig, Scope, SecretDigest, TenantConfig, TenantFile, TokenLifetimes,
 };
+use meridian_keys::generate_key;
 
 fn write(dir: &Path, name: &str, value: &impl serde::Serialize) {
     std::fs::write(dir.join(name), serde_json::to_vec(value).unwrap()).unwrap();

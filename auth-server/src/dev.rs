@@ -12,11 +12,11 @@ use meridian_contract::{
     RegionConfig, Scope, SecretDigest, TenantConfig, TenantFile, TokenLifetimes, User,
     UserDirectory,
 };
+use meridian_keys::generate_key;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::clock::{Clock, SystemClock};
 use crate::issue::random_token;
-use crate::keys::generate_key;
 
 pub const TENANT: &str = "demo";
 pub const CLIENT_ID: &str = "demo-client";

@@ -209,9 +209,9 @@ fn index_clients(configs: &[ClientConfig], secrets: &ClientSecrets) -> HashMap<S
 #[cfg(test)]
 mod tests {
     use meridian_contract::{Algorithm, ClientConfig, Problem, TokenLifetimes};
+    use meridian_keys::generate_key;
 
     use super::*;
-    use meridian_keys::generate_key;
 
     fn build(files: TenantFiles) -> Result<Tenant, TenantError> {
         Tenant::build(files, Revision::of([]))

@@ -5,10 +5,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use meridian_auth_server::keys::{Signer, generate_key};
+use meridian_auth_server::keys::Signer;
 use meridian_auth_server::oauth::Params;
 use meridian_auth_server::oauth::jwt::{self, TokenType};
 use meridian_contract::Algorithm;
+use meridian_keys::generate_key;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

@@ -88,9 +88,9 @@ mod tests {
     use meridian_contract::{
         Algorithm, ClientSecrets, KeyRing, TenantConfig, TokenLifetimes, UserDirectory,
     };
+    use meridian_keys::generate_key;
 
     use super::*;
-    use meridian_keys::generate_key;
     use crate::tenant::TenantFiles;
 
     fn tenant(id: &str, issuer: &str) -> Arc<Tenant> {

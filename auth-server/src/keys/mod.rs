@@ -1,20 +1,25 @@
 //! A tenant's keys at run time: the contract's [`KeyRing`] schedule plus one [`Signer`] per
 //! key, built once at load.
 //!
-//! The schedule rules are the contract's (`KeyRing::published`, `KeyRing::signing_key`); this
-//! module only maps their answer onto parsed keys. It must never hold PEM text after load.
+//! The schedule rules are the contract's (`KeyRing::published`, `KeyRing::signing_key`) and
+//! what makes one key usable is [`meridian_keys`]'s; this module only maps their answers onto
+//! parsed keys. It must never hold PEM text after load.
 
-mod generate;
 mod signer;
 
 use std::collections::HashMap;
 
 use meridian_contract::{KeyRing, UnixSeconds};
+use meridian_keys::PublicJwk;
 use serde::Serialize;
 
-pub use generate::{from_pem, generate_key};
-pub use signer::{PublicJwk, Signer};
+pub use signer::Signer;
 
+/// Why a tenant's key ring does not load: one of its keys is unusable (the first three, which
+/// are [`meridian_keys::KeyError`]'s cases under the same names), or the ring's shape is wrong.
+///
+/// The shape cases go once the contract's `validate_tenant` runs before every load; this type
+/// then becomes `meridian_keys::KeyError` itself.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("key {kid}: private key is not PEM")]
@@ -38,6 +43,17 @@ impl KeyError {
             Self::KidMismatch { .. } => "KidMismatch",
             Self::DuplicateKid { .. } => "DuplicateKid",
             Self::BadSchedule { .. } => "BadKeySchedule",
+        }
+    }
+}
+
+impl From<meridian_keys::KeyError> for KeyError {
+    fn from(error: meridian_keys::KeyError) -> Self {
+        use meridian_keys::KeyError as Key;
+        match error {
+            Key::MalformedPem { kid } => Self::MalformedPem { kid },
+            Key::Rejected { kid, reason } => Self::Rejected { kid, reason },
+            Key::KidMismatch { kid, thumbprint } => Self::KidMismatch { kid, thumbprint },
         }
     }
 }

@@ -133,10 +133,11 @@ fn decode_part<T: DeserializeOwned>(part: &str) -> Result<T, JwtError> {
 #[cfg(test)]
 mod tests {
     use meridian_contract::Algorithm;
+    use meridian_keys::generate_key;
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::keys::{Signer, generate_key};
+    use crate::keys::Signer;
 
     fn signer(alg: Algorithm) -> Signer {
         Signer::from_contract(&generate_key(alg, 1, 0)).unwrap()

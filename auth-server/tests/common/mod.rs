@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use meridian_auth_server::clock::{Clock, ManualClock, SystemClock};
 use meridian_auth_server::dev::hash_password;
-use meridian_auth_server::keys::{from_pem, generate_key};
 use meridian_auth_server::server::{RunningServer, ServerOptions, start};
 use meridian_contract::{
     Algorithm, ClientConfig, ClientKind, ClientSecrets, GrantType, KeyRing, REGION_FILE,
@@ -71,15 +70,7 @@ pub fn issuer(base: &str, tenant: &str) -> String {
 }
 
 pub fn key_for(alg: Algorithm, now: i64) -> SigningKey {
-    match alg {
-        Algorithm::RS256 => {
-            use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-            let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
-            let pem = key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
-            from_pem(alg, 1, now, pem)
-        }
-        alg => generate_key(alg, 1, now),
-    }
+    meridian_keys::generate_key(alg, 1, now)
 }
 
 pub fn write_json(dir: &Path, name: &str, value: &impl serde::Serialize) {

@@ -4,9 +4,9 @@ use meridian_contract::{
     Algorithm, ClientSecrets, KeyRing, RegionConfig, Scope, TenantConfig, TokenLifetimes,
     UserDirectory,
 };
+use meridian_keys::generate_key;
 
 use super::*;
-use meridian_keys::generate_key;
 
 fn write_region(dir: &Path) {
     let region = RegionConfig {
