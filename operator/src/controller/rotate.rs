@@ -7,12 +7,13 @@ use std::time::Duration;
 use kube::Resource;
 use kube::runtime::reflector::ObjectRef;
 use meridian_contract::{KeyRing, UnixSeconds};
+use meridian_keys::generate_key;
 
 use super::tenant_status::RegionFact;
 use super::{Context, ReconcileError};
 use crate::api::Tenant;
 use crate::duration;
-use crate::hub::{StoredKeyRing, algorithm, generate, save_key_ring};
+use crate::hub::{StoredKeyRing, algorithm, save_key_ring};
 use crate::jwks::jwks_url;
 use crate::rotation::{Note, Observations, Policy, plan};
 
@@ -51,7 +52,7 @@ pub async fn rotate(
         &policy,
         &observed,
         now,
-        |alg, generation| generate(alg, generation, now),
+        |alg, generation| generate_key(alg, generation, now),
     );
     if next.changed(&stored.ring, &stored.state) {
         let saved = save_key_ring(

@@ -11,7 +11,8 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::PostParams;
 use kube::{Api, Client};
-use meridian_contract::{Algorithm, KeyRing, SigningKey, UnixSeconds};
+use meridian_contract::{Algorithm, KeyRing, UnixSeconds};
+use meridian_keys::generate_key;
 use thiserror::Error;
 
 use crate::api::SigningAlgorithm;
@@ -84,7 +85,7 @@ pub async fn ensure_key_ring(
         return Ok((parse(&name, &existing)?, false));
     }
     let ring = KeyRing {
-        keys: vec![generate(algorithm(alg), 1, now)],
+        keys: vec![generate_key(algorithm(alg), 1, now)],
     };
     let state = RotationState {
         highest_generation: 1,
@@ -198,44 +199,4 @@ pub fn parse(name: &str, secret: &Secret) -> Result<StoredKeyRing, KeyRingError>
         state,
         resource_version: secret.metadata.resource_version.clone(),
     })
-}
-
-/// A new key of `alg`, published and signing from `now`. Its `kid` is the RFC 7638
-/// thumbprint, computed by the auth-server's own key code so both sides agree by construction.
-pub fn generate(alg: Algorithm, generation: u64, now: UnixSeconds) -> SigningKey {
-    match alg {
-        Algorithm::RS256 => {
-            meridian_auth_server::keys::from_pem(alg, generation, now, rsa_pkcs8_pem())
-        }
-        _ => meridian_auth_server::keys::generate_key(alg, generation, now),
-    }
-}
-
-fn rsa_pkcs8_pem() -> String {
-    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-    let key =
-        rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("RSA key generation");
-    key.to_pkcs8_pem(LineEnding::LF)
-        .expect("RSA key encodes")
-        .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_keys_carry_their_thumbprint_and_schedule() {
-        for alg in [Algorithm::ES256, Algorithm::EdDSA, Algorithm::RS256] {
-            let key = generate(alg, 1, 1_000);
-            assert_eq!(key.alg, alg);
-            assert_eq!(key.kid.len(), 43, "{alg}: base64url SHA-256 thumbprint");
-            assert_eq!((key.publish_at, key.activate_at), (1_000, 1_000));
-            assert!(
-                key.private_key_pem
-                    .starts_with("-----BEGIN PRIVATE KEY-----"),
-                "{alg}"
-            );
-        }
-    }
 }

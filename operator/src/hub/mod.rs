@@ -6,6 +6,6 @@ mod key_ring;
 
 pub use inputs::{HubInputs, InputError, hub_inputs};
 pub use key_ring::{
-    KEY_RING_FILE, KeyRingError, StoredKeyRing, algorithm, ensure_key_ring, generate,
-    key_ring_secret_name, save_key_ring,
+    KEY_RING_FILE, KeyRingError, StoredKeyRing, algorithm, ensure_key_ring, key_ring_secret_name,
+    save_key_ring,
 };
