@@ -115,7 +115,10 @@ fn bytes(text: &str) -> anyhow::Result<u64> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour codes only for a person at a terminal, never into a log file or a collector.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     if std::env::var("MERIDIAN_LOG_FORMAT").is_ok_and(|format| format == "json") {
         builder.json().init();
     } else {

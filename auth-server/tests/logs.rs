@@ -128,3 +128,47 @@ async fn no_secret_token_or_key_reaches_the_logs() {
         );
     }
 }
+
+/// The binary writes plain text when its output is a file or a pipe (a pod's log, a
+/// collector): no terminal colour codes, which would land verbatim in every log line.
+#[test]
+fn log_lines_carry_no_colour_codes_when_not_on_a_terminal() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let free = |_| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    };
+    let (listen, admin) = (free(0), free(1));
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meridian-auth-server"))
+        .args(["--dev", "--listen", &listen, "--admin-listen", &admin])
+        .arg("--config-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .env_remove("MERIDIAN_LOG_FORMAT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while let Some(Ok(line)) = lines.next() {
+        let loaded = line.contains("configuration loaded");
+        seen.push(line);
+        if loaded {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        seen.iter().any(|l| l.contains("configuration loaded")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().all(|l| !l.contains('\u{1b}')),
+        "colour codes in piped logs: {seen:?}"
+    );
+}

@@ -21,7 +21,10 @@ async fn main() -> std::process::ExitCode {
         // kube's client logs every refused connection as an ERROR; the operator reports the
         // same failures with their meaning, and they are expected while the demo stops.
         .unwrap_or_else(|_| "error,kube_client=off".into());
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
     let started = Instant::now();
     let steps = Steps::stdout();
     println!("Meridian demo: a hub and the regions eu-west and us-east on this machine\n");
