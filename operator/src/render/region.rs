@@ -167,6 +167,7 @@ fn add_group(
         config_maps: &volume_config_maps,
         secrets: &secret_names,
         checksum,
+        tenants: members.len(),
     };
     desired.deployments.push(workload::deployment(&workload));
     desired.services.push(workload::service(&workload));

@@ -558,3 +558,95 @@ fn trusted_proxies_reach_the_pod_and_an_unset_list_sets_nothing() {
         Some("10.0.0.0/8,fd00::/8")
     );
 }
+
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+/// The memory `requests` and `limits` of each Deployment's auth-server, by Deployment.
+fn memory_by_deployment(desired: &DesiredRegion) -> Vec<(String, String, String)> {
+    desired
+        .deployments
+        .iter()
+        .map(|deployment| {
+            let pod = deployment.spec.as_ref().unwrap().template.spec.as_ref();
+            let resources = pod.unwrap().containers[0].resources.clone().unwrap();
+            let memory = |side: Option<std::collections::BTreeMap<String, Quantity>>| {
+                side.unwrap()["memory"].0.clone()
+            };
+            (
+                deployment.metadata.name.clone().unwrap(),
+                memory(resources.requests),
+                memory(resources.limits),
+            )
+        })
+        .collect()
+}
+
+fn region_with_default_resources() -> AuthRegion {
+    let mut region = eu_west();
+    region.spec.auth_server.resources = None;
+    region
+}
+
+fn shared_tenants(count: usize) -> Vec<PlacedTenant> {
+    let tenant = acme();
+    (0..count)
+        .map(|i| placed(&tenant, &format!("t{i}")))
+        .collect()
+}
+
+#[test]
+fn the_default_memory_follows_the_tenants_each_deployment_serves() {
+    let mut dedicated = acme();
+    dedicated.spec.isolation = Isolation::Dedicated;
+    let mut tenants = shared_tenants(1_200);
+    tenants.push(placed(&dedicated, "globex"));
+    let region = region_with_default_resources();
+    let desired = desired_region("eu-west", &region.spec, &tenants, 300);
+    // Counted in steps of 500: requests 32Mi + 10Ki per tenant, limits 128Mi + 16Ki.
+    assert_eq!(
+        memory_by_deployment(&desired),
+        [
+            ("auth-shared".into(), "47Mi".into(), "152Mi".into()),
+            ("auth-t-globex".into(), "37Mi".into(), "136Mi".into()),
+        ]
+    );
+    let args = auth_server(&desired).args.clone().unwrap_or_default();
+    assert!(
+        args.contains(&"--login-memory=128Mi".to_owned()),
+        "password checks are sized from the base, not the tenants' part: {args:?}"
+    );
+
+    let ten_thousand = shared_tenants(10_000);
+    let desired = desired_region("eu-west", &region.spec, &ten_thousand, 300);
+    assert_eq!(
+        memory_by_deployment(&desired),
+        [("auth-shared".into(), "130Mi".into(), "285Mi".into())]
+    );
+}
+
+#[test]
+fn one_more_tenant_within_a_step_leaves_the_pods_alone() {
+    let region = region_with_default_resources();
+    let mut tenants = shared_tenants(1_002);
+    let before = desired_region("eu-west", &region.spec, &tenants[..1_001], 300);
+    let after = desired_region("eu-west", &region.spec, &tenants, 300);
+    assert_eq!(memory_by_deployment(&before), memory_by_deployment(&after));
+    tenants.truncate(499);
+    let fewer = desired_region("eu-west", &region.spec, &tenants, 300);
+    assert_ne!(memory_by_deployment(&fewer), memory_by_deployment(&after));
+}
+
+#[test]
+fn resources_the_user_sets_are_rendered_as_set_whatever_the_tenants() {
+    let region = eu_west();
+    let desired = desired_region("eu-west", &region.spec, &shared_tenants(2_000), 300);
+    assert_eq!(
+        memory_by_deployment(&desired),
+        [("auth-shared".into(), "32Mi".into(), "128Mi".into())]
+    );
+    let args = auth_server(&desired).args.clone().unwrap_or_default();
+    assert!(
+        !args.iter().any(|arg| arg.starts_with("--login-memory")),
+        "a limit the user sets sizes the password checks itself: {args:?}"
+    );
+}

@@ -46,6 +46,8 @@ pub struct Workload<'a> {
     pub config_maps: &'a [String],
     pub secrets: &'a [String],
     pub checksum: &'a str,
+    /// How many tenants the group serves: the default memory follows it.
+    pub tenants: usize,
 }
 
 fn meta(w: &Workload<'_>) -> ObjectMeta {
@@ -151,11 +153,7 @@ fn container(w: &Workload<'_>) -> Container {
     Container {
         name: "auth-server".into(),
         image: Some(w.spec.image.clone()),
-        args: Some(vec![
-            format!("--config-dir={CONFIG_DIR}"),
-            format!("--listen=0.0.0.0:{HTTP_PORT}"),
-            format!("--admin-listen=0.0.0.0:{ADMIN_PORT}"),
-        ]),
+        args: Some(args(w)),
         env: env(w.spec),
         ports: Some(vec![
             container_port("http", HTTP_PORT),
@@ -164,7 +162,12 @@ fn container(w: &Workload<'_>) -> Container {
         ]),
         readiness_probe: Some(probe("/readyz", 5)),
         liveness_probe: Some(probe("/healthz", 10)),
-        resources: Some(w.spec.resources.clone().unwrap_or_else(default_resources)),
+        resources: Some(
+            w.spec
+                .resources
+                .clone()
+                .unwrap_or_else(|| default_resources(w.tenants)),
+        ),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
             read_only_root_filesystem: Some(true),
@@ -223,20 +226,61 @@ fn env(spec: &AuthServerSpec) -> Option<Vec<EnvVar>> {
     (!env.is_empty()).then_some(env)
 }
 
-/// Requests sized from the auth-server's measured footprint; memory limited so a leak is
-/// contained, CPU not limited so token signing bursts are not throttled.
-fn default_resources() -> ResourceRequirements {
+fn args(w: &Workload<'_>) -> Vec<String> {
+    let mut args = vec![
+        format!("--config-dir={CONFIG_DIR}"),
+        format!("--listen=0.0.0.0:{HTTP_PORT}"),
+        format!("--admin-listen=0.0.0.0:{ADMIN_PORT}"),
+    ];
+    // The auth-server sizes its concurrent password checks from its memory limit. The default
+    // limit's per-tenant part holds the tenants' configuration, so the checks are sized from
+    // the base alone; a limit the user sets is theirs to divide, as before.
+    if w.spec.resources.is_none() {
+        args.push(format!("--login-memory={}", mebibytes(BASE_MEMORY_LIMIT)));
+    }
+    args
+}
+
+/// The default limit for a group's first tenants: what one auth-server needs with a handful of
+/// tenants, password checks included (48Mi kept for the rest, the remainder for argon2).
+const BASE_MEMORY_LIMIT: u64 = 128 << 20;
+const BASE_MEMORY_REQUEST: u64 = 32 << 20;
+/// Resident memory one loaded tenant adds (ES256 key, two clients, three users), measured with
+/// `auth-server/bench/config-scale.sh`: 17.5 MiB at 1,000 tenants, 105 MiB at 10,000, so
+/// about 10 KiB each; the request reserves that.
+const REQUEST_PER_TENANT: u64 = 10 << 10;
+/// The limit adds 60% to it: a reload holds a second copy of the files it reads (118.6 MiB
+/// peak after reloads at 10,000), and real tenants have more clients and users.
+const LIMIT_PER_TENANT: u64 = 16 << 10;
+/// Tenants are counted in steps, so adding one rarely changes the pod template (each change
+/// rolls the pods, and the memory store loses its grants with them).
+const TENANT_STEP: usize = 500;
+
+/// Requests sized from the auth-server's measured footprint, which grows with the tenants it
+/// serves; memory limited so a leak is contained, CPU not limited so token signing bursts are
+/// not throttled.
+fn default_resources(tenants: usize) -> ResourceRequirements {
+    let counted = (tenants.div_ceil(TENANT_STEP) * TENANT_STEP) as u64;
+    let memory = |bytes: u64| Quantity(mebibytes(bytes));
     ResourceRequirements {
         requests: Some(BTreeMap::from([
             ("cpu".to_owned(), Quantity("50m".into())),
-            ("memory".to_owned(), Quantity("32Mi".into())),
+            (
+                "memory".to_owned(),
+                memory(BASE_MEMORY_REQUEST + REQUEST_PER_TENANT * counted),
+            ),
         ])),
         limits: Some(BTreeMap::from([(
             "memory".to_owned(),
-            Quantity("128Mi".into()),
+            memory(BASE_MEMORY_LIMIT + LIMIT_PER_TENANT * counted),
         )])),
         ..ResourceRequirements::default()
     }
+}
+
+/// `bytes` rounded up to whole mebibytes, as a quantity (`160Mi`).
+fn mebibytes(bytes: u64) -> String {
+    format!("{}Mi", bytes.div_ceil(1 << 20))
 }
 
 /// One projected volume, so Kubernetes swaps every file at once (one `..data` symlink).
