@@ -602,12 +602,13 @@ fn the_default_memory_follows_the_tenants_each_deployment_serves() {
     tenants.push(placed(&dedicated, "globex"));
     let region = region_with_default_resources();
     let desired = desired_region("eu-west", &region.spec, &tenants, 300);
-    // Counted in steps of 500: requests 32Mi + 10Ki per tenant, limits 128Mi + 16Ki.
+    // Requests 32Mi + 10Ki per tenant, limits 128Mi + 16Ki, for as many tenants as the
+    // group's shards hold (64 each, a power of two of shards): 2,048 here, and 64.
     assert_eq!(
         memory_by_deployment(&desired),
         [
-            ("auth-shared".into(), "47Mi".into(), "152Mi".into()),
-            ("auth-t-globex".into(), "37Mi".into(), "136Mi".into()),
+            ("auth-shared".into(), "52Mi".into(), "160Mi".into()),
+            ("auth-t-globex".into(), "33Mi".into(), "129Mi".into()),
         ]
     );
     let args = auth_server(&desired).args.clone().unwrap_or_default();
@@ -620,20 +621,27 @@ fn the_default_memory_follows_the_tenants_each_deployment_serves() {
     let desired = desired_region("eu-west", &region.spec, &ten_thousand, 300);
     assert_eq!(
         memory_by_deployment(&desired),
-        [("auth-shared".into(), "130Mi".into(), "285Mi".into())]
+        [("auth-shared".into(), "192Mi".into(), "384Mi".into())]
     );
 }
 
 #[test]
-fn one_more_tenant_within_a_step_leaves_the_pods_alone() {
+fn the_default_memory_changes_only_with_the_shard_count() {
     let region = region_with_default_resources();
-    let mut tenants = shared_tenants(1_002);
-    let before = desired_region("eu-west", &region.spec, &tenants[..1_001], 300);
-    let after = desired_region("eu-west", &region.spec, &tenants, 300);
-    assert_eq!(memory_by_deployment(&before), memory_by_deployment(&after));
-    tenants.truncate(499);
-    let fewer = desired_region("eu-west", &region.spec, &tenants, 300);
-    assert_ne!(memory_by_deployment(&fewer), memory_by_deployment(&after));
+    let tenants = shared_tenants(1_025);
+    let rendered = |count: usize| {
+        let desired = desired_region("eu-west", &region.spec, &tenants[..count], 300);
+        (memory_by_deployment(&desired), desired.config_maps.len())
+    };
+    // One more tenant within the same 16 shards leaves the pod template's memory as it was;
+    // crossing to 32 shards (or down to 8) changes both, in one roll.
+    let (memory, shards) = rendered(1_001);
+    assert_eq!(rendered(1_024), (memory.clone(), shards));
+    for other in [499, 1_025] {
+        let (other_memory, other_shards) = rendered(other);
+        assert_ne!(other_memory, memory, "{other} tenants");
+        assert_ne!(other_shards, shards, "{other} tenants");
+    }
 }
 
 #[test]

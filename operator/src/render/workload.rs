@@ -24,6 +24,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use crate::api::{AuthServerSpec, STORE_URI_DEFAULT_KEY};
 
 use super::Labels;
+use super::shards::{TENANTS_PER_SHARD, shard_count};
 
 /// Where the pod sees the contract files.
 pub const CONFIG_DIR: &str = "/etc/meridian/config";
@@ -252,15 +253,14 @@ const REQUEST_PER_TENANT: u64 = 10 << 10;
 /// The limit adds 60% to it: a reload holds a second copy of the files it reads (118.6 MiB
 /// peak after reloads at 10,000), and real tenants have more clients and users.
 const LIMIT_PER_TENANT: u64 = 16 << 10;
-/// Tenants are counted in steps, so adding one rarely changes the pod template (each change
-/// rolls the pods, and the memory store loses its grants with them).
-const TENANT_STEP: usize = 500;
-
 /// Requests sized from the auth-server's measured footprint, which grows with the tenants it
 /// serves; memory limited so a leak is contained, CPU not limited so token signing bursts are
-/// not throttled.
+/// not throttled. Tenants are counted as the group's shards hold them at capacity, so the
+/// memory changes only when the shard count (and with it the projected volume) does: a
+/// change of the pod template rolls the pods, and the memory store loses its grants with
+/// them, so the memory must not roll them on its own.
 fn default_resources(tenants: usize) -> ResourceRequirements {
-    let counted = (tenants.div_ceil(TENANT_STEP) * TENANT_STEP) as u64;
+    let counted = (shard_count(tenants) * TENANTS_PER_SHARD) as u64;
     let memory = |bytes: u64| Quantity(mebibytes(bytes));
     ResourceRequirements {
         requests: Some(BTreeMap::from([
