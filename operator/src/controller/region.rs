@@ -84,14 +84,18 @@ async fn converge(region: &AuthRegion, ctx: &Context) -> Result<Converged, Regio
             continue;
         }
         let (files, entry) = match render_tenant(tenant, &tenant_name, ctx) {
-            Ok(files) => (
-                files,
-                TenantInRegion {
-                    generation: tenant.meta().generation,
-                    problem: None,
-                    serving: true,
-                },
-            ),
+            Ok(files) => {
+                let revision = Some(files.revision());
+                (
+                    files,
+                    TenantInRegion {
+                        generation: tenant.meta().generation,
+                        problem: None,
+                        serving: true,
+                        revision,
+                    },
+                )
+            }
             Err(problem) => match last_good.get(&tenant_name) {
                 Some(files) if !files.is_empty() => {
                     let problem = Some(format!("serving the last good configuration: {problem}"));
@@ -101,6 +105,7 @@ async fn converge(region: &AuthRegion, ctx: &Context) -> Result<Converged, Regio
                             generation: None,
                             problem,
                             serving: true,
+                            revision: Some(files.revision()),
                         },
                     )
                 }
@@ -109,6 +114,7 @@ async fn converge(region: &AuthRegion, ctx: &Context) -> Result<Converged, Regio
                         generation: None,
                         problem: Some(format!("not served: {problem}")),
                         serving: false,
+                        revision: None,
                     };
                     sync.tenants.insert(tenant_name.clone(), entry);
                     continue;

@@ -271,6 +271,7 @@ mod tests {
                 generation: None,
                 problem,
                 serving: true,
+                revision: None,
             },
         );
         let status = region_status(

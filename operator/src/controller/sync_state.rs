@@ -7,6 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::RwLock;
 
+use meridian_contract::Revision;
+
 /// One region's last outcome.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RegionSync {
@@ -26,6 +28,10 @@ pub struct TenantInRegion {
     pub problem: Option<String>,
     /// Whether the region holds files of the tenant at all.
     pub serving: bool,
+    /// The revision of the tenant's files the region was given (the current ones or the last
+    /// good ones it keeps); `None` when it holds none. Its auth-server serves the tenant as
+    /// written once it reports this revision.
+    pub revision: Option<Revision>,
 }
 
 #[derive(Debug, Default)]
@@ -95,6 +101,7 @@ mod tests {
                             generation: Some(*g),
                             problem: None,
                             serving: true,
+                            revision: None,
                         },
                     )
                 })

@@ -271,6 +271,7 @@ mod tests {
             generation: Some(generation),
             problem: None,
             serving: true,
+            revision: None,
         })
     }
 

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use meridian_contract::{ClientKind, ClientSecrets, KeyRing, TenantFile, UserDirectory};
+use meridian_contract::{ClientKind, ClientSecrets, KeyRing, Revision, TenantFile, UserDirectory};
 
 use crate::api::Tenant;
 use crate::settings::Settings;
@@ -51,6 +51,16 @@ impl TenantFiles {
 
     pub fn is_empty(&self) -> bool {
         self.public.is_empty() && self.sensitive.is_empty()
+    }
+
+    /// The [`Revision`] a region holding exactly these files serves: the auth-server digests
+    /// the same bytes, so equal revisions mean the region serves what was written.
+    pub fn revision(&self) -> Revision {
+        let files = self.public.iter().chain(&self.sensitive);
+        Revision::of(files.filter_map(|(name, content)| {
+            let (_, kind) = TenantFile::parse(name)?;
+            Some((kind, content.as_bytes()))
+        }))
     }
 }
 

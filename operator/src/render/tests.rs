@@ -559,6 +559,36 @@ fn trusted_proxies_reach_the_pod_and_an_unset_list_sets_nothing() {
     );
 }
 
+#[test]
+fn the_revision_of_rendered_files_is_the_revision_of_the_objects_holding_them() {
+    let tenant = acme();
+    let placed = placed(&tenant, "acme");
+    let desired = desired_region(
+        "eu-west",
+        &eu_west().spec,
+        std::slice::from_ref(&placed),
+        300,
+    );
+    let public = desired
+        .config_maps
+        .iter()
+        .flat_map(|cm| cm.data.iter().flatten())
+        .map(|(name, content)| (name.as_str(), content.clone()));
+    let sensitive = desired
+        .secrets
+        .iter()
+        .flat_map(|s| s.data.iter().flatten())
+        .map(|(name, bytes)| (name.as_str(), String::from_utf8(bytes.0.clone()).unwrap()));
+    let read_back = TenantFiles::by_tenant(public.chain(sensitive));
+    assert_eq!(read_back["acme"].revision(), placed.files.revision());
+
+    let mut edited = placed.files.clone();
+    edited
+        .sensitive
+        .insert("acme.users.json".into(), r#"{"users":[]} "#.into());
+    assert_ne!(edited.revision(), placed.files.revision());
+}
+
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 /// The memory `requests` and `limits` of each Deployment's auth-server, by Deployment.
