@@ -1,9 +1,11 @@
 //! Reading a region's JWKS from outside, at its public URL, as a resource server would: the
-//! only proof that a key is published there.
+//! only proof that a key is published there, and that the region serves the tenant's current
+//! files (the response's [`REVISION_HEADER`]). One GET answers both.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use meridian_contract::{REVISION_HEADER, Revision};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -44,12 +46,40 @@ impl Default for JwksFetcher {
     }
 }
 
+/// What one read of a tenant's JWKS in a region showed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServedJwks {
+    /// Key ids the JWKS lists; `None` when it could not be fetched or read.
+    pub kids: Option<BTreeSet<String>>,
+    /// The revision of the tenant's files the region serves; `None` when it could not be
+    /// reached, answered with an error, or sent no well-formed [`REVISION_HEADER`].
+    pub revision: Option<Revision>,
+}
+
 impl JwksFetcher {
-    /// Key ids the JWKS at `url` lists, or `None` when it cannot be fetched or read.
-    pub async fn published_kids(&self, url: &str) -> Option<BTreeSet<String>> {
-        let response = self.0.get(url).send().await.ok()?.error_for_status().ok()?;
-        let jwks: Jwks = response.json().await.ok()?;
-        Some(jwks.keys.into_iter().filter_map(|key| key.kid).collect())
+    /// Reads the JWKS at `url` once.
+    pub async fn fetch(&self, url: &str) -> ServedJwks {
+        let Some(response) = self
+            .0
+            .get(url)
+            .send()
+            .await
+            .ok()
+            .and_then(|r| r.error_for_status().ok())
+        else {
+            return ServedJwks::default();
+        };
+        let revision = response
+            .headers()
+            .get(REVISION_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(Revision::parse);
+        let kids = response
+            .json::<Jwks>()
+            .await
+            .ok()
+            .map(|jwks| jwks.keys.into_iter().filter_map(|key| key.kid).collect());
+        ServedJwks { kids, revision }
     }
 }
 

@@ -57,6 +57,10 @@ struct RunArgs {
     /// Cache-Control max-age of the auth-servers' JWKS.
     #[arg(long, env = "MERIDIAN_JWKS_MAX_AGE", default_value = "5m", value_parser = duration)]
     jwks_max_age: Duration,
+    /// How long a region may go without serving a tenant's current configuration before the
+    /// Tenant is Degraded (NotServed).
+    #[arg(long, env = "MERIDIAN_SERVED_WITHIN", default_value = "2m", value_parser = duration)]
+    served_within: Duration,
     /// Address of /healthz, /readyz and /metrics.
     #[arg(long, env = "MERIDIAN_ADMIN_ADDR", default_value = "0.0.0.0:8080")]
     admin_addr: SocketAddr,
@@ -119,6 +123,7 @@ async fn run_operator(args: RunArgs) -> anyhow::Result<()> {
         issuer_base_url: args.issuer_base_url,
         resync: args.resync,
         jwks_max_age: args.jwks_max_age,
+        served_within: args.served_within,
     };
     let (stop, shutdown) = watch::channel(false);
     let metrics = Metrics::default();

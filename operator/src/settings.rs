@@ -14,6 +14,9 @@ pub struct Settings {
     pub resync: Duration,
     /// `Cache-Control: max-age` of the auth-servers' JWKS.
     pub jwks_max_age: Duration,
+    /// How long a region may go without serving a tenant's current files (as read from its
+    /// public URL) before the Tenant is Degraded, with a Warning Event naming the region.
+    pub served_within: Duration,
 }
 
 impl Default for Settings {
@@ -23,6 +26,7 @@ impl Default for Settings {
             issuer_base_url: "https://auth.example.com".into(),
             resync: Duration::from_secs(60),
             jwks_max_age: Duration::from_secs(300),
+            served_within: Duration::from_secs(120),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -178,7 +178,8 @@ pub struct TenantStatus {
     /// The issuer in effect, as given or as derived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
-    /// Per region: whether it holds the current configuration, and which keys it publishes.
+    /// Per region: whether it holds the current configuration, whether it serves it, and which
+    /// keys it publishes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<TenantRegionStatus>,
     /// Which key signs now and which is next.
@@ -200,6 +201,21 @@ pub struct TenantRegionStatus {
     /// Why the region is not synced, when it is not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The revision of the Tenant's files the operator wrote in the region (a digest of their
+    /// bytes, which changes with any edit, key rotation or referenced Secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// The revision the region's auth-server serves, read from its public URL (the
+    /// `meridian-revision` header of the Tenant's JWKS); absent when it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_revision: Option<String>,
+    /// Since when the region has not served `revision`; absent while it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_served_since: Option<Time>,
+    /// The region has gone without serving `revision` for longer than the operator allows
+    /// (`--served-within`): the Tenant is Degraded with reason NotServed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub overdue: bool,
 }
 
 /// The signing schedule in effect (key ids and times only).

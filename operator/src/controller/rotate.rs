@@ -1,20 +1,18 @@
-//! Runs the rotation schedule for one tenant: observes each region's JWKS from outside while a
-//! key is staged, plans, persists the new schedule in the hub, and reports what happened.
+//! Runs the rotation schedule for one tenant: plans from the kids each region's JWKS was seen
+//! publishing (read by the caller, from outside), persists the new schedule in the hub, and
+//! reports what happened.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use kube::Resource;
-use kube::runtime::reflector::ObjectRef;
 use meridian_contract::{KeyRing, UnixSeconds};
 use meridian_keys::generate_key;
 
-use super::tenant_status::RegionFact;
 use super::{Context, ReconcileError};
 use crate::api::Tenant;
 use crate::duration;
 use crate::hub::{StoredKeyRing, algorithm, save_key_ring};
-use crate::jwks::jwks_url;
 use crate::rotation::{Note, Observations, Policy, plan};
 
 /// Asks for a new rotation: any new value of this annotation on a Tenant stages a key now.
@@ -24,33 +22,26 @@ pub struct Rotated {
     pub ring: KeyRing,
     /// Regions whose missing publication holds the staged key back.
     pub lagging: Vec<String>,
-    /// Key ids each region's JWKS was seen publishing, for regions fetched this time.
-    pub published: BTreeMap<String, Vec<String>>,
     /// When the schedule next needs a decision.
     pub wake_in: Duration,
 }
 
+/// `observed`: the kids each placed region's JWKS listed this reconcile (`None` where it could
+/// not be read); they decide only while a key is staged.
 pub async fn rotate(
     tenant: &Tenant,
     name: &str,
-    issuer: &str,
     stored: &StoredKeyRing,
-    regions: &[(String, RegionFact)],
+    observed: &Observations,
     ctx: &Context,
     now: UnixSeconds,
 ) -> Result<Rotated, ReconcileError> {
     let policy = policy(tenant, ctx).map_err(|e| ReconcileError::InvalidSpec(e.to_string()))?;
-    let staged = stored.ring.keys.iter().any(|key| key.activate_at > now);
-    let observed = if staged {
-        observe(regions, issuer, ctx).await
-    } else {
-        Vec::new()
-    };
     let next = plan(
         &stored.ring,
         &stored.state,
         &policy,
-        &observed,
+        observed,
         now,
         |alg, generation| generate_key(alg, generation, now),
     );
@@ -74,15 +65,10 @@ pub async fn rotate(
             announce(tenant, note, ctx).await;
         }
     }
-    let published = observed
-        .into_iter()
-        .filter_map(|(region, kids)| Some((region, kids?.into_iter().collect())))
-        .collect();
     let wake_in = wake_in(&next.ring, &policy, now).min(ctx.settings.resync);
     Ok(Rotated {
         ring: next.ring,
         lagging: next.state.lagging,
-        published,
         wake_in,
     })
 }
@@ -111,19 +97,6 @@ fn policy(tenant: &Tenant, ctx: &Context) -> Result<Policy, duration::InvalidDur
             .and_then(|a| a.get(ROTATE_ANNOTATION))
             .cloned(),
     })
-}
-
-/// Fetches the JWKS of every region the tenant is placed in, concurrently.
-async fn observe(regions: &[(String, RegionFact)], issuer: &str, ctx: &Context) -> Observations {
-    let placed = regions
-        .iter()
-        .filter(|(_, fact)| !matches!(fact, RegionFact::Missing | RegionFact::Excluded { .. }));
-    let fetches = placed.filter_map(|(name, _)| {
-        let region = ctx.regions.get(&ObjectRef::new(name))?;
-        let url = jwks_url(&region.spec.public_url, issuer);
-        Some(async move { (name.clone(), ctx.jwks.published_kids(&url).await) })
-    });
-    futures::future::join_all(fetches).await
 }
 
 /// Seconds until the next instant the schedule must be looked at: a decision before the staged

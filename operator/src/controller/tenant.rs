@@ -1,8 +1,11 @@
 //! The Tenant controller: keeps the tenant's key ring in the hub (created once) and turns what
-//! the regions report into Tenant status. It never writes to a region: the region controller
-//! does, so a tenant can never block a region or another tenant.
+//! the regions report, and what each serves at its public URL, into Tenant status. It never
+//! writes to a region: the region controller does, so a tenant can never block a region or
+//! another tenant.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::DeleteParams;
@@ -13,11 +16,16 @@ use kube::{Api, Resource, ResourceExt};
 
 use super::publish::publish_status;
 use super::rotate::rotate;
+use super::serving::{NOT_SERVED, is_served, overdue_events};
 use super::tenant_status::{RegionFact, TenantFacts, tenant_status};
 use super::{Context, FINALIZER, ReconcileError, now, unix_now};
-use crate::api::Tenant;
+use crate::api::{Tenant, TenantStatus};
 use crate::hub::{ensure_key_ring, key_ring_secret_name};
+use crate::jwks::{ServedJwks, jwks_url};
 use crate::render::{Placement, issuer, placement};
+
+/// How soon a tenant not yet served everywhere looks again, so Ready follows within seconds.
+const NOT_SERVED_RECHECK: Duration = Duration::from_secs(3);
 
 pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     let timer = ctx.metrics.start("tenant", "");
@@ -47,6 +55,7 @@ async fn apply(tenant: &Tenant, ctx: &Context) -> Result<Action, ReconcileError>
     let now = unix_now();
     let issuer = issuer(&name, &tenant.spec, &ctx.settings);
     let regions = region_facts(tenant, &name, ctx);
+    let observed = observe(&regions, &issuer, ctx).await;
     let keys = ensure_key_ring(
         &ctx.hub,
         &ctx.settings.namespace,
@@ -68,8 +77,12 @@ async fn apply(tenant: &Tenant, ctx: &Context) -> Result<Action, ReconcileError>
                 )
                 .await;
             }
+            let kids = observed
+                .iter()
+                .map(|(region, seen)| (region.clone(), seen.kids.clone()))
+                .collect();
             (
-                Some(rotate(tenant, &name, &issuer, stored, &regions, ctx, now).await?),
+                Some(rotate(tenant, &name, stored, &kids, ctx, now).await?),
                 None,
             )
         }
@@ -86,16 +99,40 @@ async fn apply(tenant: &Tenant, ctx: &Context) -> Result<Action, ReconcileError>
             .as_ref()
             .map(|r| r.lagging.clone())
             .unwrap_or_default(),
-        published: rotated
-            .as_ref()
-            .map(|r| r.published.clone())
-            .unwrap_or_default(),
+        observed,
+        served_within: ctx.settings.served_within,
         now,
     };
-    update_status(tenant, ctx, &facts).await?;
-    Ok(Action::requeue(
-        rotated.map_or(ctx.settings.resync, |r| r.wake_in),
-    ))
+    let status = update_status(tenant, ctx, &facts).await?;
+    let wake_in = rotated.as_ref().map_or(ctx.settings.resync, |r| r.wake_in);
+    let placed = facts.regions.iter().zip(&status.regions);
+    let all_served = placed
+        .filter(|((_, fact), _)| fact.is_placed())
+        .all(|(_, region)| is_served(region));
+    Ok(Action::requeue(if all_served {
+        wake_in
+    } else {
+        wake_in.min(NOT_SERVED_RECHECK)
+    }))
+}
+
+/// Reads the tenant's JWKS at the public URL of every region it is placed in, concurrently and
+/// once per reconcile: the kids the rotation needs and the revision each region serves.
+async fn observe(
+    regions: &[(String, RegionFact)],
+    issuer: &str,
+    ctx: &Context,
+) -> BTreeMap<String, ServedJwks> {
+    let placed = regions.iter().filter(|(_, fact)| fact.is_placed());
+    let fetches = placed.filter_map(|(name, _)| {
+        let region = ctx.regions.get(&ObjectRef::new(name))?;
+        let url = jwks_url(&region.spec.public_url, issuer);
+        Some(async move { (name.clone(), ctx.jwks.fetch(&url).await) })
+    });
+    futures::future::join_all(fetches)
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// Whether the API server still has this Tenant (same uid) and it is not being deleted.
@@ -125,7 +162,10 @@ fn region_facts(tenant: &Tenant, name: &str, ctx: &Context) -> Vec<(String, Regi
                     _ => match ctx.sync.region(region_name) {
                         None => RegionFact::Pending,
                         Some(sync) => match (sync.error, sync.tenants.get(name)) {
-                            (Some(error), _) => RegionFact::Failing(error),
+                            (Some(error), entry) => RegionFact::Failing {
+                                error,
+                                written: entry.and_then(|e| e.revision.clone()),
+                            },
                             (None, Some(entry)) => RegionFact::Reported(entry.clone()),
                             (None, None) => RegionFact::Pending,
                         },
@@ -137,14 +177,20 @@ fn region_facts(tenant: &Tenant, name: &str, ctx: &Context) -> Vec<(String, Regi
         .collect()
 }
 
+/// Publishes the status, then a Warning Event for each region that became overdue.
 async fn update_status(
     tenant: &Tenant,
     ctx: &Context,
     facts: &TenantFacts<'_>,
-) -> Result<(), ReconcileError> {
+) -> Result<TenantStatus, ReconcileError> {
     let previous = tenant.status.clone().unwrap_or_default();
     let status = tenant_status(tenant, facts, &now());
-    publish_status(ctx, tenant, &previous, &status, |s| &s.conditions).await
+    publish_status(ctx, tenant, &previous, &status, |s| &s.conditions).await?;
+    for note in overdue_events(&previous, &status) {
+        ctx.event(&tenant.object_ref(&()), true, NOT_SERVED, note)
+            .await;
+    }
+    Ok(status)
 }
 
 /// The tenant is being deleted: wait until no region serves it any more, then drop its keys.

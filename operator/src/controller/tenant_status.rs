@@ -1,13 +1,16 @@
 //! Tenant status from the facts the tenant controller gathered: a pure function.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use meridian_contract::{KeyRing, UnixSeconds};
+use meridian_contract::{KeyRing, Revision, UnixSeconds};
 
 use super::conditions::{Conclusion, merge};
+use super::serving::{NOT_SERVED, Serving, not_served_message, overdue_problems, serving};
 use super::sync_state::TenantInRegion;
 use crate::api::{ConditionType, SigningStatus, Tenant, TenantRegionStatus, TenantStatus};
+use crate::jwks::ServedJwks;
 
 /// What is known of the tenant in one of the regions it lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,9 +23,29 @@ pub enum RegionFact {
     },
     /// The region has not reported on this tenant yet.
     Pending,
-    /// The region could not be synced; it keeps serving what it had.
-    Failing(String),
+    /// The region could not be synced; it keeps serving what it had, last written as
+    /// `written`.
+    Failing {
+        error: String,
+        written: Option<Revision>,
+    },
     Reported(TenantInRegion),
+}
+
+impl RegionFact {
+    /// Whether the tenant belongs in the region: it exists and residency allows it.
+    pub fn is_placed(&self) -> bool {
+        !matches!(self, Self::Missing | Self::Excluded { .. })
+    }
+
+    /// The revision of the tenant's files last written in the region.
+    fn written(&self) -> Option<&Revision> {
+        match self {
+            Self::Failing { written, .. } => written.as_ref(),
+            Self::Reported(entry) => entry.revision.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 pub struct TenantFacts<'a> {
@@ -31,31 +54,46 @@ pub struct TenantFacts<'a> {
     pub regions: Vec<(String, RegionFact)>,
     /// Regions holding back the staged key by not publishing it.
     pub lagging: Vec<String>,
-    /// Key ids each region's JWKS was seen publishing, where fetched this time.
-    pub published: BTreeMap<String, Vec<String>>,
+    /// What each placed region's JWKS showed this time, read from its public URL.
+    pub observed: BTreeMap<String, ServedJwks>,
+    /// How long a region may go without serving what was written there.
+    pub served_within: Duration,
     pub now: UnixSeconds,
 }
 
 pub fn tenant_status(tenant: &Tenant, facts: &TenantFacts<'_>, now: &Time) -> TenantStatus {
     let previous = tenant.status.clone().unwrap_or_default();
     let generation = tenant.metadata.generation;
-    // Published kids are observed only while a key is staged; between rotations the last
-    // observation stands.
-    let published_kids = |name: &str| match facts.published.get(name) {
-        Some(kids) => kids.clone(),
-        None => previous
-            .regions
-            .iter()
-            .find(|r| r.name == name)
-            .map(|r| r.published_kids.clone())
-            .unwrap_or_default(),
-    };
     let regions: Vec<TenantRegionStatus> = facts
         .regions
         .iter()
-        .map(|(name, fact)| TenantRegionStatus {
-            published_kids: published_kids(name),
-            ..region_status(name, fact, generation)
+        .map(|(name, fact)| {
+            let before = previous.regions.iter().find(|r| r.name == *name);
+            let observed = facts.observed.get(name);
+            // A JWKS that could not be read leaves the last observation of its kids standing.
+            let published_kids = match observed.and_then(|o| o.kids.as_ref()) {
+                Some(kids) => kids.iter().cloned().collect(),
+                None => before.map(|b| b.published_kids.clone()).unwrap_or_default(),
+            };
+            let served = observed.and_then(|o| o.revision.as_ref());
+            let Serving {
+                revision,
+                served_revision,
+                not_served_since,
+                overdue,
+            } = if fact.is_placed() {
+                serving(fact.written(), served, before, facts.served_within, now)
+            } else {
+                Serving::default()
+            };
+            TenantRegionStatus {
+                published_kids,
+                revision,
+                served_revision,
+                not_served_since,
+                overdue,
+                ..region_status(name, fact, generation)
+            }
         })
         .collect();
     let conclusions = conclusions(facts, &regions);
@@ -83,7 +121,7 @@ fn region_status(name: &str, fact: &RegionFact, generation: Option<i64>) -> Tena
             )),
         ),
         RegionFact::Pending => (false, Some("waiting for the region to sync".into())),
-        RegionFact::Failing(error) => (
+        RegionFact::Failing { error, .. } => (
             false,
             Some(format!(
                 "region not synced, serving its last state: {error}"
@@ -105,8 +143,8 @@ fn region_status(name: &str, fact: &RegionFact, generation: Option<i64>) -> Tena
     TenantRegionStatus {
         name: name.to_owned(),
         synced,
-        published_kids: Vec::new(),
         message,
+        ..TenantRegionStatus::default()
     }
 }
 
@@ -148,7 +186,7 @@ fn conclusions(facts: &TenantFacts<'_>, regions: &[TenantRegionStatus]) -> Vec<C
     let placed: Vec<&TenantRegionStatus> = regions
         .iter()
         .zip(&facts.regions)
-        .filter(|(_, (_, fact))| !matches!(fact, RegionFact::Excluded { .. } | RegionFact::Missing))
+        .filter(|(_, (_, fact))| fact.is_placed())
         .map(|(status, _)| status)
         .collect();
     let lagging: Vec<String> = placed
@@ -198,17 +236,22 @@ fn conclusions(facts: &TenantFacts<'_>, regions: &[TenantRegionStatus]) -> Vec<C
                 facts.lagging.join(", ")
             )
         }))
+        .chain(overdue_problems(regions))
         .collect();
     let rotation_reason = (!facts.lagging.is_empty()).then_some("RotationPostponed");
-    let degraded_reason = rotation_reason.or_else(|| {
-        facts.regions.iter().find_map(|(_, fact)| match fact {
-            RegionFact::Missing => Some("UnknownRegion"),
-            RegionFact::Excluded { .. } => Some("ResidencyExcluded"),
-            RegionFact::Failing(_) => Some("RegionFailing"),
-            RegionFact::Reported(entry) if entry.problem.is_some() => Some("TenantInputsInvalid"),
-            _ => None,
+    let degraded_reason = rotation_reason
+        .or_else(|| {
+            facts.regions.iter().find_map(|(_, fact)| match fact {
+                RegionFact::Missing => Some("UnknownRegion"),
+                RegionFact::Excluded { .. } => Some("ResidencyExcluded"),
+                RegionFact::Failing { .. } => Some("RegionFailing"),
+                RegionFact::Reported(entry) if entry.problem.is_some() => {
+                    Some("TenantInputsInvalid")
+                }
+                _ => None,
+            })
         })
-    });
+        .or_else(|| regions.iter().any(|r| r.overdue).then_some(NOT_SERVED));
     let degraded = match (problems.is_empty(), degraded_reason) {
         (true, _) => Conclusion::new(
             Degraded,
@@ -223,141 +266,25 @@ fn conclusions(facts: &TenantFacts<'_>, regions: &[TenantRegionStatus]) -> Vec<C
             problems.join("; "),
         ),
     };
-    let ready = if keys.status && replicated.status {
-        Conclusion::new(
+    let ready = match (keys.status, replicated.status, not_served_message(&placed)) {
+        (false, _, _) => Conclusion::new(Ready, false, keys.reason.clone(), keys.message.clone()),
+        (true, false, _) => Conclusion::new(
+            Ready,
+            false,
+            replicated.reason.clone(),
+            replicated.message.clone(),
+        ),
+        (true, true, Some(not_served)) => Conclusion::new(Ready, false, NOT_SERVED, not_served),
+        (true, true, None) => Conclusion::new(
             Ready,
             true,
             "Ready",
-            "keys are ready and every region is synced",
-        )
-    } else {
-        let why = if keys.status { &replicated } else { &keys };
-        Conclusion::new(Ready, false, why.reason.clone(), why.message.clone())
+            "keys are ready and every region serves the current configuration",
+        ),
     };
     vec![ready, keys, replicated, degraded]
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use k8s_openapi::jiff::Timestamp;
-    use meridian_contract::{Algorithm, SigningKey};
-
-    fn tenant() -> Tenant {
-        serde_yaml::from_str(
-            "apiVersion: meridian.dev/v1alpha1\nkind: Tenant\nmetadata: {name: acme, generation: 2}\nspec: {regions: [eu, us], homeRegion: eu}",
-        )
-        .unwrap()
-    }
-
-    fn ring() -> KeyRing {
-        let key = |generation, activate_at| SigningKey {
-            kid: format!("kid-{generation}"),
-            alg: Algorithm::ES256,
-            generation,
-            private_key_pem: "PEM".into(),
-            publish_at: 0,
-            activate_at,
-            retire_at: None,
-            remove_at: None,
-        };
-        KeyRing {
-            keys: vec![key(1, 0), key(2, 500)],
-        }
-    }
-
-    fn served(generation: i64) -> RegionFact {
-        RegionFact::Reported(TenantInRegion {
-            generation: Some(generation),
-            problem: None,
-            serving: true,
-            revision: None,
-        })
-    }
-
-    fn status(regions: Vec<(&str, RegionFact)>) -> TenantStatus {
-        let ring = ring();
-        let facts = TenantFacts {
-            issuer: "https://auth.example.com/t/acme".into(),
-            keys: Ok(&ring),
-            regions: regions
-                .into_iter()
-                .map(|(n, f)| (n.to_owned(), f))
-                .collect(),
-            lagging: Vec::new(),
-            published: BTreeMap::new(),
-            now: 100,
-        };
-        tenant_status(
-            &tenant(),
-            &facts,
-            &Time(Timestamp::from_second(100).unwrap()),
-        )
-    }
-
-    fn condition<'a>(
-        status: &'a TenantStatus,
-        type_: &str,
-    ) -> &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
-        status.conditions.iter().find(|c| c.type_ == type_).unwrap()
-    }
-
-    #[test]
-    fn synced_everywhere_is_ready_with_its_signing_schedule() {
-        let status = status(vec![("eu", served(2)), ("us", served(2))]);
-        assert_eq!(condition(&status, "Ready").status, "True");
-        assert_eq!(condition(&status, "Degraded").status, "False");
-        let signing = status.signing.unwrap();
-        assert_eq!(signing.active_kid.as_deref(), Some("kid-1"));
-        assert_eq!(signing.next_kid.as_deref(), Some("kid-2"));
-        assert_eq!(
-            signing.next_activation_at.as_deref(),
-            Some("1970-01-01T00:08:20Z")
-        );
-    }
-
-    #[test]
-    fn an_older_generation_is_not_synced() {
-        let status = status(vec![("eu", served(2)), ("us", served(1))]);
-        assert_eq!(condition(&status, "Replicated").status, "False");
-        assert!(
-            condition(&status, "Replicated")
-                .message
-                .contains("us: waiting")
-        );
-        assert!(!status.regions[1].synced);
-    }
-
-    #[test]
-    fn residency_exclusion_names_the_region_and_degrades() {
-        let status = status(vec![
-            ("eu", served(2)),
-            (
-                "us",
-                RegionFact::Excluded {
-                    jurisdiction: Some("US".into()),
-                },
-            ),
-        ]);
-        let degraded = condition(&status, "Degraded");
-        assert_eq!(
-            (degraded.status.as_str(), degraded.reason.as_str()),
-            ("True", "ResidencyExcluded")
-        );
-        assert!(
-            degraded.message.contains("us: not placed: jurisdiction US"),
-            "{}",
-            degraded.message
-        );
-        // The tenant is still fully served where it is placed.
-        assert_eq!(condition(&status, "Replicated").status, "True");
-    }
-
-    #[test]
-    fn an_unknown_region_names_it() {
-        let status = status(vec![("eu", served(2)), ("us", RegionFact::Missing)]);
-        let degraded = condition(&status, "Degraded");
-        assert_eq!(degraded.reason, "UnknownRegion");
-        assert!(degraded.message.contains("AuthRegion us not found"));
-    }
-}
+#[path = "tenant_status_tests.rs"]
+mod tests;
