@@ -26,7 +26,8 @@ pub use store::{LocalStore, REPLICAS, RegionStores, STORE_SECRET};
 
 use crate::kubelet::{Kubelet, KubeletOptions};
 use crate::meridian::{
-    OPERATOR_NAMESPACE, Operator, apply_examples, install_crds, register_regions, tenant_ready,
+    OPERATOR_NAMESPACE, Operator, apply_examples, free_loopback_urls, install_crds,
+    register_regions, tenant_ready,
 };
 use crate::tokens::RegionIssuer;
 use crate::{ClusterOptions, Clusters, eventually};
@@ -147,22 +148,14 @@ impl LocalMeridian {
                 Ok(operator)
             })
             .await?;
-        let issuer = steps
-            .run("Tenant acme Ready in both regions", async {
-                let tenant = wait_tenant_ready(&hub, TENANT, options.ready_timeout).await?;
-                tenant
-                    .status
-                    .and_then(|s| s.issuer)
-                    .context("a Ready Tenant reports its issuer")
-            })
-            .await?;
         let mut meridian = Self {
             kubelets: BTreeMap::new(),
             operator: Some(operator),
             stores,
             clusters,
             public_urls,
-            issuer,
+            // Known once the Tenant is Ready, below.
+            issuer: String::new(),
         };
         let serving = match meridian.stores.replicas() {
             1 => "auth-server".to_owned(),
@@ -177,6 +170,16 @@ impl LocalMeridian {
                 )
                 .await?;
         }
+        // Ready means served: only now can both regions be seen serving the tenant.
+        meridian.issuer = steps
+            .run("Tenant acme Ready: served in both regions", async {
+                let tenant = wait_tenant_ready(&hub, TENANT, options.ready_timeout).await?;
+                tenant
+                    .status
+                    .and_then(|s| s.issuer)
+                    .context("a Ready Tenant reports its issuer")
+            })
+            .await?;
         Ok(meridian)
     }
 
@@ -303,10 +306,7 @@ fn public_urls(choice: &PublicUrls) -> anyhow::Result<BTreeMap<String, String>> 
             "http://127.0.0.1:18441".to_owned(),
             "http://127.0.0.1:18442".to_owned(),
         ],
-        PublicUrls::FreePorts => crate::ports::free_loopback_ports(REGIONS.len())?
-            .into_iter()
-            .map(|port| format!("http://127.0.0.1:{port}"))
-            .collect(),
+        PublicUrls::FreePorts => free_loopback_urls(REGIONS.len())?,
     };
     Ok(REGIONS.iter().map(|r| r.to_string()).zip(urls).collect())
 }

@@ -1,7 +1,9 @@
 //! Meridian on the harness's clusters: the CRDs installed in the hub, regions registered
-//! through kubeconfig Secrets, examples/ applied, and the operator running in-process.
-//! Shared by the end-to-end tests and the local demo, so both set things up one way.
+//! through kubeconfig Secrets, examples/ applied, the regions served by the kubelet stand-in at
+//! fresh public URLs, and the operator running in-process. Shared by the end-to-end tests and
+//! the local demo, so both set things up one way.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,12 +13,13 @@ use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{ObjectMeta, Patch, PatchParams};
 use kube::{Api, Client};
-use meridian_operator::api::Tenant;
+use meridian_operator::api::{AuthRegion, Tenant};
 use meridian_operator::metrics::Metrics;
 use meridian_operator::settings::Settings;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::kubelet::{Kubelet, KubeletOptions};
 use crate::{Cluster, Clusters, eventually};
 
 /// The operator's namespace in the hub, as examples/ uses it.
@@ -142,6 +145,63 @@ pub fn apply_examples(hub: &Cluster) -> anyhow::Result<()> {
         &["apply", "-f", examples.to_str().expect("utf-8 path")],
     )?;
     Ok(())
+}
+
+/// A hub and two regions with the CRDs installed, the regions registered and examples/ applied:
+/// where most end-to-end tests start.
+pub async fn clusters_with_examples(options: crate::ClusterOptions) -> anyhow::Result<Clusters> {
+    let clusters = Clusters::start(3, options).await?;
+    install_crds(clusters.hub())?;
+    register_regions(&clusters).await?;
+    apply_examples(clusters.hub())?;
+    Ok(clusters)
+}
+
+/// Points every region's AuthRegion at a fresh loopback public URL, so tests running side by
+/// side never share examples/'s fixed ports; returns the URLs by region.
+pub async fn free_public_urls(clusters: &Clusters) -> anyhow::Result<BTreeMap<String, String>> {
+    let regions = Api::<AuthRegion>::all(clusters.hub().client());
+    let mut urls = BTreeMap::new();
+    for (region, url) in clusters
+        .regions()
+        .iter()
+        .zip(free_loopback_urls(clusters.regions().len())?)
+    {
+        let patch = serde_json::json!({"spec": {"publicUrl": url}});
+        regions
+            .patch(
+                region.name(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .with_context(|| format!("setting the public URL of AuthRegion {}", region.name()))?;
+        urls.insert(region.name().to_owned(), url);
+    }
+    Ok(urls)
+}
+
+/// `count` distinct `http://127.0.0.1:<free port>` URLs, for public URLs of regions.
+pub fn free_loopback_urls(count: usize) -> crate::Result<Vec<String>> {
+    Ok(crate::ports::free_loopback_ports(count)?
+        .into_iter()
+        .map(|port| format!("http://127.0.0.1:{port}"))
+        .collect())
+}
+
+/// Runs each region's auth-servers with the kubelet stand-in at its public URL, once the
+/// operator has written them: a Tenant is Ready only once its regions serve it.
+pub async fn serve_regions(
+    clusters: &Clusters,
+    urls: &BTreeMap<String, String>,
+) -> anyhow::Result<BTreeMap<String, Kubelet>> {
+    let mut kubelets = BTreeMap::new();
+    for (region, url) in urls {
+        let kubelet =
+            Kubelet::start(clusters.get(region)?, KubeletOptions::for_public_url(url)?).await?;
+        kubelets.insert(region.clone(), kubelet);
+    }
+    Ok(kubelets)
 }
 
 /// The Tenant, once its `Ready` condition is `True` for its current generation.

@@ -2,7 +2,8 @@
 //! as the chart's ServiceAccount (a TokenRequest token) in the hub, reaching both regions
 //! through kubeconfigs that carry tokens of the region chart's ServiceAccount.
 //!
-//! examples/ reconciles to Ready, a rotation rewrites the key ring, the Lease is taken and
+//! examples/ reconciles to Ready (served by real auth-servers, the kubelet stand-in), a rotation
+//! rewrites the key ring, the Lease is taken and
 //! cleanup finishes without one refused write in any cluster: the RBAC is sufficient. The same
 //! identity is refused Secrets outside its namespace: the RBAC is narrow. `helm uninstall`
 //! leaves only the CRDs. With `hubRegion.enabled`, the hub serves as a region on the same
@@ -22,9 +23,10 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use meridian_e2e::meridian::tenant_ready;
+use meridian_e2e::kubelet::{Kubelet, KubeletOptions};
 use meridian_e2e::meridian::{
-    OPERATOR_NAMESPACE, Operator, apply_examples, init_test_logging, kubectl, put_secret,
+    OPERATOR_NAMESPACE, Operator, apply_examples, free_loopback_urls, free_public_urls,
+    init_test_logging, kubectl, put_secret, serve_regions, tenant_ready,
 };
 use meridian_e2e::{ClusterOptions, Clusters, eventually};
 use meridian_operator::api::{AuthRegion, Tenant};
@@ -48,6 +50,7 @@ async fn the_charts_identity_reconciles_examples_and_uninstall_keeps_only_crds()
     }
     eprintln!("charts installed in {:.1?}", installed.elapsed());
     apply_examples(hub)?;
+    let urls = free_public_urls(&clusters).await?;
 
     // From here on the operator is the chart's ServiceAccount, nothing more.
     let identity = operator_identity(hub).await?;
@@ -130,6 +133,7 @@ async fn the_charts_identity_reconciles_examples_and_uninstall_keeps_only_crds()
         Operator::test_settings(Duration::from_secs(2)),
     );
     operator.ready().await?;
+    let kubelets = serve_regions(&clusters, &urls).await?;
     eventually("acme Ready", WAIT, async || {
         tenant_ready(&admin, "acme").await
     })
@@ -197,6 +201,7 @@ async fn the_charts_identity_reconciles_examples_and_uninstall_keeps_only_crds()
             .await?
             .is_none()
     );
+    drop(kubelets);
     operator.stop().await;
 
     // Not one write of the operator's identity was refused, in any cluster.
@@ -254,7 +259,8 @@ async fn the_charts_identity_reconciles_examples_and_uninstall_keeps_only_crds()
     Ok(())
 }
 
-/// An AuthRegion without `spec.cluster` and a Tenant served only there.
+/// An AuthRegion without `spec.cluster` (its public URL filled in) and a Tenant served only
+/// there.
 const HUB_REGION: &str = r#"
 apiVersion: meridian.dev/v1alpha1
 kind: AuthRegion
@@ -262,7 +268,7 @@ metadata:
   name: hub
 spec:
   namespace: meridian-auth
-  publicUrl: http://127.0.0.1:18443
+  publicUrl: PUBLIC_URL
 ---
 apiVersion: meridian.dev/v1alpha1
 kind: Tenant
@@ -282,12 +288,14 @@ async fn the_hub_as_a_region_needs_only_the_region_rules() -> anyhow::Result<()>
     let mark = hub.audit().mark()?;
     install_operator_chart(hub, &["--set", "hubRegion.enabled=true"])?;
     let manifest = hub.dir().join("hub-region.yaml");
-    std::fs::write(&manifest, HUB_REGION)?;
+    let public_url = free_loopback_urls(1)?.remove(0);
+    std::fs::write(&manifest, HUB_REGION.replace("PUBLIC_URL", &public_url))?;
     kubectl(hub, &["apply", "-f", path_str(&manifest)])?;
 
     let identity = operator_identity(hub).await?;
     let operator = Operator::start(identity, Operator::test_settings(Duration::from_secs(2)));
     operator.ready().await?;
+    let kubelet = Kubelet::start(hub, KubeletOptions::for_public_url(&public_url)?).await?;
     eventually("solo Ready", WAIT, async || {
         tenant_ready(&admin, "solo").await
     })
@@ -314,6 +322,7 @@ async fn the_hub_as_a_region_needs_only_the_region_rules() -> anyhow::Result<()>
         .list(&ListParams::default())
         .await?;
     assert!(left.items.is_empty(), "auth-servers left in the hub");
+    drop(kubelet);
     operator.stop().await;
     assert_no_refused_writes(hub, mark)
 }

@@ -1,8 +1,10 @@
 //! What can go wrong around the operator, against real API servers: a region's API server
 //! stops and comes back; an unknown region, a missing kubeconfig Secret, a kubeconfig Secret
 //! holding garbage and a deleted client Secret. Each surfaces as a condition and an Event
-//! naming the problem, and nothing already serving is torn down.
+//! naming the problem, and nothing already serving is torn down. Both regions are served by real
+//! auth-servers (the kubelet stand-in), so Ready means what it says.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -11,9 +13,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use meridian_contract::TenantConfig;
+use meridian_e2e::kubelet::Kubelet;
 use meridian_e2e::meridian::{
-    OPERATOR_NAMESPACE, Operator, apply_examples, init_test_logging, install_crds, put_secret,
-    register_regions,
+    OPERATOR_NAMESPACE, Operator, clusters_with_examples, free_public_urls, init_test_logging,
+    put_secret, serve_regions,
 };
 use meridian_e2e::{ClusterOptions, Clusters, eventually};
 use meridian_operator::api::{AuthRegion, Tenant};
@@ -114,18 +117,28 @@ async fn event(hub: &Client, kind: &str, name: &str, reason: &str) -> anyhow::Re
     .await?)
 }
 
-async fn start() -> anyhow::Result<(Clusters, Operator)> {
+/// examples/ reconciled by the operator and served in both regions. Field order is drop order.
+struct Running {
+    kubelets: BTreeMap<String, Kubelet>,
+    operator: Operator,
+    clusters: Clusters,
+}
+
+async fn start() -> anyhow::Result<Running> {
     init_test_logging();
-    let clusters = Clusters::start(3, ClusterOptions::default()).await?;
-    install_crds(clusters.hub())?;
-    register_regions(&clusters).await?;
-    apply_examples(clusters.hub())?;
+    let clusters = clusters_with_examples(ClusterOptions::default()).await?;
+    let urls = free_public_urls(&clusters).await?;
     let operator = Operator::start(
         clusters.hub().client(),
         Operator::test_settings(Duration::from_secs(2)),
     );
     operator.ready().await?;
-    Ok((clusters, operator))
+    let kubelets = serve_regions(&clusters, &urls).await?;
+    Ok(Running {
+        kubelets,
+        operator,
+        clusters,
+    })
 }
 
 fn add_client(client_id: &str) -> serde_json::Value {
@@ -136,7 +149,11 @@ fn add_client(client_id: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_region_never_blocks_the_other_and_converges_when_back() -> anyhow::Result<()> {
-    let (clusters, operator) = start().await?;
+    let Running {
+        kubelets,
+        operator,
+        clusters,
+    } = start().await?;
     let hub = clusters.hub().client();
     tenant_condition(&hub, "acme", "Ready", "True", "Ready").await?;
 
@@ -180,6 +197,7 @@ async fn a_stopped_region_never_blocks_the_other_and_converges_when_back() -> an
     .await?;
     region_condition(&hub, "us-east", "Reachable", "True", "Reachable").await?;
     tenant_condition(&hub, "acme", "Ready", "True", "Ready").await?;
+    drop(kubelets);
     operator.stop().await;
     Ok(())
 }
@@ -187,7 +205,11 @@ async fn a_stopped_region_never_blocks_the_other_and_converges_when_back() -> an
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_references_become_conditions_and_events_and_nothing_is_torn_down() -> anyhow::Result<()>
 {
-    let (clusters, operator) = start().await?;
+    let Running {
+        kubelets,
+        operator,
+        clusters,
+    } = start().await?;
     let hub = clusters.hub().client();
     tenant_condition(&hub, "acme", "Ready", "True", "Ready").await?;
 
@@ -317,6 +339,7 @@ async fn bad_references_become_conditions_and_events_and_nothing_is_torn_down() 
         .patch("acme", &PatchParams::default(), &patch)
         .await?;
     tenant_condition(&hub, "acme", "Ready", "True", "Ready").await?;
+    drop(kubelets);
     operator.stop().await;
     Ok(())
 }

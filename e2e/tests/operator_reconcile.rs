@@ -1,6 +1,7 @@
-//! The operator against real API servers — a hub and two regions: examples/ become objects in
-//! both regions, edits propagate, drift is repaired, a steady state writes nothing, removals
-//! and deletions leave nothing behind.
+//! The operator against real API servers — a hub and two regions, each served by real
+//! auth-servers (the kubelet stand-in): examples/ become objects in both regions, edits
+//! propagate, drift is repaired, a steady state writes nothing, removals and deletions leave
+//! nothing behind.
 
 use std::time::Duration;
 
@@ -11,9 +12,9 @@ use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use meridian_contract::TenantConfig;
 use meridian_e2e::meridian::{
-    Operator, apply_examples, install_crds, register_regions, tenant_ready,
+    Operator, clusters_with_examples, free_public_urls, serve_regions, tenant_ready,
 };
-use meridian_e2e::{ADMIN_USER, ClusterOptions, Clusters, WriteFilter, eventually};
+use meridian_e2e::{ADMIN_USER, ClusterOptions, WriteFilter, eventually};
 use meridian_operator::api::{AuthRegion, Tenant};
 
 const NS: &str = "meridian-auth";
@@ -79,14 +80,14 @@ async fn labelled_leftovers(client: &Client) -> meridian_e2e::Result<Vec<String>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn examples_reconcile_into_both_regions_and_follow_every_change() -> anyhow::Result<()> {
     meridian_e2e::meridian::init_test_logging();
-    let clusters = Clusters::start(3, ClusterOptions::default().with_controller_manager()).await?;
+    let clusters =
+        clusters_with_examples(ClusterOptions::default().with_controller_manager()).await?;
     let hub = clusters.hub().client();
-    install_crds(clusters.hub())?;
-    register_regions(&clusters).await?;
-    apply_examples(clusters.hub())?;
+    let urls = free_public_urls(&clusters).await?;
     let resync = Duration::from_secs(2);
     let operator = Operator::start(hub.clone(), Operator::test_settings(resync));
     operator.ready().await?;
+    let kubelets = serve_regions(&clusters, &urls).await?;
 
     // Applying examples/ creates the expected objects in both regions; statuses are Ready.
     let tenant = eventually("acme Ready", WAIT, async || {
@@ -100,6 +101,14 @@ async fn examples_reconcile_into_both_regions_and_follow_every_change() -> anyho
     );
     assert!(
         status.regions.iter().all(|r| r.synced),
+        "{:?}",
+        status.regions
+    );
+    assert!(
+        status
+            .regions
+            .iter()
+            .all(|r| r.revision.is_some() && r.served_revision == r.revision),
         "{:?}",
         status.regions
     );
@@ -287,6 +296,7 @@ async fn examples_reconcile_into_both_regions_and_follow_every_change() -> anyho
             );
         }
     }
+    drop(kubelets);
     operator.stop().await;
     Ok(())
 }

@@ -10,7 +10,8 @@
 //! group is served on the AuthRegion's public address; any other group (a Dedicated
 //! tenant's) on a free loopback port ([`Kubelet::address`]). Like a kubelet, it keeps pods
 //! running with their last files while the region's API server is unreachable, restarts a
-//! process that died, and rolls pods whose template changed, one at a time.
+//! process that died, and rolls pods whose template changed, one at a time. A test can stall
+//! its sync ([`Kubelet::pause_sync`]) to hold a region's pods on their last files.
 //!
 //! It must never hand a pod anything kubelet would not: only the files of the ConfigMaps and
 //! Secrets its volume names and the variables its container declares, as they are in the
@@ -130,6 +131,7 @@ impl Kubelet {
             workloads: BTreeMap::new(),
             waiting: BTreeMap::new(),
             unreachable: None,
+            paused: false,
         }));
         let task = tokio::spawn(run(cluster.client(), options.clone(), pods.clone()));
         let kubelet = Kubelet {
@@ -225,6 +227,18 @@ impl Kubelet {
             region: self.region.clone(),
             pod: pod.to_owned(),
         })
+    }
+
+    /// Stops reading the region, as a node whose kubelet has stalled: the pods keep serving
+    /// their last files (and are restarted if they die) while the region changes, until
+    /// [`Kubelet::resume_sync`].
+    pub fn pause_sync(&self) {
+        lock(&self.pods).paused = true;
+    }
+
+    /// Reads the region again from the next sync on, catching up with what changed meanwhile.
+    pub fn resume_sync(&self) {
+        lock(&self.pods).paused = false;
     }
 
     /// Waits until every pod of every auth-server Deployment in the region exists and is

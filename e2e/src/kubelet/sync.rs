@@ -32,6 +32,9 @@ pub(super) struct Pods {
     pub waiting: BTreeMap<String, String>,
     /// Why the last read of the region failed, while it fails.
     pub unreachable: Option<String>,
+    /// While set the region is not read and pods keep their last files
+    /// ([`super::Kubelet::pause_sync`]).
+    pub paused: bool,
 }
 
 /// The sync loop: read the region, converge the pods, restart what died; until aborted.
@@ -40,6 +43,10 @@ pub(super) async fn run(client: Client, options: KubeletOptions, pods: Arc<Mutex
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        if lock(&pods).paused {
+            lock(&pods).run_pods();
+            continue;
+        }
         let read = read_region(&client, &options.namespace).await;
         let mut pods = lock(&pods);
         match read {
