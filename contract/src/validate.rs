@@ -95,7 +95,8 @@ impl Problem {
         }
     }
 
-    const fn describe(self) -> &'static str {
+    /// What is wrong, in words that never quote the value.
+    pub const fn describe(self) -> &'static str {
         match self {
             Self::BadIssuer => {
                 "must be an absolute http(s) URL with a host and without query or fragment"

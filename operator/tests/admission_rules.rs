@@ -98,3 +98,27 @@ fn an_auth_regions_namespace_cannot_change() {
     );
     assert!(region.validate_cel_update(&region).is_ok());
 }
+
+/// The admission rule is generated from the contract's list, so every claim the auth-server
+/// refuses is refused at admission too (the `typ` claim once slipped through a hand-kept copy).
+#[test]
+fn every_claim_the_contract_reserves_is_refused_at_admission() {
+    let cases = admission::cases();
+    let base = cases
+        .iter()
+        .find(|c| c.name == "unregistered-claim")
+        .expect("cases.yaml has unregistered-claim")
+        .object();
+    assert!(cel_errors("Tenant", base.clone()).is_empty());
+    for claim in meridian_contract::RESERVED_CLAIMS {
+        let mut object = base.clone();
+        object["spec"]["claims"] = serde_json::json!({ *claim: "x" });
+        let errors = cel_errors("Tenant", object);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("must not set a registered claim")),
+            "{claim}: {errors:?}"
+        );
+    }
+}

@@ -62,3 +62,22 @@ pub const NO_QUERY_OR_FRAGMENT: &str = "!self.contains('?') && !self.contains('#
 
 /// The message of every object-name rule.
 pub const NAME_MESSAGE: &str = "metadata.name must be a DNS label: at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit";
+
+/// CEL: no key of the map `self` is a claim the contract reserves. Generated from
+/// [`meridian_contract::RESERVED_CLAIMS`], the list the auth-server enforces, so admission and
+/// serving can never disagree about a claim.
+pub fn no_reserved_claim_keys() -> String {
+    let names: Vec<String> = meridian_contract::RESERVED_CLAIMS
+        .iter()
+        .map(|name| format!("'{name}'"))
+        .collect();
+    format!("self.all(k, !(k in [{}]))", names.join(", "))
+}
+
+/// The message of [`no_reserved_claim_keys`], naming every reserved claim.
+pub fn reserved_claims_message() -> String {
+    format!(
+        "spec.claims must not set a registered claim ({})",
+        meridian_contract::RESERVED_CLAIMS.join(", ")
+    )
+}

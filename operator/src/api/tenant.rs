@@ -119,14 +119,12 @@ pub struct TenantSpec {
     pub signing: SigningSpec,
 
     /// Static string claims added to every access and ID token. Registered and Meridian claims
-    /// (iss, sub, aud, exp, nbf, iat, jti, client_id, scope, tenant_id, region, nonce, auth_time,
-    /// at_hash, azp, sid) cannot be set here.
+    /// (iss, sub, aud, exp, iat, nbf, jti, client_id, scope, tenant_id, region, nonce, auth_time,
+    /// at_hash, azp, typ, sid) cannot be set here.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 32))]
-    #[x_kube(validation = Rule::new(
-        "self.all(k, !(k in ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', \
-         'tenant_id', 'region', 'nonce', 'auth_time', 'at_hash', 'azp', 'sid']))"
-    ).message("spec.claims must not set a registered claim (iss, sub, aud, exp, nbf, iat, jti, client_id, scope, tenant_id, region, nonce, auth_time, at_hash, azp, sid)"))]
+    #[x_kube(validation = Rule::new(super::rules::no_reserved_claim_keys())
+        .message(kube::core::Message::Message(super::rules::reserved_claims_message())))]
     pub claims: BTreeMap<String, String>,
 }
 

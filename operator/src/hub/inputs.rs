@@ -11,7 +11,8 @@ use super::key_ring::{KEY_RING_FILE, key_ring_secret_name};
 use crate::api::Tenant;
 
 const CLIENT_SECRET_DEFAULT_KEY: &str = "clientSecret";
-const USERS_DEFAULT_KEY: &str = "users.json";
+/// The key of a users Secret when the Tenant names none.
+pub const USERS_DEFAULT_KEY: &str = "users.json";
 
 /// A tenant's resolved inputs.
 #[derive(Debug, Clone, Default, PartialEq)]

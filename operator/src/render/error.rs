@@ -1,7 +1,9 @@
 //! Why a tenant could not be rendered.
 
+use meridian_contract::{Invalid, Problem};
 use thiserror::Error;
 
+use crate::api::Tenant;
 use crate::duration::InvalidDuration;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -10,10 +12,10 @@ pub enum RenderError {
     Duration(#[from] InvalidDuration),
     #[error("client {client_id}: no secret digest, so it could not authenticate")]
     MissingClientSecret { client_id: String },
-    #[error("tenant has no signing key yet")]
-    NoSigningKeys,
-    #[error("user {username}: named like a client, so both would carry the same sub; rename one")]
-    SubjectShared { username: String },
+    /// Refused by the validation the auth-server runs too; `field` is where the Tenant's owner
+    /// fixes it (a spec field, or the Secret the Tenant references).
+    #[error("{field}: {}", problem.describe())]
+    Invalid { field: String, problem: Problem },
 }
 
 impl RenderError {
@@ -22,8 +24,31 @@ impl RenderError {
         match self {
             Self::Duration(_) => "InvalidDuration",
             Self::MissingClientSecret { .. } => "MissingClientSecret",
-            Self::NoSigningKeys => "NoSigningKeys",
-            Self::SubjectShared { .. } => "SubjectShared",
+            Self::Invalid { problem, .. } => problem.reason(),
         }
+    }
+
+    /// The contract's finding, with its field translated from the files' terms to the
+    /// Tenant's: `claims["typ"]` is `spec.claims["typ"]`, a user's field is in the users Secret.
+    pub fn invalid(invalid: Invalid, tenant: &Tenant) -> Self {
+        let Invalid { field, problem } = invalid;
+        let field = if field.starts_with("users[") {
+            match &tenant.spec.users {
+                Some(users) => format!(
+                    "Secret {} key {:?}: {field}",
+                    users.secret_ref.name,
+                    users.secret_ref.key_or(crate::hub::USERS_DEFAULT_KEY)
+                ),
+                None => field,
+            }
+        } else if field.starts_with("keys") {
+            format!("the key ring Secret: {field}")
+        } else if let Some(lifetime) = field.strip_prefix("tokens.") {
+            let ttl = lifetime.replace("Seconds", "Ttl");
+            format!("spec.tokens.{ttl}")
+        } else {
+            format!("spec.{field}")
+        };
+        Self::Invalid { field, problem }
     }
 }

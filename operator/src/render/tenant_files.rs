@@ -2,7 +2,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use meridian_contract::{ClientKind, ClientSecrets, KeyRing, Revision, TenantFile, UserDirectory};
+use meridian_contract::{
+    ClientKind, ClientSecrets, KeyRing, Revision, TenantFile, TenantFilesRef, UserDirectory,
+    validate_tenant,
+};
 
 use crate::api::Tenant;
 use crate::settings::Settings;
@@ -65,16 +68,13 @@ impl TenantFiles {
 }
 
 /// Renders one tenant's files. Fails when the inputs cannot make a serving tenant (a key ring
-/// with no key, a confidential client without a secret digest), so the caller can keep the
-/// tenant's last good files instead.
+/// with no key, a confidential client without a secret digest, anything the contract's
+/// validation refuses), so the caller can keep the tenant's last good files instead.
 pub fn tenant_files(
     inputs: TenantInputs<'_>,
     settings: &Settings,
 ) -> Result<TenantFiles, RenderError> {
     let config = tenant_config(inputs.name, &inputs.tenant.spec, settings)?;
-    if inputs.key_ring.keys.is_empty() {
-        return Err(RenderError::NoSigningKeys);
-    }
     // Only the digests of this tenant's confidential clients travel, never stale extras.
     let mut secrets = ClientSecrets::default();
     for client in config
@@ -94,6 +94,16 @@ pub fn tenant_files(
             .insert(client.client_id.clone(), digest.clone());
     }
 
+    // Exactly the checks the auth-server makes before it serves a tenant: what passes here,
+    // loads there, so a mistake surfaces on the Tenant instead of in a region's logs.
+    validate_tenant(TenantFilesRef {
+        config: &config,
+        keys: inputs.key_ring,
+        clients: &secrets,
+        users: inputs.users,
+    })
+    .map_err(|invalid| RenderError::invalid(invalid, inputs.tenant))?;
+
     let mut files = TenantFiles::default();
     files
         .public
@@ -106,11 +116,6 @@ pub fn tenant_files(
         .sensitive
         .insert(TenantFile::Clients.file_name(inputs.name), json(&secrets));
     if let Some(users) = inputs.users {
-        if let Some(username) = users.user_named_like_a_client(&config) {
-            return Err(RenderError::SubjectShared {
-                username: username.to_owned(),
-            });
-        }
         files
             .sensitive
             .insert(TenantFile::Users.file_name(inputs.name), json(users));

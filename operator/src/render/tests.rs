@@ -489,8 +489,9 @@ fn a_user_named_like_a_client_is_an_error_naming_the_user() {
     let err = tenant_files(inputs, &Settings::default()).unwrap_err();
     assert_eq!(
         err,
-        RenderError::SubjectShared {
-            username: "backend".into()
+        RenderError::Invalid {
+            field: r#"Secret acme-users key "users.json": users["backend"]"#.into(),
+            problem: meridian_contract::Problem::SubjectShared,
         }
     );
     assert_eq!(err.reason(), "SubjectShared");
@@ -687,4 +688,53 @@ fn resources_the_user_sets_are_rendered_as_set_whatever_the_tenants() {
         !args.iter().any(|arg| arg.starts_with("--login-memory")),
         "a limit the user sets sizes the password checks itself: {args:?}"
     );
+}
+
+#[test]
+fn a_user_hash_the_auth_server_would_refuse_is_an_error_naming_the_field_never_the_hash() {
+    let tenant = acme();
+    let ring = key_ring();
+    let user = meridian_contract::User {
+        username: "carol".into(),
+        password_hash: "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW".into(),
+        claims: Default::default(),
+        home_region: None,
+    };
+    let users = UserDirectory { users: vec![user] };
+    let inputs = TenantInputs {
+        tenant: &tenant,
+        name: "acme",
+        key_ring: &ring,
+        client_secrets: &digests(),
+        users: Some(&users),
+    };
+    let err = tenant_files(inputs, &Settings::default()).unwrap_err();
+    assert_eq!(err.reason(), "BadPasswordHash");
+    let message = err.to_string();
+    assert!(
+        message.starts_with(r#"Secret acme-users key "users.json": users["carol"].passwordHash: "#),
+        "{message}"
+    );
+    assert!(!message.contains("R9h/"), "{message}");
+}
+
+#[test]
+fn contract_fields_are_named_as_the_tenant_spells_them() {
+    let tenant = acme();
+    let invalid = |field: &str| meridian_contract::Invalid {
+        field: field.into(),
+        problem: meridian_contract::Problem::LifetimeOutOfRange,
+    };
+    let field = |e: RenderError| match e {
+        RenderError::Invalid { field, .. } => field,
+        other => panic!("{other}"),
+    };
+    let named = |f: &str| field(RenderError::invalid(invalid(f), &tenant));
+    assert_eq!(
+        named("tokens.accessTokenSeconds"),
+        "spec.tokens.accessTokenTtl"
+    );
+    assert_eq!(named(r#"claims["typ"]"#), r#"spec.claims["typ"]"#);
+    assert_eq!(named(r#"clients["web"]"#), r#"spec.clients["web"]"#);
+    assert_eq!(named(r#"keys["k1"]"#), r#"the key ring Secret: keys["k1"]"#);
 }
