@@ -15,48 +15,10 @@ use serde::Serialize;
 
 pub use signer::Signer;
 
-/// Why a tenant's key ring does not load: one of its keys is unusable (the first three, which
-/// are [`meridian_keys::KeyError`]'s cases under the same names), or the ring's shape is wrong.
-///
-/// The shape cases go once the contract's `validate_tenant` runs before every load; this type
-/// then becomes `meridian_keys::KeyError` itself.
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    #[error("key {kid}: private key is not PEM")]
-    MalformedPem { kid: String },
-    #[error("key {kid}: private key refused: {reason}")]
-    Rejected { kid: String, reason: String },
-    #[error("key {kid}: kid is not the key's RFC 7638 thumbprint ({thumbprint})")]
-    KidMismatch { kid: String, thumbprint: String },
-    #[error("key {kid}: appears twice in the key ring")]
-    DuplicateKid { kid: String },
-    #[error("key {kid}: must be published no later than it activates, and removed after")]
-    BadSchedule { kid: String },
-}
-
-impl KeyError {
-    /// A short machine label, for log fields and metrics.
-    pub const fn reason(&self) -> &'static str {
-        match self {
-            Self::MalformedPem { .. } => "MalformedKey",
-            Self::Rejected { .. } => "KeyRejected",
-            Self::KidMismatch { .. } => "KidMismatch",
-            Self::DuplicateKid { .. } => "DuplicateKid",
-            Self::BadSchedule { .. } => "BadKeySchedule",
-        }
-    }
-}
-
-impl From<meridian_keys::KeyError> for KeyError {
-    fn from(error: meridian_keys::KeyError) -> Self {
-        use meridian_keys::KeyError as Key;
-        match error {
-            Key::MalformedPem { kid } => Self::MalformedPem { kid },
-            Key::Rejected { kid, reason } => Self::Rejected { kid, reason },
-            Key::KidMismatch { kid, thumbprint } => Self::KidMismatch { kid, thumbprint },
-        }
-    }
-}
+/// Why a key of the ring does not load: [`meridian_keys`]'s verdict on one key. The ring's
+/// shape (a key at all, unique kids, an ordered schedule) is the contract's validation, which
+/// runs before a tenant is built.
+pub use meridian_keys::KeyError;
 
 /// A JWKS document (RFC 7517 §5).
 #[derive(Debug, Serialize)]
@@ -72,24 +34,14 @@ pub struct TenantKeys {
 }
 
 impl TenantKeys {
+    /// Parses every key of a ring that passed the contract's validation.
     pub fn load(mut ring: KeyRing) -> Result<Self, KeyError> {
         let mut signers = HashMap::with_capacity(ring.keys.len());
         for key in &mut ring.keys {
-            let scheduled_in_order = key.publish_at <= key.activate_at
-                && key.remove_at.is_none_or(|remove| remove > key.publish_at);
-            if !scheduled_in_order {
-                return Err(KeyError::BadSchedule {
-                    kid: key.kid.clone(),
-                });
-            }
             let signer = Signer::from_contract(key)?;
             // Only the parsed key pair keeps the private key from here on.
             key.private_key_pem = String::new();
-            if signers.insert(key.kid.clone(), signer).is_some() {
-                return Err(KeyError::DuplicateKid {
-                    kid: key.kid.clone(),
-                });
-            }
+            signers.insert(key.kid.clone(), signer);
         }
         Ok(Self {
             schedule: ring,

@@ -16,6 +16,10 @@ pub enum RenderError {
     /// fixes it (a spec field, or the Secret the Tenant references).
     #[error("{field}: {}", problem.describe())]
     Invalid { field: String, problem: Problem },
+    /// A key the auth-server could not load (its kid is not its thumbprint, its PEM does not
+    /// parse); the key ring Secret in the hub is the operator's own, so this means tampering.
+    #[error("the key ring Secret: {0}")]
+    Key(#[from] meridian_keys::KeyError),
 }
 
 impl RenderError {
@@ -25,6 +29,7 @@ impl RenderError {
             Self::Duration(_) => "InvalidDuration",
             Self::MissingClientSecret { .. } => "MissingClientSecret",
             Self::Invalid { problem, .. } => problem.reason(),
+            Self::Key(error) => error.reason(),
         }
     }
 

@@ -103,6 +103,7 @@ pub fn tenant_files(
         users: inputs.users,
     })
     .map_err(|invalid| RenderError::invalid(invalid, inputs.tenant))?;
+    meridian_keys::check_key_ring(inputs.key_ring)?;
 
     let mut files = TenantFiles::default();
     files

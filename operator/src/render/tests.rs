@@ -1,8 +1,6 @@
 //! The desired state of a region from the YAML of examples/ and small fixtures.
 
-use meridian_contract::{
-    Algorithm, ClientSecrets, KeyRing, SecretDigest, SigningKey, UserDirectory,
-};
+use meridian_contract::{Algorithm, ClientSecrets, KeyRing, SecretDigest, UserDirectory};
 
 use super::*;
 use crate::api::{AuthRegion, Isolation, Tenant};
@@ -21,19 +19,12 @@ fn example<T: serde::de::DeserializeOwned>(file: &str, name: &str) -> T {
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
 
+/// A real key: the operator checks every kid against its key's thumbprint before rendering.
 fn key_ring() -> KeyRing {
-    KeyRing {
-        keys: vec![SigningKey {
-            kid: "kid-1".into(),
-            alg: Algorithm::ES256,
-            generation: 1,
-            private_key_pem: "PEM".into(),
-            publish_at: 0,
-            activate_at: 0,
-            retire_at: None,
-            remove_at: None,
-        }],
-    }
+    static RING: std::sync::LazyLock<KeyRing> = std::sync::LazyLock::new(|| KeyRing {
+        keys: vec![meridian_keys::generate_key(Algorithm::ES256, 1, 0)],
+    });
+    RING.clone()
 }
 
 fn digests() -> ClientSecrets {
@@ -115,7 +106,7 @@ fn example_tenant_renders_a_shared_auth_server_in_the_region() {
     assert!(
         !serde_json::to_string(&desired.config_maps)
             .unwrap()
-            .contains("PEM")
+            .contains("PRIVATE KEY")
     );
 }
 
@@ -737,4 +728,21 @@ fn contract_fields_are_named_as_the_tenant_spells_them() {
     assert_eq!(named(r#"claims["typ"]"#), r#"spec.claims["typ"]"#);
     assert_eq!(named(r#"clients["web"]"#), r#"spec.clients["web"]"#);
     assert_eq!(named(r#"keys["k1"]"#), r#"the key ring Secret: keys["k1"]"#);
+}
+
+#[test]
+fn a_key_whose_kid_is_not_its_thumbprint_is_refused_before_rendering() {
+    let tenant = acme();
+    let mut ring = key_ring();
+    ring.keys[0].kid = "chosen-by-hand".into();
+    let inputs = TenantInputs {
+        tenant: &tenant,
+        name: "acme",
+        key_ring: &ring,
+        client_secrets: &digests(),
+        users: None,
+    };
+    let err = tenant_files(inputs, &Settings::default()).unwrap_err();
+    assert_eq!(err.reason(), "KidMismatch");
+    assert!(!err.to_string().contains("PRIVATE KEY"), "{err}");
 }
