@@ -8,6 +8,7 @@ mod common;
 mod hub_outage;
 mod kubelet_failures;
 mod kubelet_replicas;
+mod one_bad_tenant;
 mod postgres_regions;
 mod propagation;
 mod region_outage;
