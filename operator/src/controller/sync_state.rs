@@ -34,6 +34,13 @@ pub struct TenantInRegion {
     pub revision: Option<Revision>,
 }
 
+/// One tenant's part of a region's last outcome ([`SyncState::tenant`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantReport {
+    pub error: Option<String>,
+    pub entry: Option<TenantInRegion>,
+}
+
 #[derive(Debug, Default)]
 pub struct SyncState(RwLock<HashMap<String, RegionSync>>);
 
@@ -74,6 +81,19 @@ impl SyncState {
 
     pub fn region(&self, region: &str) -> Option<RegionSync> {
         self.0.read().expect("sync state lock").get(region).cloned()
+    }
+
+    /// What `region` last reported about one tenant: its error when the last sync failed, and
+    /// the tenant's entry; `None` before the region reported at all. One lookup, where
+    /// [`Self::region`] copies every tenant's entry: each tenant reconcile asks this of each of
+    /// its regions, so a copy would make a pass over N tenants cost N².
+    pub fn tenant(&self, region: &str, tenant: &str) -> Option<TenantReport> {
+        let regions = self.0.read().expect("sync state lock");
+        let sync = regions.get(region)?;
+        Some(TenantReport {
+            error: sync.error.clone(),
+            entry: sync.tenants.get(tenant).cloned(),
+        })
     }
 
     /// Forgets a deleted region; returns the tenants it served.
@@ -131,5 +151,19 @@ mod tests {
             BTreeSet::from(["a".to_string()])
         );
         assert!(state.region("eu").unwrap().tenants.contains_key("a"));
+        let report = state.tenant("eu", "a").unwrap();
+        assert_eq!(report.error.as_deref(), Some("down"));
+        assert!(report.entry.is_some());
+    }
+
+    #[test]
+    fn one_tenants_report_is_its_entry_or_none_and_nothing_before_the_region_reported() {
+        let state = SyncState::default();
+        assert_eq!(state.tenant("eu", "a"), None);
+        state.record("eu", serving(&[("a", 3)]));
+        let report = state.tenant("eu", "a").unwrap();
+        assert_eq!(report.error, None);
+        assert_eq!(report.entry.and_then(|e| e.generation), Some(3));
+        assert_eq!(state.tenant("eu", "b").unwrap().entry, None);
     }
 }

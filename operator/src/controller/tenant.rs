@@ -159,14 +159,14 @@ fn region_facts(tenant: &Tenant, name: &str, ctx: &Context) -> Vec<(String, Regi
                     Placement::ResidencyExcluded { jurisdiction } => {
                         RegionFact::Excluded { jurisdiction }
                     }
-                    _ => match ctx.sync.region(region_name) {
+                    _ => match ctx.sync.tenant(region_name, name) {
                         None => RegionFact::Pending,
-                        Some(sync) => match (sync.error, sync.tenants.get(name)) {
+                        Some(report) => match (report.error, report.entry) {
                             (Some(error), entry) => RegionFact::Failing {
                                 error,
-                                written: entry.and_then(|e| e.revision.clone()),
+                                written: entry.and_then(|e| e.revision),
                             },
-                            (None, Some(entry)) => RegionFact::Reported(entry.clone()),
+                            (None, Some(entry)) => RegionFact::Reported(entry),
                             (None, None) => RegionFact::Pending,
                         },
                     },
@@ -202,9 +202,9 @@ async fn cleanup(tenant: &Tenant, ctx: &Context) -> Result<Action, ReconcileErro
         .state()
         .iter()
         .map(|region| region.name_any())
-        .filter_map(|region| match ctx.sync.region(&region) {
+        .filter_map(|region| match ctx.sync.tenant(&region, &name) {
             None => Some(format!("{region} (not yet reconciled)")),
-            Some(sync) => match (sync.tenants.get(&name), sync.error) {
+            Some(report) => match (report.entry, report.error) {
                 (Some(entry), error) if entry.serving => Some(match error {
                     Some(error) => format!("{region} (unreachable, retrying: {error})"),
                     None => region,
