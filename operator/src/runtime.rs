@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::{Action, Config as ControllerConfig};
 use kube::runtime::events::{Recorder, Reporter};
@@ -24,6 +24,9 @@ use crate::settings::Settings;
 /// Reconciles running at once per controller: enough to keep regions independent, few enough
 /// to bound memory and API load.
 const CONCURRENCY: u16 = 8;
+/// The longest a region's reconcile waits behind a burst of hub changes, and so at most one
+/// pass over its tenants per window while the burst lasts.
+const REGION_TRIGGER_WINDOW: Duration = Duration::from_secs(1);
 
 /// Runs both controllers until `shutdown` resolves (for example on SIGTERM), then finishes
 /// the reconciles in flight.
@@ -84,7 +87,7 @@ pub async fn run(
         watcher::Config::default(),
     )
     .with_config(config.clone())
-    .reconcile_all_on(region_triggers)
+    .reconcile_all_on(throttle(region_triggers, REGION_TRIGGER_WINDOW))
     .graceful_shutdown_on(stopped(shutdown.clone()))
     .run(reconcile_region, retry::<AuthRegion>, ctx.clone())
     .for_each(|_| async {});
@@ -144,6 +147,30 @@ async fn forward<K>(
     }
 }
 
+/// Passes the first trigger at once and then at most one per `window`: triggers that arrive
+/// within it are folded into one at its end. The controller's debounce alone keeps delaying a
+/// reconcile for as long as triggers keep coming, and on a hub where thousands of Tenants get
+/// their key rings and statuses at once they come for minutes: every region would wait for
+/// the whole burst to end before serving any of them.
+fn throttle<S>(mut triggers: S, window: Duration) -> mpsc::UnboundedReceiver<()>
+where
+    S: Stream<Item = ()> + Send + Unpin + 'static,
+{
+    let (send, throttled) = mpsc::unbounded();
+    tokio::spawn(async move {
+        let mut open_at = tokio::time::Instant::now();
+        while triggers.next().await.is_some() {
+            tokio::time::sleep_until(open_at).await;
+            while let Some(Some(())) = triggers.next().now_or_never() {}
+            if send.unbounded_send(()).is_err() {
+                return;
+            }
+            open_at = tokio::time::Instant::now() + window;
+        }
+    });
+    throttled
+}
+
 fn retry<K>(_object: Arc<K>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
     match error.inner() {
         ReconcileError::CleanupPending(why) => {
@@ -160,4 +187,48 @@ fn retry<K>(_object: Arc<K>, error: &ReconcileError, _ctx: Arc<Context>) -> Acti
 /// Resolves once `shutdown` turns true (or its sender is gone).
 pub async fn stopped(mut shutdown: watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Triggers passed on so far, without waiting for more.
+    fn passed(throttled: &mut mpsc::UnboundedReceiver<()>) -> usize {
+        std::iter::from_fn(|| throttled.next().now_or_never().flatten()).count()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_of_triggers_reaches_the_regions_once_per_window_not_after_it_ends() {
+        let (send, triggers) = mpsc::unbounded();
+        let mut throttled = throttle(triggers, Duration::from_secs(1));
+        send.unbounded_send(()).unwrap();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(
+            passed(&mut throttled),
+            1,
+            "the first trigger passes at once"
+        );
+
+        // A trigger every 100 ms for 3 s: a debounce would pass none until it stops.
+        for _ in 0..30 {
+            send.unbounded_send(()).unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            passed(&mut throttled),
+            3,
+            "one per second while the burst lasts"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            passed(&mut throttled),
+            0,
+            "nothing is left over once it is quiet"
+        );
+
+        drop(send);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(throttled.next().await, None, "ends with its triggers");
+    }
 }
