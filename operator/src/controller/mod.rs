@@ -7,6 +7,7 @@ mod publish;
 mod region;
 mod region_status;
 mod rotate;
+mod select;
 mod serving;
 mod sync_state;
 mod tenant;

@@ -10,14 +10,13 @@ use kube::{Api, Resource, ResourceExt};
 
 use super::publish::publish_status;
 use super::region_status::{Converged, region_status};
-use super::sync_state::{RegionSync, TenantInRegion};
+use super::select::{Selection, select};
+use super::sync_state::RegionSync;
 use super::{Context, FINALIZER, ReconcileError, now};
 use crate::api::{AuthRegion, Tenant};
 use crate::hub::hub_inputs;
 use crate::region::{RegionError, apply_region, check_store, delete_region, observe_region, probe};
-use crate::render::{
-    PlacedTenant, Placement, TenantFiles, TenantInputs, desired_region, placement, tenant_files,
-};
+use crate::render::{TenantFiles, TenantInputs, desired_region, tenant_files};
 
 pub async fn reconcile(
     region: Arc<AuthRegion>,
@@ -72,62 +71,13 @@ async fn converge(region: &AuthRegion, ctx: &Context) -> Result<Converged, Regio
     // Pods rolled out without their store's Secret could not start: keep what runs instead.
     check_store(&client, namespace, &region.spec.auth_server.store).await?;
     let observed = observe_region(&client, &name, namespace).await?;
-    let last_good = observed.tenant_files();
-    let mut placed = Vec::new();
-    let mut sync = RegionSync::default();
-    for tenant in tenants
-        .iter()
-        .filter(|t| t.meta().deletion_timestamp.is_none())
-    {
-        let tenant_name = tenant.name_any();
-        if placement(&tenant.spec, &name, &region.spec) != Placement::Placed {
-            continue;
-        }
-        let (files, entry) = match render_tenant(tenant, &tenant_name, ctx) {
-            Ok(files) => {
-                let revision = Some(files.revision());
-                (
-                    files,
-                    TenantInRegion {
-                        generation: tenant.meta().generation,
-                        problem: None,
-                        serving: true,
-                        revision,
-                    },
-                )
-            }
-            Err(problem) => match last_good.get(&tenant_name) {
-                Some(files) if !files.is_empty() => {
-                    let problem = Some(format!("serving the last good configuration: {problem}"));
-                    (
-                        files.clone(),
-                        TenantInRegion {
-                            generation: None,
-                            problem,
-                            serving: true,
-                            revision: Some(files.revision()),
-                        },
-                    )
-                }
-                _ => {
-                    let entry = TenantInRegion {
-                        generation: None,
-                        problem: Some(format!("not served: {problem}")),
-                        serving: false,
-                        revision: None,
-                    };
-                    sync.tenants.insert(tenant_name.clone(), entry);
-                    continue;
-                }
-            },
-        };
-        sync.tenants.insert(tenant_name.clone(), entry);
-        placed.push(PlacedTenant {
-            name: tenant_name,
-            isolation: tenant.spec.isolation,
-            files,
-        });
-    }
+    let Selection { placed, sync } = select(
+        &name,
+        &region.spec,
+        tenants.iter().map(AsRef::as_ref),
+        &observed.tenant_files(),
+        |tenant, tenant_name| render_tenant(tenant, tenant_name, ctx),
+    );
     let jwks_max_age = u32::try_from(ctx.settings.jwks_max_age.as_secs()).unwrap_or(u32::MAX);
     let desired = desired_region(&name, &region.spec, &placed, jwks_max_age);
     let report = apply_region(&client, &name, &desired, &observed, &ctx.apply_cache).await?;

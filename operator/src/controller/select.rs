@@ -1,0 +1,83 @@
+//! The core rule of a region, without I/O: which tenants it serves and with which files.
+//!
+//! A tenant placed in the region is served with the files rendered from the hub's current
+//! inputs; when those cannot be rendered, with its last good files read back from the region;
+//! and when it never had any, not at all. Each outcome is recorded for the Tenant controller.
+
+use std::collections::HashMap;
+
+use kube::{Resource, ResourceExt};
+
+use super::sync_state::{RegionSync, TenantInRegion};
+use crate::api::{AuthRegionSpec, Tenant};
+use crate::render::{PlacedTenant, Placement, TenantFiles, placement};
+
+/// What a region is to serve, and how each of its tenants is served.
+#[derive(Debug, Default)]
+pub struct Selection {
+    pub placed: Vec<PlacedTenant>,
+    pub sync: RegionSync,
+}
+
+/// Chooses the region's tenants and their files. `render` makes a tenant's files from the
+/// hub's inputs or says why it cannot; `last_good` holds what the region serves now, by tenant.
+pub fn select<'a>(
+    region: &str,
+    spec: &AuthRegionSpec,
+    tenants: impl IntoIterator<Item = &'a Tenant>,
+    last_good: &HashMap<String, TenantFiles>,
+    mut render: impl FnMut(&Tenant, &str) -> Result<TenantFiles, String>,
+) -> Selection {
+    let mut selection = Selection::default();
+    let live = tenants
+        .into_iter()
+        .filter(|t| t.meta().deletion_timestamp.is_none());
+    for tenant in live {
+        let name = tenant.name_any();
+        if placement(&tenant.spec, region, spec) != Placement::Placed {
+            continue;
+        }
+        let (files, entry) = match render(tenant, &name) {
+            Ok(files) => {
+                let entry = TenantInRegion {
+                    generation: tenant.meta().generation,
+                    problem: None,
+                    serving: true,
+                    revision: Some(files.revision()),
+                };
+                (files, entry)
+            }
+            Err(problem) => match last_good.get(&name).filter(|files| !files.is_empty()) {
+                Some(files) => {
+                    let entry = TenantInRegion {
+                        generation: None,
+                        problem: Some(format!("serving the last good configuration: {problem}")),
+                        serving: true,
+                        revision: Some(files.revision()),
+                    };
+                    (files.clone(), entry)
+                }
+                None => {
+                    let entry = TenantInRegion {
+                        generation: None,
+                        problem: Some(format!("not served: {problem}")),
+                        serving: false,
+                        revision: None,
+                    };
+                    selection.sync.tenants.insert(name, entry);
+                    continue;
+                }
+            },
+        };
+        selection.sync.tenants.insert(name.clone(), entry);
+        selection.placed.push(PlacedTenant {
+            name,
+            isolation: tenant.spec.isolation,
+            files,
+        });
+    }
+    selection
+}
+
+#[cfg(test)]
+mod tests;
