@@ -99,12 +99,36 @@ impl Context {
                 EventType::Normal
             },
             reason: reason.to_owned(),
-            note: Some(note),
+            note: Some(within_note_limit(note)),
             action: "Reconcile".into(),
             secondary: None,
         };
         if let Err(error) = self.recorder.publish(&event, object).await {
             tracing::warn!(%error, reason, "could not publish Event");
         }
+    }
+}
+
+/// The API server refuses an Event whose note is longer than 1024 characters; a longer one is
+/// cut there, marked by an ellipsis, rather than lost.
+fn within_note_limit(mut note: String) -> String {
+    const LIMIT: usize = 1024;
+    if note.chars().count() > LIMIT {
+        note = note.chars().take(LIMIT - 1).collect();
+        note.push('…');
+    }
+    note
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_note_is_cut_to_what_the_api_server_accepts() {
+        assert_eq!(within_note_limit("short".into()), "short");
+        let cut = within_note_limit("é".repeat(2000));
+        assert_eq!(cut.chars().count(), 1024);
+        assert!(cut.ends_with('…'));
     }
 }

@@ -145,7 +145,7 @@ fn conclusions(outcome: &Result<Converged, RegionError>) -> Vec<Conclusion> {
                     ),
                 )
             } else {
-                let message = problems.join("; ");
+                let message = name_some(&problems);
                 (
                     Conclusion::new(Degraded, true, "TenantInputsInvalid", message.clone()),
                     Conclusion::new(Ready, false, "TenantInputsInvalid", message),
@@ -153,6 +153,21 @@ fn conclusions(outcome: &Result<Converged, RegionError>) -> Vec<Conclusion> {
             };
             vec![reachable, ready, progressing, degraded]
         }
+    }
+}
+
+/// Tenants whose problem a region's condition spells out; each Tenant's own status says why for
+/// every one of them.
+const PROBLEMS_NAMED: usize = 5;
+
+/// The first few problems, then how many more: a region of thousands of new Tenants waiting for
+/// their key rings would otherwise write a condition message past what the API server stores
+/// (etcd refuses the whole status) and an Event note past its 1 KiB.
+fn name_some(problems: &[String]) -> String {
+    let named = problems[..problems.len().min(PROBLEMS_NAMED)].join("; ");
+    match problems.len().saturating_sub(PROBLEMS_NAMED) {
+        0 => named,
+        more => format!("{named}; and {more} more tenant(s), each saying why in its status"),
     }
 }
 
@@ -289,5 +304,39 @@ mod tests {
                 .message
                 .contains("tenant acme")
         );
+    }
+
+    #[test]
+    fn a_region_with_thousands_of_unserved_tenants_names_a_few_and_counts_the_rest() {
+        let mut sync = RegionSync::default();
+        for i in 0..10_000 {
+            sync.tenants.insert(
+                format!("tenant-{i:05}"),
+                TenantInRegion {
+                    problem: Some("not served: key ring Secret not found".into()),
+                    ..TenantInRegion::default()
+                },
+            );
+        }
+        let outcome = Ok(Converged {
+            sync,
+            ..Converged::default()
+        });
+        let status = region_status(&region(), &outcome, &at(10));
+        let degraded = condition(&status, "Degraded");
+        assert_eq!(degraded.reason, "TenantInputsInvalid");
+        assert!(
+            degraded
+                .message
+                .starts_with("tenant tenant-00000: not served")
+        );
+        assert!(degraded.message.contains("tenant tenant-00004"));
+        assert!(!degraded.message.contains("tenant tenant-00005"));
+        assert!(
+            degraded
+                .message
+                .ends_with("and 9995 more tenant(s), each saying why in its status")
+        );
+        assert!(degraded.message.len() < 1024, "{}", degraded.message.len());
     }
 }
