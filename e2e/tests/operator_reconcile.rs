@@ -119,6 +119,7 @@ async fn examples_reconcile_into_both_regions_and_follow_every_change() -> anyho
             .and_then(|s| s.active_kid.as_ref())
             .is_some()
     );
+    assert_eq!(printed_column(&hub, "acme", "Served").await?, "2/2");
     for region in clusters.regions() {
         let client = region.client();
         let config = served_config(&client, "acme").await?.expect("acme served");
@@ -309,4 +310,23 @@ fn reconcile_count(operator: &Operator) -> u64 {
         .filter(|l| l.starts_with("meridian_operator_reconciles_total{controller=\"region\""))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
+}
+
+/// One cell of `kubectl get tenants`, as the API server prints it (the Table API kubectl uses).
+async fn printed_column(hub: &Client, tenant: &str, column: &str) -> anyhow::Result<String> {
+    let request = http::Request::get(format!("/apis/meridian.dev/v1alpha1/tenants/{tenant}"))
+        .header(
+            "Accept",
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+        )
+        .body(Vec::new())?;
+    let table: serde_json::Value = serde_json::from_str(&hub.request_text(request).await?)?;
+    let index = table["columnDefinitions"]
+        .as_array()
+        .and_then(|columns| columns.iter().position(|c| c["name"] == column))
+        .ok_or_else(|| anyhow::anyhow!("no column {column}: {table}"))?;
+    Ok(table["rows"][0]["cells"][index]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
 }

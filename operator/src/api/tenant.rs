@@ -25,7 +25,7 @@ use super::secret_ref::SecretKeyRef;
     cel,
     validation = Rule::new(super::rules::is_dns_label("self.metadata.name"))
         .message(super::rules::NAME_MESSAGE),
-    printcolumn(name = "Regions", type_ = "string", json_path = ".spec.regions"),
+    printcolumn(name = "Served", type_ = "string", json_path = ".status.served"),
     printcolumn(name = "Home", type_ = "string", json_path = ".spec.homeRegion"),
     printcolumn(name = "Isolation", type_ = "string", json_path = ".spec.isolation"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
@@ -183,6 +183,10 @@ pub struct TenantStatus {
     /// Which key signs now and which is next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing: Option<SigningStatus>,
+    /// `<serving>/<listed>`: how many of `spec.regions` serve the Tenant's current
+    /// configuration, e.g. `2/2` (the `SERVED` column of `kubectl get tenants`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served: Option<String>,
 }
 
 /// A Tenant's state in one region.

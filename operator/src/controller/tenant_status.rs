@@ -97,7 +97,12 @@ pub fn tenant_status(tenant: &Tenant, facts: &TenantFacts<'_>, now: &Time) -> Te
         })
         .collect();
     let conclusions = conclusions(facts, &regions);
+    let serving = regions
+        .iter()
+        .filter(|r| r.revision.is_some() && r.served_revision == r.revision)
+        .count();
     TenantStatus {
+        served: Some(format!("{serving}/{}", regions.len())),
         observed_generation: generation,
         conditions: merge(&previous.conditions, &conclusions, generation, now),
         issuer: Some(facts.issuer.clone()),

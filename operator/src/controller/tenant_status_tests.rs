@@ -116,6 +116,7 @@ fn served_everywhere_is_ready_with_its_signing_schedule() {
     let status = status(vec![("eu", served(2)), ("us", served(2))]);
     assert_eq!(condition(&status, "Ready").status, "True");
     assert_eq!(condition(&status, "Degraded").status, "False");
+    assert_eq!(status.served.as_deref(), Some("2/2"));
     let signing = status.signing.unwrap();
     assert_eq!(signing.active_kid.as_deref(), Some("kid-1"));
     assert_eq!(signing.next_kid.as_deref(), Some("kid-2"));
@@ -176,6 +177,7 @@ fn a_region_serving_an_older_revision_is_not_served_and_named() {
     let observed = seen(&[("eu", Some(written(2))), ("us", Some(written(1)))]);
     let status = status_at(None, &regions, observed, 100);
     let message = not_served_message(&status);
+    assert_eq!(status.served.as_deref(), Some("1/2"), "the SERVED column");
     let stale = format!("us (serves revision {}", written(1));
     assert!(message.contains(&stale), "{message}");
     assert!(!message.contains("eu"), "{message}");
