@@ -48,23 +48,35 @@ pub(super) async fn run(client: Client, options: KubeletOptions, pods: Arc<Mutex
             continue;
         }
         let read = read_region(&client, &options.namespace).await;
-        let mut pods = lock(&pods);
-        match read {
-            Ok((deployments, objects)) => {
-                if pods.unreachable.take().is_some() {
-                    tracing::info!(region = %pods.region, "kubelet reaches the region again");
-                }
-                pods.converge(&deployments, &objects, &options);
-            }
-            Err(error) => {
-                if pods.unreachable.is_none() {
-                    tracing::warn!(region = %pods.region, %error, "kubelet cannot read the region; pods keep their last files");
-                }
-                pods.unreachable = Some(error.to_string());
-            }
-        }
-        pods.run_pods();
+        // Converging writes every file of a changed volume (tens of thousands with thousands
+        // of tenants): on the blocking pool, so the Service stand-ins and readiness probes on
+        // the runtime's workers keep answering meanwhile.
+        let (pods, options) = (pods.clone(), options.clone());
+        let _ = tokio::task::spawn_blocking(move || sync_once(&pods, read, &options)).await;
     }
+}
+
+fn sync_once(
+    pods: &Mutex<Pods>,
+    read: Result<(Vec<Deployment>, Sources), kube::Error>,
+    options: &KubeletOptions,
+) {
+    let mut pods = lock(pods);
+    match read {
+        Ok((deployments, objects)) => {
+            if pods.unreachable.take().is_some() {
+                tracing::info!(region = %pods.region, "kubelet reaches the region again");
+            }
+            pods.converge(&deployments, &objects, options);
+        }
+        Err(error) => {
+            if pods.unreachable.is_none() {
+                tracing::warn!(region = %pods.region, %error, "kubelet cannot read the region; pods keep their last files");
+            }
+            pods.unreachable = Some(error.to_string());
+        }
+    }
+    pods.run_pods();
 }
 
 async fn read_region(
