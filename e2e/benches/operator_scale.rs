@@ -1,31 +1,65 @@
-//! Benchmark (not a test): 500 tenants × 2 regions, operator cold start to every Tenant Ready.
+//! Benchmark (not a test): N tenants × R regions (`MERIDIAN_BENCH_TENANTS`, default 10,000;
+//! `MERIDIAN_BENCH_REGIONS`, default 3), operator cold start to every Tenant Ready, which means
+//! served: each region's auth-server is run by the kubelet stand-in from the objects the
+//! operator wrote, and the operator reads every tenant's JWKS from it.
 //!
 //! Reports wall time, API requests the clusters served during the run (from each
-//! kube-apiserver's own `apiserver_request_total`, minus this benchmark's polls), writes from
-//! the audit logs, and the operator's peak RSS (VmHWM of its process). Run with
-//! `e2e/bench/operator-scale.sh`, which builds the release operator first.
+//! kube-apiserver's own `apiserver_request_total`, minus this benchmark's watch; the kubelet
+//! stand-ins' reads, three lists per region every [`KUBELET_SYNC`], are counted too), writes from
+//! the audit logs, the operator's peak RSS (VmHWM of its process) and each region's auth-server
+//! peak RSS. The hub's Tenants and client Secrets are created before the operator starts, and
+//! so outside the timed window. Run with `e2e/bench/operator-scale.sh`, which builds the
+//! release operator and auth-server first.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, TryStreamExt, stream};
-use kube::api::{ListParams, PostParams};
+use futures::{StreamExt, TryStreamExt, future, stream};
+use kube::api::PostParams;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client};
-use meridian_e2e::meridian::{OPERATOR_NAMESPACE, install_crds, put_secret, register_regions};
+use meridian_e2e::kubelet::{Kubelet, KubeletOptions};
+use meridian_e2e::meridian::{
+    OPERATOR_NAMESPACE, free_loopback_urls, install_crds, put_secret, register_regions,
+};
 use meridian_e2e::{ADMIN_USER, ClusterOptions, Clusters, WriteFilter};
 use meridian_operator::api::{AuthRegion, Tenant};
 
-const TENANTS: usize = 500;
+const DEFAULT_TENANTS: usize = 10_000;
+const DEFAULT_REGIONS: usize = 3;
+/// How often the kubelet stand-ins read their region: seldom, so their reads stay few.
+const KUBELET_SYNC: Duration = Duration::from_secs(2);
+/// How often the benchmark counts the Ready Tenants (in its own cache) and samples RSS.
+const POLL: Duration = Duration::from_millis(500);
+const TIMEOUT: Duration = Duration::from_secs(900);
+/// The Deployment serving every shared tenant of a region.
+const SHARED_GROUP: &str = "auth-shared";
 
-fn tenant(i: usize) -> anyhow::Result<Tenant> {
+fn is_ready(tenant: &Tenant) -> bool {
+    let status = tenant.status.clone().unwrap_or_default();
+    status.observed_generation == tenant.metadata.generation
+        && status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+}
+
+fn count_from_env(name: &str, default: usize) -> anyhow::Result<usize> {
+    match std::env::var(name) {
+        Ok(value) => Ok(value.parse()?),
+        Err(_) => Ok(default),
+    }
+}
+
+fn tenant(i: usize, regions: &[&str]) -> anyhow::Result<Tenant> {
     Ok(serde_json::from_value(serde_json::json!({
-        "apiVersion": "meridian.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": format!("tenant-{i:03}")},
+        "apiVersion": "meridian.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": format!("tenant-{i:05}")},
         "spec": {
-            "regions": ["eu-west", "us-east"], "homeRegion": "eu-west",
+            "regions": regions, "homeRegion": regions[0],
             "scopes": [{"name": "api:read"}],
             "clients": [
                 {"clientId": "svc", "type": "confidential", "grantTypes": ["client_credentials"], "scopes": ["api:read"],
-                 "secretRef": {"name": format!("tenant-{i:03}-svc")}},
+                 "secretRef": {"name": format!("tenant-{i:05}-svc")}},
                 {"clientId": "web", "type": "public", "grantTypes": ["authorization_code", "refresh_token"],
                  "redirectUris": ["https://app.example/cb"], "scopes": ["openid"]}
             ]
@@ -60,14 +94,18 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
 async fn main() -> anyhow::Result<()> {
     let operator_bin = std::env::var("MERIDIAN_OPERATOR_BIN")
         .expect("MERIDIAN_OPERATOR_BIN: path to a release meridian-operator");
-    let clusters = Clusters::start(3, ClusterOptions::default()).await?;
+    let tenant_count = count_from_env("MERIDIAN_BENCH_TENANTS", DEFAULT_TENANTS)?;
+    let region_count = count_from_env("MERIDIAN_BENCH_REGIONS", DEFAULT_REGIONS)?;
+    let clusters = Clusters::start(1 + region_count, ClusterOptions::default()).await?;
+    let region_names: Vec<&str> = clusters.regions().iter().map(|r| r.name()).collect();
     let hub = clusters.hub().client();
     install_crds(clusters.hub())?;
     register_regions(&clusters).await?;
-    for region in clusters.regions() {
+    let urls = free_loopback_urls(clusters.regions().len())?;
+    for (region, url) in clusters.regions().iter().zip(&urls) {
         let ar: AuthRegion = serde_json::from_value(serde_json::json!({
             "apiVersion": "meridian.dev/v1alpha1", "kind": "AuthRegion", "metadata": {"name": region.name()},
-            "spec": {"publicUrl": format!("https://{}.auth.example.com", region.name()),
+            "spec": {"publicUrl": url,
                      "cluster": {"kubeconfigSecretRef": {"name": format!("{}-kubeconfig", region.name())}}}
         }))?;
         Api::<AuthRegion>::all(hub.clone())
@@ -75,25 +113,26 @@ async fn main() -> anyhow::Result<()> {
             .await?;
     }
     let tenants = Api::<Tenant>::all(hub.clone());
-    stream::iter(0..TENANTS)
+    stream::iter(0..tenant_count)
         .map(|i| {
             let (hub, tenants) = (hub.clone(), tenants.clone());
+            let tenant = tenant(i, &region_names);
             async move {
                 put_secret(
                     &hub,
-                    &format!("tenant-{i:03}-svc"),
+                    &format!("tenant-{i:05}-svc"),
                     "clientSecret",
                     &format!("secret-{i}-0123456789abcdef"),
                 )
                 .await?;
-                tenants.create(&PostParams::default(), &tenant(i)?).await?;
+                tenants.create(&PostParams::default(), &tenant?).await?;
                 anyhow::Ok(())
             }
         })
         .buffer_unordered(16)
         .try_collect::<Vec<()>>()
         .await?;
-    eprintln!("created {TENANTS} tenants; starting the operator");
+    eprintln!("created {tenant_count} tenants; starting the operator");
 
     let marks: Vec<_> = clusters
         .iter()
@@ -103,6 +142,8 @@ async fn main() -> anyhow::Result<()> {
     for cluster in clusters.iter() {
         before.push(requests_served(&cluster.client()).await?);
     }
+    // MERIDIAN_BENCH_LOG=<file>: the operator's info log goes there, to see where time goes.
+    let log = std::env::var_os("MERIDIAN_BENCH_LOG");
     let started = Instant::now();
     let mut operator = tokio::process::Command::new(&operator_bin)
         .args([
@@ -118,36 +159,50 @@ async fn main() -> anyhow::Result<()> {
             "https://auth.example.com",
         ])
         .env("KUBECONFIG", clusters.hub().kubeconfig_path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .env("RUST_LOG", if log.is_some() { "info" } else { "warn" })
+        .stdout(match &log {
+            Some(path) => Stdio::from(std::fs::File::create(path)?),
+            None => Stdio::null(),
+        })
         .kill_on_drop(true)
         .spawn()?;
     let pid = operator.id().expect("operator running");
+    // Every region's stand-in syncs from now on; each waits for its own Deployment to serve.
+    let kubelets = future::try_join_all(clusters.regions().iter().zip(&urls).map(
+        |(region, url)| async move {
+            let options = KubeletOptions {
+                sync_interval: KUBELET_SYNC,
+                ready_timeout: TIMEOUT,
+                ..KubeletOptions::for_public_url(url)?
+            };
+            anyhow::Ok(Kubelet::start(region, options).await?)
+        },
+    ))
+    .await?;
 
-    let mut polls = 0u32;
+    // Ready is counted from a watch of the Tenants: listing 10,000 Tenants with their status
+    // every second would weigh on the very hub being measured.
+    let (store, writer) = reflector::store();
+    let watch = reflector::reflector(writer, watcher(tenants.clone(), watcher::Config::default()))
+        .applied_objects()
+        .for_each(|_| async {});
+    let watch = tokio::spawn(watch);
+    store.wait_until_ready().await?;
     let mut peak = 0.0f64;
+    let mut reported = Instant::now();
     loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(POLL).await;
         peak = peak.max(peak_rss_mib(pid).unwrap_or(0.0));
-        polls += 1;
-        let list = tenants.list(&ListParams::default()).await?;
-        let ready = list
-            .items
-            .iter()
-            .filter(|t| {
-                let status = t.status.clone().unwrap_or_default();
-                status.observed_generation == t.metadata.generation
-                    && status
-                        .conditions
-                        .iter()
-                        .any(|c| c.type_ == "Ready" && c.status == "True")
-            })
-            .count();
-        if ready == TENANTS {
+        let ready = store.state().iter().filter(|t| is_ready(t)).count();
+        if ready == tenant_count {
             break;
         }
-        if started.elapsed() > Duration::from_secs(600) {
-            anyhow::bail!("only {ready} of {TENANTS} tenants Ready after 10 minutes");
+        if reported.elapsed() > Duration::from_secs(10) {
+            eprintln!("{:>6.1} s: {ready} Ready", started.elapsed().as_secs_f64());
+            reported = Instant::now();
+        }
+        if started.elapsed() > TIMEOUT {
+            anyhow::bail!("only {ready} of {tenant_count} tenants Ready after {TIMEOUT:?}");
         }
     }
     let wall = started.elapsed();
@@ -156,19 +211,34 @@ async fn main() -> anyhow::Result<()> {
     for (cluster, before) in clusters.iter().zip(&before) {
         served += requests_served(&cluster.client()).await? - before - 1.0;
     }
-    let served = served - f64::from(polls); // this benchmark's own list calls
+    watch.abort();
+    // This benchmark's own requests: the watch's list and the watch itself.
+    let served = served - 2.0;
     let mut writes = 0;
     for (cluster, mark) in clusters.iter().zip(marks) {
         writes += cluster
             .audit()
             .count_writes(mark, &WriteFilter::any().user(ADMIN_USER))?;
     }
+    let mut servers = Vec::new();
+    for kubelet in &kubelets {
+        for pod in kubelet.pods(SHARED_GROUP)? {
+            let rss = pod.pid.and_then(peak_rss_mib).unwrap_or(f64::NAN);
+            servers.push(format!(
+                "{} {rss:.1} MiB ({} starts)",
+                kubelet.region(),
+                pod.starts
+            ));
+        }
+    }
+    drop(kubelets);
     operator.kill().await?;
 
-    println!("operator cold start, {TENANTS} tenants x 2 regions:");
+    println!("operator cold start, {tenant_count} tenants x {region_count} regions:");
     println!("  all Tenants Ready in  {:.1} s", wall.as_secs_f64());
-    println!("  API requests served   {served:.0} (all verbs, hub + 2 regions)");
+    println!("  API requests served   {served:.0} (all verbs, hub + {region_count} regions)");
     println!("  of which writes       {writes}");
     println!("  operator peak RSS     {peak:.1} MiB");
+    println!("  auth-server peak RSS  {}", servers.join(", "));
     Ok(())
 }
