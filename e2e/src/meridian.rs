@@ -66,17 +66,30 @@ pub fn install_crds(hub: &Cluster) -> anyhow::Result<()> {
 
 /// Waits until the API server serves both Meridian kinds, however the CRDs were installed.
 pub fn wait_for_crds(hub: &Cluster) -> anyhow::Result<()> {
-    kubectl(
-        hub,
-        &[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/tenants.meridian.dev",
-            "crd/authregions.meridian.dev",
-        ],
-    )?;
-    Ok(())
+    let args = [
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/tenants.meridian.dev",
+        "crd/authregions.meridian.dev",
+    ];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match kubectl(hub, &args) {
+            // kubectl refuses to wait on a CRD whose status the API server has not written yet
+            // (`.status.conditions accessor error`) instead of waiting: a loaded machine can
+            // get there first, so that one answer means "not yet".
+            Err(error)
+                if error
+                    .to_string()
+                    .contains(".status.conditions accessor error")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            other => return other.map(drop),
+        }
+    }
 }
 
 /// Creates the operator namespace and one kubeconfig Secret per region (`<region>-kubeconfig`,
