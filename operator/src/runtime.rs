@@ -25,8 +25,10 @@ use crate::settings::Settings;
 /// to bound memory and API load.
 const CONCURRENCY: u16 = 8;
 /// The longest a region's reconcile waits behind a burst of hub changes, and so at most one
-/// pass over its tenants per window while the burst lasts.
-const REGION_TRIGGER_WINDOW: Duration = Duration::from_secs(1);
+/// pass over its tenants per window while the burst lasts. Each pass may rewrite the region's
+/// shards (and its pods reload them): at one second a cold start of 1,000 Tenants in 3
+/// regions made 14,187 writes, at five 12,939, in the same time.
+const REGION_TRIGGER_WINDOW: Duration = Duration::from_secs(5);
 
 /// Runs both controllers until `shutdown` resolves (for example on SIGTERM), then finishes
 /// the reconciles in flight.
