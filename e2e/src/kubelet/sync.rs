@@ -26,6 +26,8 @@ pub(super) struct Pods {
     pub region: String,
     pub binary: PathBuf,
     pub dir: PathBuf,
+    /// Where the pods' projected volumes live: memory-backed, as kubelet mounts them.
+    pub volumes: tempfile::TempDir,
     /// By Deployment name.
     pub workloads: BTreeMap<String, Workload>,
     /// Deployments whose volume or environment cannot be resolved, and why.
@@ -140,6 +142,7 @@ impl Pods {
             region: &self.region,
             binary: &self.binary,
             dir: &self.dir,
+            volumes: self.volumes.path(),
         };
         if let Some(workload) = self.workloads.get_mut(name) {
             return workload.update(deployment, objects, &factory);

@@ -25,6 +25,7 @@ pub(super) struct PodFactory<'a> {
     pub region: &'a str,
     pub binary: &'a Path,
     pub dir: &'a Path,
+    pub volumes: &'a Path,
 }
 
 /// A Deployment's pods and Service. Field order is drop order: pods die before the Service
@@ -79,7 +80,7 @@ impl Workload {
         let desired = Desired::read(deployment, sources)?;
         let service = Service::start(factory.region, name, address)
             .map_err(|e| format!("cannot serve {address}: {e}"))?;
-        let volume = ProjectedDir::create(factory.dir.join(name).join("volume"))
+        let volume = ProjectedDir::create(factory.volumes.join(name))
             .map_err(|e| format!("cannot prepare the volume: {e}"))?;
         let mut workload = Self {
             deployment: name.to_owned(),
