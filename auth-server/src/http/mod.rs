@@ -142,7 +142,10 @@ async fn dispatch(
         None => return StatusCode::NOT_FOUND.into_response(),
     };
     let endpoint = endpoint_label(&rest);
-    let revision = HeaderValue::from_str(tenant.revision.as_str()).ok();
+    // Only discovery and JWKS say which revision they serve: nothing on the token path.
+    let revision = matches!(endpoint, "discovery" | "jwks")
+        .then(|| HeaderValue::from_str(tenant.revision.as_str()).ok())
+        .flatten();
     let rewritten = match request.uri().query() {
         Some(query) => format!("{rest}?{query}"),
         None => rest,
@@ -164,7 +167,7 @@ async fn dispatch(
     let started = Instant::now();
     let mut response = routes.oneshot(request.map(Body::new)).await.into_response();
     // The public surface the operator reads to learn which configuration this region serves.
-    if let (Some(revision), "discovery" | "jwks") = (revision, endpoint) {
+    if let Some(revision) = revision {
         response.headers_mut().insert(REVISION_HEADER, revision);
     }
     app.metrics.observe(endpoint, started.elapsed());
