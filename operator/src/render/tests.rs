@@ -459,13 +459,13 @@ fn a_confidential_client_without_a_digest_is_an_error_naming_it() {
     );
 }
 
-#[test]
-fn a_user_named_like_a_client_is_an_error_naming_the_user() {
+/// Renders acme with a directory of one user; the refusal it must produce.
+fn render_with_user(username: &str, password_hash: &str) -> RenderError {
     let tenant = acme();
     let ring = key_ring();
     let user = meridian_contract::User {
-        username: "backend".into(),
-        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+        username: username.into(),
+        password_hash: password_hash.into(),
         claims: Default::default(),
         home_region: None,
     };
@@ -477,7 +477,15 @@ fn a_user_named_like_a_client_is_an_error_naming_the_user() {
         client_secrets: &digests(),
         users: Some(&users),
     };
-    let err = tenant_files(inputs, &Settings::default()).unwrap_err();
+    tenant_files(inputs, &Settings::default()).unwrap_err()
+}
+
+#[test]
+fn a_user_named_like_a_client_is_an_error_naming_the_user() {
+    let err = render_with_user(
+        "backend",
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+    );
     assert_eq!(
         err,
         RenderError::Invalid {
@@ -683,23 +691,10 @@ fn resources_the_user_sets_are_rendered_as_set_whatever_the_tenants() {
 
 #[test]
 fn a_user_hash_the_auth_server_would_refuse_is_an_error_naming_the_field_never_the_hash() {
-    let tenant = acme();
-    let ring = key_ring();
-    let user = meridian_contract::User {
-        username: "carol".into(),
-        password_hash: "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW".into(),
-        claims: Default::default(),
-        home_region: None,
-    };
-    let users = UserDirectory { users: vec![user] };
-    let inputs = TenantInputs {
-        tenant: &tenant,
-        name: "acme",
-        key_ring: &ring,
-        client_secrets: &digests(),
-        users: Some(&users),
-    };
-    let err = tenant_files(inputs, &Settings::default()).unwrap_err();
+    let err = render_with_user(
+        "carol",
+        "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+    );
     assert_eq!(err.reason(), "BadPasswordHash");
     let message = err.to_string();
     assert!(
