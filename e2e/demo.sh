@@ -6,7 +6,7 @@
 # then removes everything it started.
 #
 # Builds what it needs (kube-apiserver and etcd from the Go module proxy, the auth-server and
-# the demo with cargo) and installs Debian's postgresql if missing, caching outside the
+# the demo with cargo) and installs Debian's postgresql and haproxy if missing, caching outside the
 # repository under ${MERIDIAN_CACHE:-$HOME/.cache/meridian}, as e2e/test.sh does. Needs Rust,
 # Go and kubectl.
 set -euo pipefail
@@ -35,6 +35,9 @@ export KUBEBUILDER_ASSETS
 
 step "PostgreSQL (Debian's postgresql; each region gets a database on a throwaway server)"
 e2e/postgres/install.sh
+
+step "HAProxy for the issuer's front door (Debian's haproxy)"
+e2e/frontdoor/install.sh
 
 step "building meridian-auth-server and the demo (cargo)"
 cargo build --quiet -p meridian-auth-server --bin meridian-auth-server -p meridian-e2e --bin meridian-demo

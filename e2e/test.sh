@@ -32,6 +32,9 @@ e2e/browser/install.sh
 step "PostgreSQL for the store tests and the demo (Debian postgresql)"
 e2e/postgres/install.sh
 
+step "HAProxy for the front door and the API gateway (Debian haproxy)"
+e2e/frontdoor/install.sh
+
 step "cargo test --workspace"
 cargo test --workspace
 

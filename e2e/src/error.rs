@@ -15,6 +15,8 @@ pub enum Component {
     AuthServer,
     /// A throwaway PostgreSQL server (see `postgres`).
     Postgres,
+    /// Debian's HAProxy: the issuer's front door or the API gateway (see `haproxy`).
+    HaProxy,
 }
 
 impl fmt::Display for Component {
@@ -25,6 +27,7 @@ impl fmt::Display for Component {
             Component::KubeControllerManager => "kube-controller-manager",
             Component::AuthServer => "meridian-auth-server",
             Component::Postgres => "postgres",
+            Component::HaProxy => "haproxy",
         })
     }
 }

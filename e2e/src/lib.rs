@@ -47,6 +47,8 @@ mod controller_manager;
 mod error;
 mod etcd;
 mod files;
+pub mod frontdoor;
+pub mod haproxy;
 mod health;
 mod kubeconfig;
 pub mod kubelet;

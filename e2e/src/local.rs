@@ -24,6 +24,7 @@ mod store;
 
 pub use store::{LocalStore, REPLICAS, RegionStores, STORE_SECRET};
 
+use crate::frontdoor::{IssuerFrontDoor, front_door_from_hub};
 use crate::kubelet::{Kubelet, KubeletOptions};
 use crate::meridian::{
     OPERATOR_NAMESPACE, Operator, apply_examples, free_loopback_urls, install_crds,
@@ -36,15 +37,18 @@ use crate::{ClusterOptions, Clusters, eventually};
 pub const REGIONS: [&str; 2] = ["eu-west", "us-east"];
 /// The tenant of examples/.
 pub const TENANT: &str = "acme";
-/// The issuer base the operator is given, as in examples/ comments and the README.
+/// The issuer base the operator is given in the demo, as in examples/ comments and the README:
+/// the front door listens there.
 pub const ISSUER_BASE: &str = "http://127.0.0.1:18440";
 
 /// Which public URL each region serves on.
 #[derive(Clone, Debug)]
 pub enum PublicUrls {
-    /// examples/'s own (`http://127.0.0.1:18441` and `:18442`): the demo.
+    /// examples/'s own (`http://127.0.0.1:18441` and `:18442`, the issuer on
+    /// [`ISSUER_BASE`]): the demo.
     Examples,
-    /// Fresh loopback ports, patched into each AuthRegion: tests running side by side.
+    /// Fresh loopback ports for the regions (patched into each AuthRegion) and for the
+    /// issuer's front door: tests running side by side.
     FreePorts,
 }
 
@@ -58,6 +62,9 @@ pub struct LocalOptions {
     pub ready_timeout: Duration,
     /// Where the regions keep grant state, and so how many replicas they run.
     pub store: LocalStore,
+    /// The JWKS max-age the auth-servers announce (and the operator waits out before a new
+    /// key signs); `None` keeps the operator's default.
+    pub jwks_max_age: Option<Duration>,
 }
 
 impl LocalOptions {
@@ -67,6 +74,7 @@ impl LocalOptions {
             resync: Duration::from_secs(10),
             ready_timeout: Duration::from_secs(90),
             store: LocalStore::Postgres,
+            jwks_max_age: None,
         }
     }
 
@@ -76,6 +84,7 @@ impl LocalOptions {
             resync: Duration::from_secs(2),
             ready_timeout: Duration::from_secs(90),
             store: LocalStore::Memory,
+            jwks_max_age: None,
         }
     }
 
@@ -125,35 +134,44 @@ impl Steps {
     }
 }
 
-/// Meridian on local control planes. Field order is drop order: auth-servers, operator,
-/// databases, clusters.
+/// Meridian on local control planes. Field order is drop order: front door, auth-servers,
+/// operator, databases, clusters.
 pub struct LocalMeridian {
+    front_door: Option<IssuerFrontDoor>,
     kubelets: BTreeMap<String, Kubelet>,
     operator: Option<Operator>,
     stores: RegionStores,
     clusters: Clusters,
     public_urls: BTreeMap<String, String>,
+    issuer_base: String,
     issuer: String,
 }
 
 impl LocalMeridian {
     pub async fn start(options: LocalOptions, steps: &Steps) -> anyhow::Result<Self> {
         let (clusters, public_urls, stores) = start_clusters(&options, steps).await?;
+        let issuer_base = issuer_base(&options.public_urls)?;
         let hub = clusters.hub().client();
         let operator = steps
             .run("operator started", async {
-                let settings = Operator::test_settings(options.resync);
+                let mut settings = Operator::test_settings(options.resync);
+                settings.issuer_base_url = issuer_base.clone();
+                if let Some(max_age) = options.jwks_max_age {
+                    settings.jwks_max_age = max_age;
+                }
                 let operator = Operator::start(hub.clone(), settings);
                 operator.ready().await?;
                 Ok(operator)
             })
             .await?;
         let mut meridian = Self {
+            front_door: None,
             kubelets: BTreeMap::new(),
             operator: Some(operator),
             stores,
             clusters,
             public_urls,
+            issuer_base,
             // Known once the Tenant is Ready, below.
             issuer: String::new(),
         };
@@ -180,7 +198,61 @@ impl LocalMeridian {
                     .context("a Ready Tenant reports its issuer")
             })
             .await?;
+        let base = meridian.issuer_base.clone();
+        steps
+            .run(
+                &format!("front door (HAProxy) on {base}: acme from eu-west, then us-east"),
+                meridian.start_front_door(),
+            )
+            .await?;
         Ok(meridian)
+    }
+
+    /// Starts HAProxy on the issuer's address, routing every Tenant of the hub, and waits
+    /// until the tenant's discovery document answers through it.
+    async fn start_front_door(&mut self) -> anyhow::Result<()> {
+        let bind = self.issuer_base.trim_start_matches("http://").to_owned();
+        let door = front_door_from_hub(&self.hub(), &bind, &REGIONS).await?;
+        let dir = self.clusters.dir().join("frontdoor");
+        std::fs::create_dir_all(&dir)?;
+        let front_door = IssuerFrontDoor::start(&dir, &self.issuer_base, door).await?;
+        let issuer = self.through_front_door();
+        eventually(
+            "discovery through the front door",
+            WAIT_SERVED,
+            async || Ok(issuer.discovery().await.ok()),
+        )
+        .await?;
+        self.front_door = Some(front_door);
+        Ok(())
+    }
+
+    /// The issuer's front door; present once [`Self::start`] returned.
+    pub fn front_door(&self) -> anyhow::Result<&IssuerFrontDoor> {
+        self.front_door
+            .as_ref()
+            .context("the front door is not running")
+    }
+
+    /// Renders the front door again from the hub's Tenants and AuthRegions and reloads it.
+    pub async fn refresh_front_door(&mut self) -> anyhow::Result<()> {
+        let bind = self.issuer_base.trim_start_matches("http://").to_owned();
+        let door = front_door_from_hub(&self.hub(), &bind, &REGIONS).await?;
+        self.front_door
+            .as_mut()
+            .context("the front door is not running")?
+            .update(door)
+    }
+
+    /// The issuer base URL: the front door's address.
+    pub fn issuer_base(&self) -> &str {
+        &self.issuer_base
+    }
+
+    /// The tenant's endpoints as clients reach them: at the issuer URL, through the front
+    /// door.
+    pub fn through_front_door(&self) -> RegionIssuer {
+        RegionIssuer::new("front door", &self.issuer_base, &self.issuer)
     }
 
     pub fn clusters(&self) -> &Clusters {
@@ -244,6 +316,7 @@ impl LocalMeridian {
 
     /// Stops the operator gracefully, then everything else.
     pub async fn stop(mut self) {
+        self.front_door = None;
         self.kubelets.clear();
         if let Some(operator) = self.operator.take() {
             operator.stop().await;
@@ -298,6 +371,16 @@ async fn start_clusters(
         })
         .await?;
     Ok((clusters, public_urls, stores))
+}
+
+/// How long the front door may take to answer for a Ready tenant (its first health checks).
+const WAIT_SERVED: Duration = Duration::from_secs(20);
+
+fn issuer_base(choice: &PublicUrls) -> anyhow::Result<String> {
+    Ok(match choice {
+        PublicUrls::Examples => ISSUER_BASE.to_owned(),
+        PublicUrls::FreePorts => free_loopback_urls(1)?.remove(0),
+    })
 }
 
 fn public_urls(choice: &PublicUrls) -> anyhow::Result<BTreeMap<String, String>> {

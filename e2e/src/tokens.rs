@@ -50,6 +50,8 @@ pub enum TokenError {
     Request { url: String, reason: String },
     #[error("JWKS of {url} unavailable: {reason}")]
     Jwks { url: String, reason: String },
+    #[error("discovery document {url} unavailable: {reason}")]
+    Discovery { url: String, reason: String },
     #[error("token rejected against {jwks}: {reason}")]
     Rejected { jwks: String, reason: String },
 }
@@ -146,22 +148,33 @@ impl RegionIssuer {
         })
     }
 
+    /// The OpenID Provider metadata (OIDC Discovery §4), as any client's first request.
+    pub async fn discovery(&self) -> Result<serde_json::Value, TokenError> {
+        let url = self.discovery_url();
+        get_json(&url)
+            .await
+            .map_err(|reason| TokenError::Discovery { url, reason })
+    }
+
     pub async fn jwks(&self) -> Result<JwkSet, TokenError> {
         let url = self.jwks_url();
-        let failed = |reason: String| TokenError::Jwks {
-            url: url.clone(),
-            reason,
-        };
-        let response = http_client()
-            .get(&url)
-            .send()
+        get_json(&url)
             .await
-            .map_err(|e| failed(e.to_string()))?;
-        if !response.status().is_success() {
-            return Err(failed(format!("HTTP {}", response.status())));
-        }
-        response.json().await.map_err(|e| failed(e.to_string()))
+            .map_err(|reason| TokenError::Jwks { url, reason })
     }
+}
+
+/// A JSON document by GET, or why not.
+async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, String> {
+    let response = http_client()
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    response.json().await.map_err(|e| e.to_string())
 }
 
 /// The client OAuth requests go through: no redirects followed (RFC 9700 §4.11), no proxy

@@ -6,6 +6,7 @@
 use std::time::Instant;
 
 use anyhow::Context;
+use meridian_e2e::frontdoor::served_by;
 use meridian_e2e::kubelet::SHARED_GROUP;
 use meridian_e2e::local::{LocalMeridian, LocalOptions, Steps};
 
@@ -54,14 +55,18 @@ async fn main() -> std::process::ExitCode {
 async fn show(meridian: &LocalMeridian, steps: &Steps, started: Instant) -> anyhow::Result<()> {
     let eu = meridian.region_issuer("eu-west");
     let us = meridian.region_issuer("us-east");
+    let issuer = meridian.through_front_door();
     let secret = meridian
         .client_secret(CLIENT_SECRET.0, CLIENT_SECRET.1)
         .await
         .context("reading the backend client's secret from the hub")?;
+    let (_, answering) = served_by(&issuer.discovery_url()).await?;
+    let answering = answering.unwrap_or_else(|| "?".into());
     let token = steps
-        .run("client_credentials token from eu-west", async {
-            Ok(eu.client_credentials(CLIENT, &secret, SCOPES).await?)
-        })
+        .run(
+            &format!("client_credentials token at the issuer URL (front door → {answering})"),
+            async { Ok(issuer.client_credentials(CLIENT, &secret, SCOPES).await?) },
+        )
         .await?;
     let verified = steps
         .run("token verified against us-east's JWKS", async {
@@ -81,7 +86,23 @@ async fn show(meridian: &LocalMeridian, steps: &Steps, started: Instant) -> anyh
             cluster.kubeconfig_path().display()
         );
     }
-    println!("\nIssuer (every region): {}", meridian.issuer());
+    let front_door = meridian.front_door()?;
+    println!(
+        "\nIssuer (every region, through the front door): {}",
+        meridian.issuer()
+    );
+    println!("           discovery {}", issuer.discovery_url());
+    println!("           JWKS      {}", issuer.jwks_url());
+    println!("           token     {}", issuer.token_url());
+    println!(
+        "           served by {answering} now (acme's home region; us-east if eu-west goes down)"
+    );
+    println!(
+        "           HAProxy   {} (log {})",
+        front_door.haproxy().config_path().display(),
+        front_door.haproxy().log_path().display()
+    );
+    println!("\nRegions (for the operator and the front door):");
     for region in [&eu, &us] {
         println!("  {:<8} {}", region.region, region.public_url);
         println!("           discovery {}", region.discovery_url());
@@ -90,7 +111,7 @@ async fn show(meridian: &LocalMeridian, steps: &Steps, started: Instant) -> anyh
     }
     let claims = &verified.claims;
     println!(
-        "\nToken from eu-west (client {CLIENT}), verified with us-east's JWKS (kid {}):",
+        "\nToken from the issuer URL (client {CLIENT}), verified with us-east's JWKS (kid {}):",
         verified.kid
     );
     println!("  iss       {}", claims.iss);
@@ -101,9 +122,10 @@ async fn show(meridian: &LocalMeridian, steps: &Steps, started: Instant) -> anyh
     println!("  client_id {}", claims.client_id);
     println!("  expires   in {} s", claims.exp.saturating_sub(claims.iat));
     println!("\nTry it:");
+    println!("  curl -s {}", issuer.discovery_url());
     println!(
         "  curl -s -u {CLIENT}:{secret} -d grant_type=client_credentials -d scope=orders:read {}",
-        us.token_url()
+        issuer.token_url()
     );
     println!(
         "  kubectl --kubeconfig {} get tenants,authregions",
