@@ -66,9 +66,9 @@ impl TenantError {
     }
 }
 
-/// The contract files of one tenant.
+/// The contract files of one tenant, parsed (the operator writes them as `TenantFiles`).
 #[derive(Debug)]
-pub struct TenantFiles {
+pub struct ParsedTenantFiles {
     pub config: TenantConfig,
     pub keys: KeyRing,
     pub clients: ClientSecrets,
@@ -94,14 +94,14 @@ pub struct Tenant {
 }
 
 impl Tenant {
-    pub fn build(files: TenantFiles, revision: Revision) -> Result<Self, TenantError> {
+    pub fn build(files: ParsedTenantFiles, revision: Revision) -> Result<Self, TenantError> {
         validate_tenant(TenantFilesRef {
             config: &files.config,
             keys: &files.keys,
             clients: &files.clients,
             users: Some(&files.users),
         })?;
-        let TenantFiles {
+        let ParsedTenantFiles {
             config,
             keys,
             clients,
@@ -213,7 +213,7 @@ mod tests {
 
     use super::*;
 
-    fn build(files: TenantFiles) -> Result<Tenant, TenantError> {
+    fn build(files: ParsedTenantFiles) -> Result<Tenant, TenantError> {
         Tenant::build(files, Revision::of([]))
     }
 
@@ -221,7 +221,7 @@ mod tests {
         matches!(error, TenantError::Invalid(invalid) if invalid.problem == problem)
     }
 
-    fn files(clients: Vec<ClientConfig>) -> TenantFiles {
+    fn files(clients: Vec<ClientConfig>) -> ParsedTenantFiles {
         let config = TenantConfig {
             id: "acme".into(),
             display_name: "Acme".into(),
@@ -236,7 +236,7 @@ mod tests {
             },
             claims: Default::default(),
         };
-        TenantFiles {
+        ParsedTenantFiles {
             config,
             keys: KeyRing {
                 keys: vec![generate_key(Algorithm::ES256, 1, 0)],

@@ -4,6 +4,7 @@
 //! the local demo, so both set things up one way.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +14,7 @@ use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{ObjectMeta, Patch, PatchParams};
 use kube::{Api, Client};
+use meridian_operator::admin::AdminState;
 use meridian_operator::api::{AuthRegion, Tenant};
 use meridian_operator::metrics::Metrics;
 use meridian_operator::settings::Settings;
@@ -235,6 +237,7 @@ pub struct Operator {
     task: Option<JoinHandle<()>>,
     ready: Arc<AtomicBool>,
     pub metrics: Metrics,
+    admin: SocketAddr,
 }
 
 impl Operator {
@@ -242,6 +245,22 @@ impl Operator {
         let (stop, shutdown) = watch::channel(false);
         let metrics = Metrics::default();
         let ready = Arc::new(AtomicBool::new(false));
+        // The admin server as the binary runs it, on a port of its own, so tests read
+        // `/metrics` over HTTP the way Prometheus does.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+            .and_then(tokio::net::TcpListener::from_std)
+            .expect("a loopback port for the admin server");
+        let admin = listener.local_addr().expect("the admin server's address");
+        let state = AdminState {
+            ready: ready.clone(),
+            metrics: metrics.clone(),
+        };
+        tokio::spawn(meridian_operator::admin::serve(
+            listener,
+            state,
+            meridian_operator::runtime::stopped(shutdown.clone()),
+        ));
         let task = tokio::spawn(meridian_operator::runtime::run(
             hub,
             settings,
@@ -254,7 +273,15 @@ impl Operator {
             task: Some(task),
             ready,
             metrics,
+            admin,
         }
+    }
+
+    /// The operator's `/metrics`, read over HTTP from its admin server.
+    pub async fn scrape_metrics(&self) -> anyhow::Result<String> {
+        let url = format!("http://{}/metrics", self.admin);
+        let response = reqwest::get(&url).await?.error_for_status()?;
+        Ok(response.text().await?)
     }
 
     /// Settings for tests: the example issuer base and a short resync so drift is repaired

@@ -184,6 +184,22 @@ async fn a_stopped_region_never_blocks_the_other_and_converges_when_back() -> an
         replicated.message
     );
     event(&hub, "AuthRegion", "us-east", "Unreachable").await?;
+    // Each failed attempt is a reconcile error of that region, by reason, on /metrics.
+    let unreachable_errors = r#"meridian_operator_reconcile_errors_total{controller="region",region="us-east",reason="Unreachable"}"#;
+    eventually("/metrics counts us-east as unreachable", WAIT, async || {
+        let text = operator.scrape_metrics().await?;
+        Ok(metric(&text, unreachable_errors).filter(|count| *count >= 1.0))
+    })
+    .await?;
+    let scraped = operator.scrape_metrics().await?;
+    assert_eq!(
+        metric(
+            &scraped,
+            r#"meridian_operator_reconcile_errors_total{controller="region",region="eu-west",reason="Unreachable"}"#
+        ),
+        None,
+        "the region that answers has no such errors"
+    );
 
     // Back again: converges without restarting the operator.
     clusters["us-east"].start_apiserver().await?;
@@ -342,4 +358,10 @@ async fn bad_references_become_conditions_and_events_and_nothing_is_torn_down() 
     drop(kubelets);
     operator.stop().await;
     Ok(())
+}
+
+/// The value of one exported series, when it is exported.
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
 }

@@ -16,10 +16,10 @@ use meridian_e2e::meridian::{
 };
 use meridian_e2e::{ADMIN_USER, ClusterOptions, WriteFilter, eventually};
 use meridian_operator::api::{AuthRegion, Tenant};
+use meridian_operator::render::managed_by_selector;
 
 const NS: &str = "meridian-auth";
 const WAIT: Duration = Duration::from_secs(60);
-const MANAGED: &str = "app.kubernetes.io/managed-by=meridian-operator";
 
 fn condition(
     conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
@@ -37,7 +37,7 @@ async fn served_config(
     tenant: &str,
 ) -> meridian_e2e::Result<Option<TenantConfig>> {
     let maps = Api::<ConfigMap>::namespaced(region.clone(), NS)
-        .list(&ListParams::default().labels(MANAGED))
+        .list(&ListParams::default().labels(&managed_by_selector()))
         .await?;
     let file = format!("{tenant}.tenant.json");
     Ok(maps
@@ -54,7 +54,7 @@ async fn labelled_leftovers(client: &Client) -> meridian_e2e::Result<Vec<String>
         K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
     {
         let list = Api::<K>::all(client.clone())
-            .list(&ListParams::default().labels(MANAGED))
+            .list(&ListParams::default().labels(&managed_by_selector()))
             .await?;
         Ok(list
             .items

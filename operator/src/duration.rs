@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 #[error("{field}: {value:?} is not a positive duration such as 15m or 1h30m")]
 pub struct InvalidDuration {
     pub field: &'static str,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::channel::mpsc;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::controller::{Action, Config as ControllerConfig};
+use kube::runtime::controller::Config as ControllerConfig;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
 use crate::api::{AuthRegion, Tenant};
-use crate::controller::{Context, ReconcileError, reconcile_region, reconcile_tenant};
+use crate::controller::{Context, error_policy, reconcile_region, reconcile_tenant};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 
@@ -91,13 +91,13 @@ pub async fn run(
     .with_config(config.clone())
     .reconcile_all_on(throttle(region_triggers, REGION_TRIGGER_WINDOW))
     .graceful_shutdown_on(stopped(shutdown.clone()))
-    .run(reconcile_region, retry::<AuthRegion>, ctx.clone())
+    .run(reconcile_region, error_policy::<AuthRegion>, ctx.clone())
     .for_each(|_| async {});
     let tenant_controller = Controller::new(Api::<Tenant>::all(hub), watcher::Config::default())
         .with_config(config)
         .reconcile_on(tenant_triggers)
         .graceful_shutdown_on(stopped(shutdown))
-        .run(reconcile_tenant, retry::<Tenant>, ctx)
+        .run(reconcile_tenant, error_policy::<Tenant>, ctx)
         .for_each(|_| async {});
     futures::join!(region_controller, tenant_controller);
 }
@@ -171,19 +171,6 @@ where
         }
     });
     throttled
-}
-
-fn retry<K>(_object: Arc<K>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
-    match error.inner() {
-        ReconcileError::CleanupPending(why) => {
-            tracing::info!(%why, "cleanup pending");
-            Action::requeue(Duration::from_secs(2))
-        }
-        error => {
-            tracing::warn!(%error, reason = error.reason(), "reconcile failed; retrying");
-            Action::requeue(Duration::from_secs(5))
-        }
-    }
 }
 
 /// Resolves once `shutdown` turns true (or its sender is gone).

@@ -3,7 +3,7 @@
 //! serves has none.
 
 use meridian_contract::{REVISION_HEADER, Revision, TenantFile};
-use meridian_operator::jwks::{JwksFetcher, ServedJwks};
+use meridian_operator::edge::jwks::{JwksFetcher, ServedJwks};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

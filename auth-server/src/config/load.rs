@@ -15,7 +15,7 @@ use meridian_contract::{REGION_FILE, RegionConfig, Revision, TenantFile};
 use serde::de::DeserializeOwned;
 
 use super::Snapshot;
-use crate::tenant::{Tenant, TenantError, TenantFiles};
+use crate::tenant::{ParsedTenantFiles, Tenant, TenantError};
 
 /// Why the directory as a whole, or one tenant in it, was refused; `reason()` is a short
 /// machine label.
@@ -206,7 +206,7 @@ fn build_tenant(
         Some(b) => parse_json(&path(TenantFile::Users), b)?,
         None => Default::default(),
     };
-    let files = TenantFiles {
+    let files = ParsedTenantFiles {
         config,
         keys,
         clients,

@@ -91,7 +91,7 @@ mod tests {
     use meridian_keys::generate_key;
 
     use super::*;
-    use crate::tenant::TenantFiles;
+    use crate::tenant::ParsedTenantFiles;
 
     fn tenant(id: &str, issuer: &str) -> Arc<Tenant> {
         let config = TenantConfig {
@@ -111,7 +111,7 @@ mod tests {
         let keys = KeyRing {
             keys: vec![generate_key(Algorithm::EdDSA, 1, 0)],
         };
-        let files = TenantFiles {
+        let files = ParsedTenantFiles {
             config,
             keys,
             clients: ClientSecrets::default(),

@@ -78,7 +78,7 @@ mod tests {
     use meridian_keys::generate_key;
 
     use super::*;
-    use crate::tenant::TenantFiles;
+    use crate::tenant::ParsedTenantFiles;
 
     fn tenant(id: &str, issuer: &str) -> Tenant {
         let config = TenantConfig {
@@ -99,7 +99,7 @@ mod tests {
             keys: vec![generate_key(Algorithm::ES256, 1, 0)],
         };
         Tenant::build(
-            TenantFiles {
+            ParsedTenantFiles {
                 config,
                 keys,
                 clients: ClientSecrets::default(),

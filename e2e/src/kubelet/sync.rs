@@ -13,13 +13,13 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::ListParams;
 use kube::{Api, Client};
+use meridian_operator::render::managed_by_selector;
 
 use super::projection::Sources;
 use super::workload::{PodFactory, Workload};
 use super::{KubeletError, KubeletOptions, PodFailure, SHARED_GROUP};
 
 /// The operator's label on everything it writes.
-const MANAGED: &str = "app.kubernetes.io/managed-by=meridian-operator";
 
 /// The pods of one region, and what the loop last saw there.
 pub(super) struct Pods {
@@ -85,7 +85,7 @@ async fn read_region(
     client: &Client,
     namespace: &str,
 ) -> Result<(Vec<Deployment>, Sources), kube::Error> {
-    let managed = ListParams::default().labels(MANAGED);
+    let managed = ListParams::default().labels(&managed_by_selector());
     let deployments = Api::<Deployment>::namespaced(client.clone(), namespace)
         .list(&managed)
         .await?;

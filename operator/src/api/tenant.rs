@@ -200,6 +200,10 @@ pub struct TenantRegionStatus {
     /// Key ids the region's JWKS was seen publishing, fetched from its public URL.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub published_kids: Vec<String>,
+    /// Why the region is not synced, in one CamelCase word (`Pending`, `Unreachable`,
+    /// `ReservedClaim`, `SecretMissing`, ...), when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Why the region is not synced, when it is not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,

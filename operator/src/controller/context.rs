@@ -1,10 +1,6 @@
 //! What every reconcile shares: the hub client, caches of the hub's objects, region clients,
 //! the sync state between the two controllers, Events and metrics.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
-
 use futures::channel::mpsc::UnboundedSender;
 use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use kube::Client;
@@ -12,10 +8,11 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::SyncState;
+use super::retry::Retries;
 use crate::api::{AuthRegion, Tenant};
-use crate::jwks::JwksFetcher;
+use crate::edge::jwks::JwksFetcher;
+use crate::edge::region::{ApplyCache, RegionClients};
 use crate::metrics::Metrics;
-use crate::region::{ApplyCache, RegionClients};
 use crate::settings::Settings;
 
 pub struct Context {
@@ -33,13 +30,8 @@ pub struct Context {
     pub jwks: JwksFetcher,
     /// Asks the tenant controller to recompute a Tenant's status.
     pub tenant_trigger: UnboundedSender<ObjectRef<Tenant>>,
-    backoff: Mutex<HashMap<String, u32>>,
+    pub retries: Retries,
 }
-
-/// Retry delays of a failing object: 2 s doubling to 30 s, so a region that comes back is
-/// picked up within half a minute.
-const BACKOFF_BASE: Duration = Duration::from_secs(2);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 impl Context {
     #[allow(clippy::too_many_arguments)]
@@ -67,20 +59,8 @@ impl Context {
             metrics,
             jwks: JwksFetcher::default(),
             tenant_trigger,
-            backoff: Mutex::default(),
+            retries: Retries::default(),
         }
-    }
-
-    /// The next retry delay for `key`, growing with each consecutive failure.
-    pub fn backoff(&self, key: &str) -> Duration {
-        let mut attempts = self.backoff.lock().expect("backoff lock");
-        let attempt = attempts.entry(key.to_owned()).or_insert(0);
-        *attempt = (*attempt + 1).min(5);
-        (BACKOFF_BASE * 2u32.pow(*attempt - 1)).min(BACKOFF_MAX)
-    }
-
-    pub fn reset_backoff(&self, key: &str) {
-        self.backoff.lock().expect("backoff lock").remove(key);
     }
 
     pub fn trigger_tenants<'a>(&self, names: impl IntoIterator<Item = &'a String>) {

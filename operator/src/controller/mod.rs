@@ -1,23 +1,24 @@
 //! The two controllers and what they share. The AuthRegion controller writes regions; the
 //! Tenant controller writes the hub's key rings and Tenant status.
 
-mod conditions;
 mod context;
 mod publish;
 mod region;
-mod region_status;
-mod rotate;
+mod retry;
 mod select;
-mod serving;
 mod sync_state;
 mod tenant;
-mod tenant_status;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use thiserror::Error;
 
+use crate::duration::InvalidDuration;
+use crate::edge::hub::KeyRingError;
+use crate::edge::region::RegionError;
+
+pub use crate::rotation::ROTATE_ANNOTATION;
 pub use context::Context;
-pub use rotate::ROTATE_ANNOTATION;
+pub use retry::error_policy;
 pub use sync_state::SyncState;
 
 /// Finalizer on Tenants and AuthRegions: what they created in regions goes before they do.
@@ -33,10 +34,16 @@ pub enum ReconcileError {
     /// returns `Ok`, so "not yet" has to travel as an error, retried by the error policy.
     #[error("cleanup pending: {0}")]
     CleanupPending(String),
+    /// The region could not be converged; its status says why and it keeps what it had.
+    #[error(transparent)]
+    Region(#[from] RegionError),
     #[error("spec cannot be used: {0}")]
-    InvalidSpec(String),
-    #[error("{0}")]
-    KeyRing(String),
+    InvalidSpec(#[from] InvalidDuration),
+    #[error(transparent)]
+    KeyRing(#[from] KeyRingError),
+    /// Someone else wrote the key ring since it was read: the next attempt plans from theirs.
+    #[error("key ring Secret {0} changed while planning; planning again")]
+    KeyRingChanged(String),
 }
 
 impl From<kube::runtime::finalizer::Error<ReconcileError>> for ReconcileError {
@@ -64,8 +71,10 @@ impl ReconcileError {
             Self::Finalizer(_) if !std::ptr::eq(self.inner(), self) => self.inner().reason(),
             Self::Finalizer(_) => "FinalizerError",
             Self::CleanupPending(_) => "CleanupPending",
+            Self::Region(error) => error.reason(),
             Self::InvalidSpec(_) => "InvalidSpec",
-            Self::KeyRing(_) => "KeyRingError",
+            Self::KeyRing(error) => error.reason(),
+            Self::KeyRingChanged(_) => "KeyRingChanged",
         }
     }
 }

@@ -26,7 +26,9 @@ where
         return Ok(());
     }
     let reference = object.object_ref(&());
-    for condition in super::conditions::transitions(conditions(previous), conditions(status)) {
+    for condition in
+        crate::status::conditions::transitions(conditions(previous), conditions(status))
+    {
         let warning = (condition.type_ == "Degraded") == (condition.status == "True");
         if warning || condition.type_ == "Ready" {
             let note = format!("{}: {}", condition.type_, condition.message);

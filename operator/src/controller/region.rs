@@ -9,20 +9,24 @@ use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, Resource, ResourceExt};
 
 use super::publish::publish_status;
-use super::region_status::{Converged, region_status};
+use super::retry::retry_key;
 use super::select::{Selection, select};
-use super::sync_state::RegionSync;
 use super::{Context, FINALIZER, ReconcileError, now};
 use crate::api::{AuthRegion, Tenant};
-use crate::hub::hub_inputs;
-use crate::region::{RegionError, apply_region, check_store, delete_region, observe_region, probe};
+use crate::edge::hub::hub_inputs;
+use crate::edge::region::{
+    RegionError, apply_region, check_store, delete_region, observe_region, probe,
+};
 use crate::render::{TenantFiles, TenantInputs, desired_region, tenant_files};
+use crate::status::region::{Converged, region_status};
+use crate::status::report::{RegionSync, TenantProblem};
 
 pub async fn reconcile(
     region: Arc<AuthRegion>,
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
     let name = region.name_any();
+    let key = retry_key(region.as_ref());
     let timer = ctx.metrics.start("region", &name);
     let api = Api::<AuthRegion>::all(ctx.hub.clone());
     let result = finalizer(&api, FINALIZER, region, |event| async {
@@ -34,6 +38,9 @@ pub async fn reconcile(
     .await
     .map_err(ReconcileError::from);
     timer.finish(result.as_ref().err().map(ReconcileError::reason));
+    if result.is_ok() {
+        ctx.retries.succeeded(&key);
+    }
     result
 }
 
@@ -42,20 +49,13 @@ async fn apply(region: &AuthRegion, ctx: &Context) -> Result<Action, ReconcileEr
     let outcome = converge(region, ctx).await;
     let changed = match &outcome {
         Ok(converged) => ctx.sync.record(&name, converged.sync.clone()),
-        Err(error) => ctx.sync.record_error(&name, error.to_string()),
+        Err(error) => ctx.sync.record_error(&name, error.clone()),
     };
     ctx.trigger_tenants(&changed);
     update_status(region, ctx, &outcome).await?;
-    match outcome {
-        Ok(_) => {
-            ctx.reset_backoff(&name);
-            Ok(Action::requeue(ctx.settings.resync))
-        }
-        Err(error) => {
-            tracing::warn!(region = %name, reason = error.reason(), %error, "region not converged");
-            Ok(Action::requeue(ctx.backoff(&name)))
-        }
-    }
+    // A failure goes to the error policy, which retries with backoff and counts it by reason.
+    outcome?;
+    Ok(Action::requeue(ctx.settings.resync))
 }
 
 /// Reads, renders and applies. Every early return leaves the region as it was.
@@ -103,9 +103,8 @@ fn region_sync_unchanged(ctx: &Context, region: &str) -> RegionSync {
 }
 
 /// A tenant's files from the hub's current inputs, or why they cannot be made.
-fn render_tenant(tenant: &Tenant, name: &str, ctx: &Context) -> Result<TenantFiles, String> {
-    let inputs = hub_inputs(tenant, name, &ctx.secrets, &ctx.settings.namespace)
-        .map_err(|e| e.to_string())?;
+fn render_tenant(tenant: &Tenant, name: &str, ctx: &Context) -> Result<TenantFiles, TenantProblem> {
+    let inputs = hub_inputs(tenant, name, &ctx.secrets, &ctx.settings.namespace)?;
     let inputs = TenantInputs {
         tenant,
         name,
@@ -113,7 +112,7 @@ fn render_tenant(tenant: &Tenant, name: &str, ctx: &Context) -> Result<TenantFil
         client_secrets: &inputs.client_secrets,
         users: inputs.users.as_ref(),
     };
-    tenant_files(inputs, &ctx.settings).map_err(|e| e.to_string())
+    Ok(tenant_files(inputs, &ctx.settings)?)
 }
 
 async fn update_status(
@@ -138,7 +137,6 @@ async fn cleanup(region: &AuthRegion, ctx: &Context) -> Result<Action, Reconcile
             ctx.region_clients.forget(&name);
             let served = ctx.sync.remove(&name);
             ctx.trigger_tenants(&served);
-            ctx.reset_backoff(&name);
             ctx.event(
                 &region.object_ref(&()),
                 false,

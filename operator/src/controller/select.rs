@@ -8,9 +8,9 @@ use std::collections::HashMap;
 
 use kube::{Resource, ResourceExt};
 
-use super::sync_state::{RegionSync, TenantInRegion};
 use crate::api::{AuthRegionSpec, Tenant};
 use crate::render::{PlacedTenant, Placement, TenantFiles, placement};
+use crate::status::report::{RegionSync, TenantInRegion, TenantProblem};
 
 /// What a region is to serve, and how each of its tenants is served.
 #[derive(Debug, Default)]
@@ -26,7 +26,7 @@ pub fn select<'a>(
     spec: &AuthRegionSpec,
     tenants: impl IntoIterator<Item = &'a Tenant>,
     last_good: &HashMap<String, TenantFiles>,
-    mut render: impl FnMut(&Tenant, &str) -> Result<TenantFiles, String>,
+    mut render: impl FnMut(&Tenant, &str) -> Result<TenantFiles, TenantProblem>,
 ) -> Selection {
     let mut selection = Selection::default();
     let live = tenants
@@ -51,7 +51,7 @@ pub fn select<'a>(
                 Some(files) => {
                     let entry = TenantInRegion {
                         generation: None,
-                        problem: Some(format!("serving the last good configuration: {problem}")),
+                        problem: Some(problem),
                         serving: true,
                         revision: Some(files.revision()),
                     };
@@ -60,7 +60,7 @@ pub fn select<'a>(
                 None => {
                     let entry = TenantInRegion {
                         generation: None,
-                        problem: Some(format!("not served: {problem}")),
+                        problem: Some(problem),
                         serving: false,
                         revision: None,
                     };

@@ -4,42 +4,11 @@
 //! In memory only: after a restart every region reconciles before any tenant can conclude
 //! anything from it, so nothing is lost that the next resync does not rebuild.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::RwLock;
 
-use meridian_contract::Revision;
-
-/// One region's last outcome.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RegionSync {
-    /// Why the region could not be synced, when it could not.
-    pub error: Option<String>,
-    /// Tenants placed in the region, by name.
-    pub tenants: BTreeMap<String, TenantInRegion>,
-}
-
-/// A tenant as one region serves it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TenantInRegion {
-    /// The Tenant generation whose files the region holds; `None` when it serves last good
-    /// files from an earlier generation.
-    pub generation: Option<i64>,
-    /// Why the region serves an older state of the tenant or none, when it does.
-    pub problem: Option<String>,
-    /// Whether the region holds files of the tenant at all.
-    pub serving: bool,
-    /// The revision of the tenant's files the region was given (the current ones or the last
-    /// good ones it keeps); `None` when it holds none. Its auth-server serves the tenant as
-    /// written once it reports this revision.
-    pub revision: Option<Revision>,
-}
-
-/// One tenant's part of a region's last outcome ([`SyncState::tenant`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TenantReport {
-    pub error: Option<String>,
-    pub entry: Option<TenantInRegion>,
-}
+use crate::edge::region::RegionError;
+use crate::status::report::{RegionSync, TenantReport};
 
 #[derive(Debug, Default)]
 pub struct SyncState(RwLock<HashMap<String, RegionSync>>);
@@ -68,7 +37,7 @@ impl SyncState {
     }
 
     /// Marks a region unreachable (or otherwise failed) while keeping what it last served.
-    pub fn record_error(&self, region: &str, error: String) -> BTreeSet<String> {
+    pub fn record_error(&self, region: &str, error: RegionError) -> BTreeSet<String> {
         let tenants = self.region(region).map(|r| r.tenants).unwrap_or_default();
         self.record(
             region,
@@ -108,6 +77,7 @@ impl SyncState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::report::TenantInRegion;
 
     fn serving(tenants: &[(&str, i64)]) -> RegionSync {
         RegionSync {
@@ -147,12 +117,12 @@ mod tests {
         let state = SyncState::default();
         state.record("eu", serving(&[("a", 1)]));
         assert_eq!(
-            state.record_error("eu", "down".into()),
+            state.record_error("eu", RegionError::Unreachable("down".into())),
             BTreeSet::from(["a".to_string()])
         );
         assert!(state.region("eu").unwrap().tenants.contains_key("a"));
         let report = state.tenant("eu", "a").unwrap();
-        assert_eq!(report.error.as_deref(), Some("down"));
+        assert_eq!(report.error, Some(RegionError::Unreachable("down".into())));
         assert!(report.entry.is_some());
     }
 

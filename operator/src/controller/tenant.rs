@@ -15,19 +15,21 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 
 use super::publish::publish_status;
-use super::rotate::rotate;
-use super::serving::{NOT_SERVED, is_served, overdue_events};
-use super::tenant_status::{RegionFact, TenantFacts, tenant_status};
+use super::retry::retry_key;
 use super::{Context, FINALIZER, ReconcileError, now, unix_now};
 use crate::api::{Tenant, TenantStatus};
-use crate::hub::{ensure_key_ring, key_ring_secret_name};
-use crate::jwks::{ServedJwks, jwks_url};
+use crate::edge::hub::{ensure_key_ring, key_ring_secret_name};
+use crate::edge::jwks::{ServedJwks, jwks_url};
 use crate::render::{Placement, issuer, placement};
+use crate::rotation::drive::rotate;
+use crate::status::serving::{NOT_SERVED, is_served, overdue_events};
+use crate::status::tenant::{RegionFact, TenantFacts, tenant_status};
 
 /// How soon a tenant not yet served everywhere looks again, so Ready follows within seconds.
 const NOT_SERVED_RECHECK: Duration = Duration::from_secs(3);
 
 pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let key = retry_key(tenant.as_ref());
     let timer = ctx.metrics.start("tenant", "");
     let api = Api::<Tenant>::all(ctx.hub.clone());
     let result = finalizer(&api, FINALIZER, tenant, |event| async {
@@ -39,6 +41,9 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action,
     .await
     .map_err(ReconcileError::from);
     timer.finish(result.as_ref().err().map(ReconcileError::reason));
+    if result.is_ok() {
+        ctx.retries.succeeded(&key);
+    }
     result
 }
 
@@ -65,7 +70,7 @@ async fn apply(tenant: &Tenant, ctx: &Context) -> Result<Action, ReconcileError>
         cached.as_deref(),
     )
     .await;
-    let (rotated, key_error) = match &keys {
+    let rotated = match &keys {
         Ok((stored, created)) => {
             if *created {
                 let kid = &stored.ring.keys[0].kid;
@@ -81,19 +86,13 @@ async fn apply(tenant: &Tenant, ctx: &Context) -> Result<Action, ReconcileError>
                 .iter()
                 .map(|(region, seen)| (region.clone(), seen.kids.clone()))
                 .collect();
-            (
-                Some(rotate(tenant, &name, stored, &kids, ctx, now).await?),
-                None,
-            )
+            Ok(rotate(tenant, &name, stored, &kids, ctx, now).await?)
         }
-        Err(error) => (None, Some(error.to_string())),
+        Err(error) => Err(error),
     };
     let facts = TenantFacts {
         issuer,
-        keys: rotated
-            .as_ref()
-            .map(|r| &r.ring)
-            .ok_or(key_error.unwrap_or_default()),
+        keys: rotated.as_ref().map(|r| &r.ring).map_err(|error| *error),
         regions,
         lagging: rotated
             .as_ref()

@@ -6,7 +6,7 @@ use thiserror::Error;
 use crate::api::Tenant;
 use crate::duration::InvalidDuration;
 
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum RenderError {
     #[error(transparent)]
     Duration(#[from] InvalidDuration),
@@ -42,7 +42,7 @@ impl RenderError {
                 Some(users) => format!(
                     "Secret {} key {:?}: {field}",
                     users.secret_ref.name,
-                    users.secret_ref.key_or(crate::hub::USERS_DEFAULT_KEY)
+                    users.secret_ref.key_or(crate::edge::hub::USERS_DEFAULT_KEY)
                 ),
                 None => field,
             }

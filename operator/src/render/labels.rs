@@ -7,7 +7,7 @@ pub const REGION_LABEL: &str = "meridian.dev/region";
 pub const TENANT_LABEL: &str = "meridian.dev/tenant";
 const NAME_LABEL: &str = "app.kubernetes.io/name";
 const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
-const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 const APP_NAME: &str = "meridian-auth-server";
 
 /// Labels of one object: which region wrote it, which auth-server group it belongs to, and
@@ -68,6 +68,11 @@ impl Labels {
 
     /// The label selector of everything Meridian wrote for `region`, for the sweep.
     pub fn managed_selector(region: &str) -> String {
-        format!("{MANAGED_BY_LABEL}={MANAGED_BY},{REGION_LABEL}={region}")
+        format!("{},{REGION_LABEL}={region}", managed_by_selector())
     }
+}
+
+/// The label selector of everything Meridian wrote, in any region or the hub.
+pub fn managed_by_selector() -> String {
+    format!("{MANAGED_BY_LABEL}={MANAGED_BY}")
 }

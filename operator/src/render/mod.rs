@@ -16,10 +16,12 @@ mod tenant_files;
 mod workload;
 
 pub use error::RenderError;
-pub use labels::{Labels, MANAGED_BY, REGION_LABEL, TENANT_LABEL};
+pub use labels::{
+    Labels, MANAGED_BY, MANAGED_BY_LABEL, REGION_LABEL, TENANT_LABEL, managed_by_selector,
+};
 pub use placement::{Placement, placement};
 pub use region::{DesiredRegion, PlacedTenant, REGION_CONFIG_MAP, desired_region};
-pub use tenant_config::{issuer, tenant_config};
+pub use tenant_config::{issuer, tenant_config, token_lifetimes};
 pub use tenant_files::{TenantFiles, TenantInputs, tenant_files};
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use meridian_contract::{self as contract, TenantConfig, TokenLifetimes};
 
 use crate::api::{ClientSpec, ClientType, GrantType, TenantSpec};
-use crate::duration;
+use crate::duration::{self, InvalidDuration};
 use crate::settings::Settings;
 
 use super::RenderError;
@@ -39,12 +39,14 @@ pub fn tenant_config(
             })
             .collect(),
         clients: spec.clients.iter().map(client_config).collect(),
-        tokens: lifetimes(spec)?,
+        tokens: token_lifetimes(spec)?,
         claims: spec.claims.clone(),
     })
 }
 
-fn lifetimes(spec: &TenantSpec) -> Result<TokenLifetimes, RenderError> {
+/// The token lifetimes of `spec`, in seconds: what the auth-server issues, and how long the
+/// rotation keeps a retired key published.
+pub fn token_lifetimes(spec: &TenantSpec) -> Result<TokenLifetimes, InvalidDuration> {
     let seconds = |field, value: &str| duration::parse(field, value).map(|d| d.as_secs());
     Ok(TokenLifetimes {
         access_token_seconds: seconds("spec.tokens.accessTokenTtl", &spec.tokens.access_token_ttl)?,

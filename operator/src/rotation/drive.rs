@@ -9,11 +9,12 @@ use kube::Resource;
 use meridian_contract::{KeyRing, UnixSeconds};
 use meridian_keys::generate_key;
 
-use super::{Context, ReconcileError};
+use super::plan::{Note, Observations, Policy, plan};
 use crate::api::Tenant;
+use crate::controller::{Context, ReconcileError};
 use crate::duration;
-use crate::hub::{StoredKeyRing, algorithm, save_key_ring};
-use crate::rotation::{Note, Observations, Policy, plan};
+use crate::edge::hub::{StoredKeyRing, algorithm, save_key_ring};
+use crate::render::token_lifetimes;
 
 /// Asks for a new rotation: any new value of this annotation on a Tenant stages a key now.
 pub const ROTATE_ANNOTATION: &str = "meridian.dev/rotate";
@@ -36,7 +37,7 @@ pub async fn rotate(
     ctx: &Context,
     now: UnixSeconds,
 ) -> Result<Rotated, ReconcileError> {
-    let policy = policy(tenant, ctx).map_err(|e| ReconcileError::InvalidSpec(e.to_string()))?;
+    let policy = policy(tenant, ctx)?;
     let next = plan(
         &stored.ring,
         &stored.state,
@@ -55,11 +56,8 @@ pub async fn rotate(
             &next.state,
         )
         .await;
-        if !saved.map_err(|e| ReconcileError::KeyRing(e.to_string()))? {
-            // Someone else wrote the ring since it was read: plan again from theirs, shortly.
-            return Err(ReconcileError::KeyRing(
-                "key ring changed while planning; planning again".into(),
-            ));
+        if !saved? {
+            return Err(ReconcileError::KeyRingChanged(name.to_owned()));
         }
         for note in &next.notes {
             announce(tenant, note, ctx).await;
@@ -76,8 +74,7 @@ pub async fn rotate(
 fn policy(tenant: &Tenant, ctx: &Context) -> Result<Policy, duration::InvalidDuration> {
     let spec = &tenant.spec;
     let seconds = |field, value: &str| duration::parse(field, value).map(|d| d.as_secs() as i64);
-    let access = seconds("spec.tokens.accessTokenTtl", &spec.tokens.access_token_ttl)?;
-    let id = seconds("spec.tokens.idTokenTtl", &spec.tokens.id_token_ttl)?;
+    let lifetimes = token_lifetimes(spec)?;
     Ok(Policy {
         algorithm: algorithm(spec.signing.algorithm),
         rotation_interval: seconds(
@@ -86,7 +83,9 @@ fn policy(tenant: &Tenant, ctx: &Context) -> Result<Policy, duration::InvalidDur
         )?,
         publish_ahead: seconds("spec.signing.publishAhead", &spec.signing.publish_ahead)?,
         jwks_max_age: ctx.settings.jwks_max_age.as_secs() as i64,
-        longest_token_lifetime: access.max(id),
+        longest_token_lifetime: lifetimes
+            .access_token_seconds
+            .max(lifetimes.id_token_seconds) as i64,
         // Two resyncs before activation, so a missed reconcile still decides in time.
         decision_margin: 2 * ctx.settings.resync.as_secs() as i64 + 1,
         revoked_kids: spec.signing.revoked_kids.iter().cloned().collect(),

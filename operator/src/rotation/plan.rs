@@ -321,5 +321,4 @@ fn confirm_or_postpone(
 }
 
 #[cfg(test)]
-#[path = "rotation_tests.rs"]
 mod tests;

@@ -4,9 +4,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::conditions::{Conclusion, merge};
-use super::sync_state::RegionSync;
+use super::report::RegionSync;
 use crate::api::{AuthRegion, AuthRegionStatus, ConditionType};
-use crate::region::RegionError;
+use crate::edge::region::RegionError;
 
 /// What a successful convergence found.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -54,107 +54,111 @@ pub fn region_status(
 }
 
 fn conclusions(outcome: &Result<Converged, RegionError>) -> Vec<Conclusion> {
-    use ConditionType::*;
     match outcome {
-        Err(error) => {
-            let reachable = !error.is_unreachable()
-                && !matches!(
-                    error.reason(),
-                    "KubeconfigSecretMissing" | "KubeconfigKeyMissing" | "KubeconfigInvalid"
-                );
-            vec![
-                Conclusion::new(
-                    Reachable,
-                    reachable,
-                    if reachable {
-                        "Reachable"
-                    } else {
-                        error.reason()
-                    },
-                    error.to_string(),
-                ),
-                Conclusion::new(Ready, false, error.reason(), error.to_string()),
-                Conclusion::new(
-                    Progressing,
-                    false,
-                    error.reason(),
-                    "changes are retried with backoff",
-                ),
-                Conclusion::new(Degraded, true, error.reason(), error.to_string()),
-            ]
-        }
-        Ok(converged) => {
-            let problems: Vec<String> = converged
-                .sync
-                .tenants
-                .iter()
-                .filter_map(|(tenant, entry)| {
-                    entry
-                        .problem
-                        .as_ref()
-                        .map(|p| format!("tenant {tenant}: {p}"))
-                })
-                .collect();
-            let reachable = Conclusion::new(
-                Reachable,
-                true,
-                "Reachable",
-                "the region's API server answers",
-            );
-            if converged.paused {
-                return vec![
-                    reachable,
-                    Conclusion::new(
-                        Ready,
-                        false,
-                        "Paused",
-                        "spec.paused is set: nothing in the region is changed",
-                    ),
-                    Conclusion::new(Progressing, false, "Paused", "spec.paused is set"),
-                    Conclusion::new(Degraded, false, "Paused", "spec.paused is set"),
-                ];
-            }
-            let rolling = converged.ready_replicas < converged.desired_replicas;
-            let progressing = if rolling {
-                let note = format!(
-                    "{} of {} auth-server pods ready",
-                    converged.ready_replicas, converged.desired_replicas
-                );
-                Conclusion::new(Progressing, true, "RollingOut", note)
-            } else {
-                Conclusion::new(
-                    Progressing,
-                    false,
-                    "RolledOut",
-                    "every auth-server pod is ready",
-                )
-            };
-            let (degraded, ready) = if problems.is_empty() {
-                (
-                    Conclusion::new(
-                        Degraded,
-                        false,
-                        "AsExpected",
-                        "every placed tenant is served as specified",
-                    ),
-                    Conclusion::new(
-                        Ready,
-                        true,
-                        "Synced",
-                        format!("{} tenant(s) synced to the region", converged.placed),
-                    ),
-                )
-            } else {
-                let message = name_some(&problems);
-                (
-                    Conclusion::new(Degraded, true, "TenantInputsInvalid", message.clone()),
-                    Conclusion::new(Ready, false, "TenantInputsInvalid", message),
-                )
-            };
-            vec![reachable, ready, progressing, degraded]
-        }
+        Err(error) => failed(error),
+        Ok(converged) if converged.paused => paused(),
+        Ok(converged) => synced(converged),
     }
 }
+
+fn reachable() -> Conclusion {
+    Conclusion::new(
+        ConditionType::Reachable,
+        true,
+        "Reachable",
+        "the region's API server answers",
+    )
+}
+
+/// The region could not be converged; it keeps what it had.
+fn failed(error: &RegionError) -> Vec<Conclusion> {
+    use ConditionType::*;
+    let reason = error.reason();
+    let reachable = if error.reached_api_server() {
+        reachable()
+    } else {
+        Conclusion::new(Reachable, false, reason, error.to_string())
+    };
+    vec![
+        reachable,
+        Conclusion::new(Ready, false, reason, error.to_string()),
+        Conclusion::new(
+            Progressing,
+            false,
+            reason,
+            "changes are retried with backoff",
+        ),
+        Conclusion::new(Degraded, true, reason, error.to_string()),
+    ]
+}
+
+fn paused() -> Vec<Conclusion> {
+    use ConditionType::*;
+    vec![
+        reachable(),
+        Conclusion::new(
+            Ready,
+            false,
+            "Paused",
+            "spec.paused is set: nothing in the region is changed",
+        ),
+        Conclusion::new(Progressing, false, "Paused", "spec.paused is set"),
+        Conclusion::new(Degraded, false, "Paused", "spec.paused is set"),
+    ]
+}
+
+/// The region holds what was rendered for it; tenants whose inputs are broken degrade it.
+fn synced(converged: &Converged) -> Vec<Conclusion> {
+    use ConditionType::*;
+    let problems: Vec<String> = converged
+        .sync
+        .tenants
+        .iter()
+        .filter_map(|(tenant, entry)| {
+            Some(format!("tenant {tenant}: {}", entry.problem_message()?))
+        })
+        .collect();
+    let progressing = if converged.ready_replicas < converged.desired_replicas {
+        let note = format!(
+            "{} of {} auth-server pods ready",
+            converged.ready_replicas, converged.desired_replicas
+        );
+        Conclusion::new(Progressing, true, "RollingOut", note)
+    } else {
+        Conclusion::new(
+            Progressing,
+            false,
+            "RolledOut",
+            "every auth-server pod is ready",
+        )
+    };
+    let (degraded, ready) = if problems.is_empty() {
+        (
+            Conclusion::new(
+                Degraded,
+                false,
+                "AsExpected",
+                "every placed tenant is served as specified",
+            ),
+            Conclusion::new(
+                Ready,
+                true,
+                "Synced",
+                format!("{} tenant(s) synced to the region", converged.placed),
+            ),
+        )
+    } else {
+        let message = name_some(&problems);
+        (
+            Conclusion::new(Degraded, true, TENANT_INPUTS_INVALID, message.clone()),
+            Conclusion::new(Ready, false, TENANT_INPUTS_INVALID, message),
+        )
+    };
+    vec![reachable(), ready, progressing, degraded]
+}
+
+/// The reason of a region, or a Tenant, with a tenant whose inputs cannot be rendered.
+pub const TENANT_INPUTS_INVALID: &str = "TenantInputsInvalid";
 
 /// Tenants whose problem a region's condition spells out; each Tenant's own status says why for
 /// every one of them.
@@ -174,7 +178,8 @@ fn name_some(problems: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::sync_state::TenantInRegion;
+    use crate::edge::hub::InputError;
+    use crate::status::report::TenantInRegion;
     use k8s_openapi::jiff::Timestamp;
 
     fn region() -> AuthRegion {
@@ -279,7 +284,7 @@ mod tests {
     #[test]
     fn a_tenant_on_its_last_good_state_degrades_the_region() {
         let mut sync = RegionSync::default();
-        let problem = Some("serving the last good configuration: Secret s not found".to_owned());
+        let problem = Some(InputError::SecretMissing { name: "s".into() }.into());
         sync.tenants.insert(
             "acme".into(),
             TenantInRegion {
@@ -313,7 +318,7 @@ mod tests {
             sync.tenants.insert(
                 format!("tenant-{i:05}"),
                 TenantInRegion {
-                    problem: Some("not served: key ring Secret not found".into()),
+                    problem: Some(InputError::SecretMissing { name: "k".into() }.into()),
                     ..TenantInRegion::default()
                 },
             );

@@ -8,8 +8,8 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use meridian_contract::Revision;
 
-use super::conditions::transitions;
 use crate::api::{ConditionType, TenantRegionStatus, TenantStatus};
+use crate::status::conditions::transitions;
 
 /// The reason of `Ready=False` and `Degraded=True`, and of the Warning Event, when a region
 /// does not serve what was written there.

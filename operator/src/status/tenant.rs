@@ -7,10 +7,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use meridian_contract::{KeyRing, Revision, UnixSeconds};
 
 use super::conditions::{Conclusion, merge};
+use super::region::TENANT_INPUTS_INVALID;
+use super::report::TenantInRegion;
 use super::serving::{NOT_SERVED, Serving, not_served_message, overdue_problems, serving};
-use super::sync_state::TenantInRegion;
 use crate::api::{ConditionType, SigningStatus, Tenant, TenantRegionStatus, TenantStatus};
-use crate::jwks::ServedJwks;
+use crate::edge::hub::KeyRingError;
+use crate::edge::jwks::ServedJwks;
+use crate::edge::region::RegionError;
 
 /// What is known of the tenant in one of the regions it lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +29,7 @@ pub enum RegionFact {
     /// The region could not be synced; it keeps serving what it had, last written as
     /// `written`.
     Failing {
-        error: String,
+        error: RegionError,
         written: Option<Revision>,
     },
     Reported(TenantInRegion),
@@ -50,7 +53,7 @@ impl RegionFact {
 
 pub struct TenantFacts<'a> {
     pub issuer: String,
-    pub keys: Result<&'a KeyRing, String>,
+    pub keys: Result<&'a KeyRing, &'a KeyRingError>,
     pub regions: Vec<(String, RegionFact)>,
     /// Regions holding back the staged key by not publishing it.
     pub lagging: Vec<String>,
@@ -92,7 +95,7 @@ pub fn tenant_status(tenant: &Tenant, facts: &TenantFacts<'_>, now: &Time) -> Te
                 served_revision,
                 not_served_since,
                 overdue,
-                ..region_status(name, fact, generation)
+                ..region_entry(name, fact, generation)
             }
         })
         .collect();
@@ -115,43 +118,45 @@ pub fn tenant_status(tenant: &Tenant, facts: &TenantFacts<'_>, now: &Time) -> Te
     }
 }
 
-fn region_status(name: &str, fact: &RegionFact, generation: Option<i64>) -> TenantRegionStatus {
-    let (synced, message) = match fact {
-        RegionFact::Missing => (false, Some(format!("AuthRegion {name} not found"))),
-        RegionFact::Excluded { jurisdiction } => (
-            false,
-            Some(format!(
+/// Whether the region holds the tenant's current generation and, when not, why.
+fn region_entry(name: &str, fact: &RegionFact, generation: Option<i64>) -> TenantRegionStatus {
+    let not_synced = |reason: &str, message: String| TenantRegionStatus {
+        name: name.to_owned(),
+        reason: Some(reason.to_owned()),
+        message: Some(message),
+        ..TenantRegionStatus::default()
+    };
+    let waiting = || not_synced(PENDING, "waiting for the region to sync".into());
+    match fact {
+        RegionFact::Missing => not_synced("UnknownRegion", format!("AuthRegion {name} not found")),
+        RegionFact::Excluded { jurisdiction } => not_synced(
+            "ResidencyExcluded",
+            format!(
                 "not placed: jurisdiction {} is outside spec.dataResidency",
                 jurisdiction.as_deref().unwrap_or("(none)")
-            )),
+            ),
         ),
-        RegionFact::Pending => (false, Some("waiting for the region to sync".into())),
-        RegionFact::Failing { error, .. } => (
-            false,
-            Some(format!(
-                "region not synced, serving its last state: {error}"
-            )),
+        RegionFact::Pending => waiting(),
+        RegionFact::Failing { error, .. } => not_synced(
+            error.reason(),
+            format!("region not synced, serving its last state: {error}"),
         ),
-        RegionFact::Reported(entry) => {
-            let current = entry.generation.is_some()
-                && entry.generation == generation
-                && entry.problem.is_none();
-            (
-                current,
-                entry
-                    .problem
-                    .clone()
-                    .or_else(|| (!current).then(|| "waiting for the region to sync".into())),
-            )
-        }
-    };
-    TenantRegionStatus {
-        name: name.to_owned(),
-        synced,
-        message,
-        ..TenantRegionStatus::default()
+        RegionFact::Reported(entry) => match (&entry.problem, entry.problem_message()) {
+            (Some(problem), Some(message)) => not_synced(problem.reason(), message),
+            _ if entry.generation.is_some() && entry.generation == generation => {
+                TenantRegionStatus {
+                    name: name.to_owned(),
+                    synced: true,
+                    ..TenantRegionStatus::default()
+                }
+            }
+            _ => waiting(),
+        },
     }
 }
+
+/// The reason of a region that has not reported the tenant's current generation yet.
+const PENDING: &str = "Pending";
 
 fn signing_status(ring: &KeyRing, now: UnixSeconds) -> SigningStatus {
     let active = ring.signing_key(now);
@@ -170,8 +175,22 @@ fn signing_status(ring: &KeyRing, now: UnixSeconds) -> SigningStatus {
 }
 
 fn conclusions(facts: &TenantFacts<'_>, regions: &[TenantRegionStatus]) -> Vec<Conclusion> {
-    use ConditionType::*;
-    let keys = match &facts.keys {
+    let placed: Vec<&TenantRegionStatus> = regions
+        .iter()
+        .zip(&facts.regions)
+        .filter(|(_, (_, fact))| fact.is_placed())
+        .map(|(status, _)| status)
+        .collect();
+    let keys = keys_ready(facts);
+    let replicated = replicated(&placed);
+    let degraded = degraded(facts, regions, &keys);
+    let ready = ready(&keys, &replicated, &placed);
+    vec![ready, keys, replicated, degraded]
+}
+
+fn keys_ready(facts: &TenantFacts<'_>) -> Conclusion {
+    use ConditionType::KeysReady;
+    match &facts.keys {
         Ok(ring) => match ring.signing_key(facts.now) {
             Some(key) => Conclusion::new(
                 KeysReady,
@@ -186,26 +205,27 @@ fn conclusions(facts: &TenantFacts<'_>, regions: &[TenantRegionStatus]) -> Vec<C
                 "no key of the key ring may sign now",
             ),
         },
-        Err(error) => Conclusion::new(KeysReady, false, "KeyRingUnavailable", error.clone()),
-    };
-    let placed: Vec<&TenantRegionStatus> = regions
-        .iter()
-        .zip(&facts.regions)
-        .filter(|(_, (_, fact))| fact.is_placed())
-        .map(|(status, _)| status)
-        .collect();
+        Err(error) => Conclusion::new(KeysReady, false, error.reason(), error.to_string()),
+    }
+}
+
+/// `region: why`, for a region that is not synced.
+fn not_synced(region: &TenantRegionStatus) -> String {
+    format!(
+        "{}: {}",
+        region.name,
+        region.message.as_deref().unwrap_or("not synced")
+    )
+}
+
+fn replicated(placed: &[&TenantRegionStatus]) -> Conclusion {
+    use ConditionType::Replicated;
     let lagging: Vec<String> = placed
         .iter()
         .filter(|r| !r.synced)
-        .map(|r| {
-            format!(
-                "{}: {}",
-                r.name,
-                r.message.as_deref().unwrap_or("not synced")
-            )
-        })
+        .map(|r| not_synced(r))
         .collect();
-    let replicated = if placed.is_empty() {
+    if placed.is_empty() {
         Conclusion::new(
             Replicated,
             false,
@@ -221,20 +241,23 @@ fn conclusions(facts: &TenantFacts<'_>, regions: &[TenantRegionStatus]) -> Vec<C
         )
     } else {
         Conclusion::new(Replicated, false, "RegionsNotSynced", lagging.join("; "))
-    };
+    }
+}
+
+/// Degraded names everything that keeps the tenant from being served as specified; its reason
+/// is the first of: a postponed rotation, a region problem, a region not serving in time, keys.
+fn degraded(
+    facts: &TenantFacts<'_>,
+    regions: &[TenantRegionStatus],
+    keys: &Conclusion,
+) -> Conclusion {
+    use ConditionType::Degraded;
     let problems: Vec<String> = regions
         .iter()
         .zip(&facts.regions)
-        .filter(|(_, (_, fact))| !matches!(fact, RegionFact::Pending))
-        .filter(|(status, _)| !status.synced)
-        .map(|(status, _)| {
-            format!(
-                "{}: {}",
-                status.name,
-                status.message.as_deref().unwrap_or("not synced")
-            )
-        })
-        .chain(facts.keys.as_ref().err().cloned())
+        .filter(|(status, (_, fact))| !matches!(fact, RegionFact::Pending) && !status.synced)
+        .map(|(status, _)| not_synced(status))
+        .chain(facts.keys.as_ref().err().map(ToString::to_string))
         .chain((!facts.lagging.is_empty()).then(|| {
             format!(
                 "key rotation postponed: not yet published by {}",
@@ -243,35 +266,33 @@ fn conclusions(facts: &TenantFacts<'_>, regions: &[TenantRegionStatus]) -> Vec<C
         }))
         .chain(overdue_problems(regions))
         .collect();
-    let rotation_reason = (!facts.lagging.is_empty()).then_some("RotationPostponed");
-    let degraded_reason = rotation_reason
-        .or_else(|| {
-            facts.regions.iter().find_map(|(_, fact)| match fact {
-                RegionFact::Missing => Some("UnknownRegion"),
-                RegionFact::Excluded { .. } => Some("ResidencyExcluded"),
-                RegionFact::Failing { .. } => Some("RegionFailing"),
-                RegionFact::Reported(entry) if entry.problem.is_some() => {
-                    Some("TenantInputsInvalid")
-                }
-                _ => None,
-            })
-        })
-        .or_else(|| regions.iter().any(|r| r.overdue).then_some(NOT_SERVED));
-    let degraded = match (problems.is_empty(), degraded_reason) {
-        (true, _) => Conclusion::new(
+    if problems.is_empty() {
+        return Conclusion::new(
             Degraded,
             false,
             "AsExpected",
             "every region serves the tenant as specified",
-        ),
-        (false, reason) => Conclusion::new(
-            Degraded,
-            true,
-            reason.unwrap_or("KeyRingUnavailable"),
-            problems.join("; "),
-        ),
+        );
+    }
+    let region_reason = |(_, fact): &(String, RegionFact)| match fact {
+        RegionFact::Missing => Some("UnknownRegion"),
+        RegionFact::Excluded { .. } => Some("ResidencyExcluded"),
+        RegionFact::Failing { .. } => Some("RegionFailing"),
+        RegionFact::Reported(entry) if entry.problem.is_some() => Some(TENANT_INPUTS_INVALID),
+        _ => None,
     };
-    let ready = match (keys.status, replicated.status, not_served_message(&placed)) {
+    let reason = (!facts.lagging.is_empty())
+        .then_some("RotationPostponed")
+        .or_else(|| facts.regions.iter().find_map(region_reason))
+        .or_else(|| regions.iter().any(|r| r.overdue).then_some(NOT_SERVED))
+        .unwrap_or(keys.reason.as_str());
+    Conclusion::new(Degraded, true, reason, problems.join("; "))
+}
+
+/// Ready when keys can sign, every placed region holds the current generation and serves it.
+fn ready(keys: &Conclusion, replicated: &Conclusion, placed: &[&TenantRegionStatus]) -> Conclusion {
+    use ConditionType::Ready;
+    match (keys.status, replicated.status, not_served_message(placed)) {
         (false, _, _) => Conclusion::new(Ready, false, keys.reason.clone(), keys.message.clone()),
         (true, false, _) => Conclusion::new(
             Ready,
@@ -286,10 +307,8 @@ fn conclusions(facts: &TenantFacts<'_>, regions: &[TenantRegionStatus]) -> Vec<C
             "Ready",
             "keys are ready and every region serves the current configuration",
         ),
-    };
-    vec![ready, keys, replicated, degraded]
+    }
 }
 
 #[cfg(test)]
-#[path = "tenant_status_tests.rs"]
 mod tests;

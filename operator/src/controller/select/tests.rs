@@ -2,6 +2,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::*;
 use crate::api::AuthRegion;
+use crate::edge::hub::InputError;
 
 fn tenant(name: &str, regions: &[&str], residency: Option<&[&str]>) -> Tenant {
     let mut spec = serde_json::json!({"regions": regions, "homeRegion": regions[0]});
@@ -34,12 +35,15 @@ fn files(tenant: &str, content: &str) -> TenantFiles {
     }
 }
 
-fn render_good(_: &Tenant, name: &str) -> Result<TenantFiles, String> {
+fn render_good(_: &Tenant, name: &str) -> Result<TenantFiles, TenantProblem> {
     Ok(files(name, "current"))
 }
 
-fn render_broken(_: &Tenant, _: &str) -> Result<TenantFiles, String> {
-    Err("Secret acme-users not found".into())
+fn render_broken(_: &Tenant, _: &str) -> Result<TenantFiles, TenantProblem> {
+    Err(InputError::SecretMissing {
+        name: "acme-users".into(),
+    }
+    .into())
 }
 
 fn names(selection: &Selection) -> Vec<&str> {
@@ -69,7 +73,11 @@ fn broken_inputs_with_a_last_good_state_keep_serving_it() {
     assert_eq!(entry.generation, None, "not the current generation");
     assert!(entry.serving);
     assert_eq!(entry.revision, Some(files("acme", "last good").revision()));
-    let problem = entry.problem.as_deref().unwrap();
+    assert_eq!(
+        entry.problem.as_ref().map(TenantProblem::reason),
+        Some("SecretMissing")
+    );
+    let problem = entry.problem_message().unwrap();
     assert!(problem.starts_with("serving the last good configuration: Secret acme-users"));
 }
 
@@ -82,13 +90,7 @@ fn broken_inputs_without_a_last_good_state_are_not_served() {
     let entry = &selection.sync.tenants["acme"];
     assert!(!entry.serving);
     assert_eq!(entry.revision, None);
-    assert!(
-        entry
-            .problem
-            .as_deref()
-            .unwrap()
-            .starts_with("not served: ")
-    );
+    assert!(entry.problem_message().unwrap().starts_with("not served: "));
 }
 
 #[test]

@@ -16,7 +16,7 @@ use meridian_keys::generate_key;
 use thiserror::Error;
 
 use crate::api::SigningAlgorithm;
-use crate::render::{MANAGED_BY, TENANT_LABEL};
+use crate::render::{MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL};
 use crate::rotation::RotationState;
 
 /// The key of the key ring Secret that holds the contract's [`KeyRing`] JSON.
@@ -131,10 +131,7 @@ fn key_ring_secret(
             name: Some(key_ring_secret_name(tenant)),
             namespace: Some(namespace.to_owned()),
             labels: Some(BTreeMap::from([
-                (
-                    "app.kubernetes.io/managed-by".to_owned(),
-                    MANAGED_BY.to_owned(),
-                ),
+                (MANAGED_BY_LABEL.to_owned(), MANAGED_BY.to_owned()),
                 (TENANT_LABEL.to_owned(), tenant.to_owned()),
             ])),
             resource_version,

@@ -18,7 +18,9 @@ use serde::de::DeserializeOwned;
 
 use super::diff::covers;
 use super::error::{RegionError, classify};
-use crate::render::{DesiredRegion, Labels, TenantFiles};
+use crate::render::{
+    DesiredRegion, Labels, MANAGED_BY, MANAGED_BY_LABEL, REGION_LABEL, TenantFiles,
+};
 use crate::settings::FIELD_MANAGER;
 
 /// Remembers, per object, the desired content last applied and the resourceVersion the
@@ -81,7 +83,7 @@ pub async fn observe_region(
     namespace: &str,
 ) -> Result<ObservedRegion, RegionError> {
     let cache = ApplyCache::default();
-    let sync = Sync {
+    let sync = RegionNamespace {
         client,
         region,
         namespace,
@@ -149,7 +151,7 @@ pub async fn apply_region(
         return Ok(report);
     };
     sync_namespace(client, region, &desired.namespace, cache, &mut report).await?;
-    let sync = Sync {
+    let sync = RegionNamespace {
         client,
         region,
         namespace: &namespace,
@@ -192,7 +194,7 @@ pub async fn delete_region(
     namespace: &str,
 ) -> Result<bool, RegionError> {
     let cache = ApplyCache::default();
-    let sync = Sync {
+    let sync = RegionNamespace {
         client,
         region,
         namespace,
@@ -224,8 +226,7 @@ pub async fn delete_region(
 fn is_ours<K: Resource>(object: &K, region: &str) -> bool {
     let labels = object.meta().labels.as_ref();
     let label = |key: &str| labels.and_then(|l| l.get(key)).map(String::as_str);
-    label("app.kubernetes.io/managed-by") == Some(crate::render::MANAGED_BY)
-        && label(crate::render::REGION_LABEL) == Some(region)
+    label(MANAGED_BY_LABEL) == Some(MANAGED_BY) && label(REGION_LABEL) == Some(region)
 }
 
 /// A namespace that exists without Meridian's labels belongs to someone else: Meridian uses it
@@ -251,14 +252,15 @@ async fn sync_namespace(
     }
 }
 
-struct Sync<'a> {
+/// The region namespace Meridian writes into, with what it needs to list and write there.
+struct RegionNamespace<'a> {
     client: &'a Client,
     region: &'a str,
     namespace: &'a str,
     cache: &'a ApplyCache,
 }
 
-impl Sync<'_> {
+impl RegionNamespace<'_> {
     fn api<K>(&self) -> Api<K>
     where
         K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,

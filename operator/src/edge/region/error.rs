@@ -3,7 +3,7 @@
 
 use thiserror::Error;
 
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RegionError {
     #[error("kubeconfig Secret {namespace}/{name} not found")]
     KubeconfigSecretMissing { namespace: String, name: String },
@@ -66,9 +66,16 @@ impl RegionError {
         }
     }
 
-    /// Whether the region's API server could not be reached at all (as opposed to refusing).
-    pub fn is_unreachable(&self) -> bool {
-        matches!(self, Self::Unreachable(_))
+    /// Whether the region's API server was reached: not when it is unreachable or the
+    /// kubeconfig to reach it is missing or broken.
+    pub fn reached_api_server(&self) -> bool {
+        !matches!(
+            self,
+            Self::Unreachable(_)
+                | Self::KubeconfigSecretMissing { .. }
+                | Self::KubeconfigKeyMissing { .. }
+                | Self::KubeconfigInvalid { .. }
+        )
     }
 }
 

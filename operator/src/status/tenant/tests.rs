@@ -4,7 +4,7 @@ use super::*;
 use k8s_openapi::jiff::Timestamp;
 use meridian_contract::{Algorithm, SigningKey, TenantFile};
 
-use crate::controller::serving::overdue_events;
+use crate::status::serving::overdue_events;
 
 fn tenant() -> Tenant {
     serde_yaml::from_str(
