@@ -44,6 +44,11 @@ pub struct HealthCheck {
     pub rise: u8,
     /// Consecutive failed checks before a region is out.
     pub fall: u8,
+    /// How long a connection to a region may take. It also bounds the pause a request sees
+    /// when its region dies under it: HAProxy waits min(`timeout connect`, 1 s) before the
+    /// retry that goes to the next region. Keep it above the front door's round trip to its
+    /// farthest region.
+    pub connect_timeout_ms: u32,
 }
 
 impl Default for HealthCheck {
@@ -54,6 +59,7 @@ impl Default for HealthCheck {
             interval_ms: 500,
             rise: 2,
             fall: 2,
+            connect_timeout_ms: 250,
         }
     }
 }
@@ -194,9 +200,11 @@ impl FrontDoor {
             interval_ms,
             rise,
             fall,
+            connect_timeout_ms,
         } = self.check;
         let _ = writeln!(out, "backend {name}");
         let _ = writeln!(out, "    # in this order: {}", names.join(", "));
+        let _ = writeln!(out, "    timeout connect {connect_timeout_ms}ms");
         let _ = writeln!(out, "    option httpchk");
         let host = check_host
             .map(|h| format!(" hdr Host {h}"))

@@ -1,24 +1,26 @@
 //! The authorization code flow with PKCE in a real browser (Debian's chromium, headless,
-//! driven by playwright-core) against a region's login page: the page renders, the form
+//! driven by playwright-core) at the issuer URL, through the front door: the `openidconnect`
+//! crate, given only the issuer, discovers the endpoints; the login page renders, the form
 //! signs alice in, the callback gets `code`, `state` and `iss`; the code, redeemed with the
-//! PKCE verifier by the `oauth2` crate, yields a token that the other region verifies. A
-//! screenshot of the login page is saved under e2e/artifacts/.
+//! PKCE verifier, yields an ID token the client verifies (nonce, signature by the JWKS it
+//! discovered) and an access token that a region verifies. A screenshot of the login page is
+//! saved under e2e/artifacts/.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use meridian_e2e::meridian::repo_root;
 use meridian_e2e::tokens::http_client;
-use oauth2::basic::BasicClient;
-use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope,
-    TokenResponse, TokenUrl,
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AuthorizationCode, ClientId, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::common::{AUDIENCE, start};
+use crate::common::{AUDIENCE, install_node_clients, start};
 
 /// examples/' public client and its loopback redirect URI.
 const CLIENT: &str = "web";
@@ -27,25 +29,30 @@ const REDIRECT_URI: &str = "http://127.0.0.1:18080/callback";
 const USER: (&str, &str) = ("alice", "demo-password");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn alice_signs_in_with_the_code_flow_in_chromium() -> anyhow::Result<()> {
-    tokio::task::spawn_blocking(install_browser).await??;
+async fn alice_signs_in_at_the_issuer_url_with_the_code_flow_in_chromium() -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(install_node_clients).await??;
     let callbacks = serve_callback().await?;
     let meridian = start().await?;
-    let eu = meridian.region_issuer("eu-west");
-
-    let client = BasicClient::new(ClientId::new(CLIENT.into()))
-        .set_auth_uri(AuthUrl::new(eu.endpoint("/authorize"))?)
-        .set_token_uri(TokenUrl::new(eu.token_url())?)
+    let issuer = IssuerUrl::new(meridian.issuer().to_owned())?;
+    let metadata = CoreProviderMetadata::discover_async(issuer, &http_client())
+        .await
+        .map_err(|e| anyhow::anyhow!("discovery at the issuer URL: {e:?}"))?;
+    let client = CoreClient::from_provider_metadata(metadata, ClientId::new(CLIENT.into()), None)
         .set_redirect_uri(RedirectUrl::new(REDIRECT_URI.into())?);
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let nonce = CsrfToken::new_random();
-    let (authorize_url, state) = client
-        .authorize_url(CsrfToken::new_random)
-        .add_scope(Scope::new("openid".into()))
+    let (authorize_url, state, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
         .add_scope(Scope::new("orders:read".into()))
-        .add_extra_param("nonce", nonce.secret())
         .set_pkce_challenge(challenge)
         .url();
+    assert!(
+        authorize_url.as_str().starts_with(meridian.issuer()),
+        "the login page is at the issuer URL: {authorize_url}"
+    );
 
     let screenshot = artifacts_dir()?.join("login-page.png");
     let _ = std::fs::remove_file(&screenshot);
@@ -73,11 +80,14 @@ async fn alice_signs_in_with_the_code_flow_in_chromium() -> anyhow::Result<()> {
     assert_eq!(get("iss"), meridian.issuer(), "RFC 9207 iss");
 
     let tokens = client
-        .exchange_code(AuthorizationCode::new(get("code")))
+        .exchange_code(AuthorizationCode::new(get("code")))?
         .set_pkce_verifier(verifier)
         .request_async(&http_client())
         .await
         .map_err(|e| anyhow::anyhow!("redeeming the code: {e:?}"))?;
+    let id_token = tokens.id_token().expect("an ID token for scope openid");
+    let id_claims = id_token.claims(&client.id_token_verifier(), &nonce)?;
+    assert_eq!(id_claims.subject().as_str(), "alice");
     let verified = meridian
         .region_issuer("us-east")
         .verify(tokens.access_token().secret(), AUDIENCE)
@@ -86,14 +96,6 @@ async fn alice_signs_in_with_the_code_flow_in_chromium() -> anyhow::Result<()> {
     assert_eq!(verified.claims.region, "eu-west", "alice's home region");
     assert_eq!(verified.claims.client_id, CLIENT);
     assert!(verified.claims.scope.split(' ').any(|s| s == "orders:read"));
-    Ok(())
-}
-
-/// Debian's chromium and playwright-core, installed by the script e2e/test.sh can call too.
-fn install_browser() -> anyhow::Result<()> {
-    let script = repo_root().join("e2e/browser/install.sh");
-    let status = Command::new("bash").arg(&script).status()?;
-    anyhow::ensure!(status.success(), "{} failed: {status}", script.display());
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use meridian_e2e::eventually;
 use meridian_e2e::local::{LocalMeridian, LocalOptions, REGIONS, Steps, TENANT};
-use meridian_e2e::meridian::{OPERATOR_NAMESPACE, init_test_logging};
+use meridian_e2e::meridian::{OPERATOR_NAMESPACE, init_test_logging, repo_root};
 use meridian_e2e::tokens::VerifiedToken;
 use meridian_operator::api::{AuthRegion, Tenant};
 
@@ -16,6 +16,15 @@ use meridian_operator::api::{AuthRegion, Tenant};
 pub const BACKEND: &str = "backend";
 pub const AUDIENCE: &str = "https://api.acme.example";
 pub const WAIT: Duration = Duration::from_secs(60);
+
+/// Debian's chromium, playwright-core and openid-client, installed by the script e2e/test.sh
+/// calls too.
+pub fn install_node_clients() -> anyhow::Result<()> {
+    let script = repo_root().join("e2e/browser/install.sh");
+    let status = std::process::Command::new("bash").arg(&script).status()?;
+    anyhow::ensure!(status.success(), "{} failed: {status}", script.display());
+    Ok(())
+}
 
 pub async fn start() -> anyhow::Result<LocalMeridian> {
     init_test_logging();

@@ -5,6 +5,7 @@
 
 mod browser_code_flow;
 mod common;
+mod front_door;
 mod hub_outage;
 mod kubelet_failures;
 mod kubelet_replicas;

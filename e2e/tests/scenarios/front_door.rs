@@ -1,0 +1,306 @@
+//! The issuer's front door (HAProxy, rendered from the hub): clients configured with only the
+//! issuer URL work through it — panva's `openid-client` on Node and the Rust `openidconnect`
+//! crate discover the provider and get client_credentials tokens (the code flow at the issuer
+//! URL is browser_code_flow's, in Chromium) — and
+//! when the tenant's home region dies, a steady stream of token requests at the issuer URL is
+//! served by the other region within seconds, then by the home region again once it is back.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use meridian_e2e::eventually;
+use meridian_e2e::frontdoor::{SERVED_BY_HEADER, served_by};
+use meridian_e2e::meridian::repo_root;
+use meridian_e2e::tokens::http_client;
+use openidconnect::core::{CoreClient, CoreProviderMetadata};
+use openidconnect::{ClientId, ClientSecret, IssuerUrl, OAuth2TokenResponse, Scope};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::common::{AUDIENCE, BACKEND, WAIT, backend_secret, install_node_clients, start};
+
+/// One token request every this often: the steady loop of a machine client.
+const PACE: Duration = Duration::from_millis(20);
+/// The acceptance bound: within this long after the home region dies, every request succeeds.
+const FAILOVER_WITHIN: Duration = Duration::from_secs(10);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_home_region_dies_and_the_issuer_keeps_answering_from_the_other_then_takes_it_back()
+-> anyhow::Result<()> {
+    let mut meridian = start().await?;
+    let secret = backend_secret(&meridian).await?;
+    let issuer = meridian.through_front_door();
+    let (status, region) = served_by(&issuer.discovery_url()).await?;
+    assert_eq!((status, region.as_deref()), (200, Some("eu-west")));
+
+    let load = SteadyLoad::start(issuer.token_url(), BACKEND, &secret);
+    eventually("the loop's first token", WAIT, async || {
+        Ok(load.served().await.then_some(()))
+    })
+    .await?;
+
+    // eu-west's nodes go away: every auth-server process there is killed.
+    let killed = Instant::now();
+    meridian.stop_kubelet("eu-west");
+    let window_end = killed + FAILOVER_WITHIN;
+    tokio::time::sleep_until(window_end).await;
+    let during = load.since(killed).await;
+    let first_us = during
+        .iter()
+        .position(|r| r.region.as_deref() == Some("us-east"))
+        .expect("us-east answered within the window");
+    let failover = during[first_us].at - killed;
+    let failed_after_failover = during[first_us..].iter().filter(|r| !r.ok()).count();
+    let failed = during.iter().filter(|r| !r.ok()).count();
+    let slowest = during.iter().max_by_key(|r| r.took).expect("requests");
+    eprintln!(
+        "front door, eu-west killed: slowest request {:.0} ms, sent {:.0} ms after the kill, {:?} from {:?}",
+        slowest.took.as_secs_f64() * 1e3,
+        slowest.at.saturating_duration_since(killed).as_secs_f64() * 1e3,
+        slowest.status,
+        slowest.region,
+    );
+    eprintln!(
+        "front door, eu-west killed: {} requests in {:?}, {failed} failed, first us-east answer \
+         {:.0} ms after the kill, longest gap between successes {:.0} ms, p50/p99 latency \
+         {:.1}/{:.1} ms",
+        during.len(),
+        FAILOVER_WITHIN,
+        failover.as_secs_f64() * 1e3,
+        longest_gap(&load.all().await, killed).as_secs_f64() * 1e3,
+        percentile(&during, 0.5),
+        percentile(&during, 0.99),
+    );
+    assert!(failover < FAILOVER_WITHIN);
+    assert_eq!(
+        failed_after_failover, 0,
+        "every request after the failover succeeds"
+    );
+    assert!(
+        during.len() > 100,
+        "the loop kept running: {}",
+        during.len()
+    );
+
+    // Back: once eu-west serves again, the home region takes the traffic back.
+    let restarted = Instant::now();
+    meridian.start_kubelet("eu-west").await?;
+    eventually("the issuer answered by eu-west again", WAIT, async || {
+        let last = load.since(restarted).await;
+        Ok(last
+            .last()
+            .is_some_and(|r| r.region.as_deref() == Some("eu-west"))
+            .then_some(()))
+    })
+    .await?;
+    let back = load.since(restarted).await;
+    let returned = back
+        .iter()
+        .find(|r| r.region.as_deref() == Some("eu-west"))
+        .map(|r| r.at - restarted)
+        .expect("eu-west answered");
+    let failed_on_return = back.iter().filter(|r| !r.ok()).count();
+    eprintln!(
+        "front door, eu-west back: traffic returned {:.0} ms after its auth-server was started, \
+         {failed_on_return} of {} requests failed meanwhile",
+        returned.as_secs_f64() * 1e3,
+        back.len()
+    );
+    assert_eq!(failed_on_return, 0, "a region coming back drops nothing");
+    let all = load.stop().await;
+    let token = issuer
+        .client_credentials(BACKEND, &secret, &["orders:read"])
+        .await?;
+    meridian
+        .region_issuer("us-east")
+        .verify(&token, AUDIENCE)
+        .await?;
+    assert!(all.len() > 200);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_given_only_the_issuer_url_discover_and_get_tokens_through_the_front_door()
+-> anyhow::Result<()> {
+    tokio::task::spawn_blocking(install_node_clients).await??;
+    let meridian = start().await?;
+    let secret = backend_secret(&meridian).await?;
+    let issuer = meridian.issuer().to_owned();
+
+    // Rust: the openidconnect crate discovers the provider from the issuer alone.
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.clone())?, &http_client())
+            .await
+            .map_err(|e| anyhow::anyhow!("discovery through the front door: {e:?}"))?;
+    assert_eq!(metadata.issuer().as_str(), issuer);
+    assert!(
+        metadata.jwks().keys().len() >= 1,
+        "JWKS through the front door"
+    );
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(BACKEND.into()),
+        Some(ClientSecret::new(secret.clone())),
+    );
+    let token = client
+        .exchange_client_credentials()?
+        .add_scope(Scope::new("orders:read".into()))
+        .request_async(&http_client())
+        .await
+        .map_err(|e| anyhow::anyhow!("client_credentials through the front door: {e:?}"))?;
+    let verified = meridian
+        .through_front_door()
+        .verify(token.access_token().secret(), AUDIENCE)
+        .await?;
+    assert_eq!(verified.claims.iss, issuer);
+
+    // Node: openid-client, also from the issuer alone.
+    let output = tokio::task::spawn_blocking({
+        let (issuer, secret) = (issuer.clone(), secret.clone());
+        move || {
+            Command::new("node")
+                .arg(repo_root().join("e2e/frontdoor/openid-client.mjs"))
+                .env("ISSUER", issuer)
+                .env("CLIENT_ID", BACKEND)
+                .env("CLIENT_SECRET", secret)
+                .output()
+        }
+    })
+    .await??;
+    anyhow::ensure!(
+        output.status.success(),
+        "openid-client failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    println!("openid-client: {seen}");
+    assert_eq!(seen["issuer"], issuer.as_str());
+    assert_eq!(seen["tokenEndpoint"], format!("{issuer}/token"));
+    assert_eq!(seen["clientCredentials"]["claims"]["tenant_id"], "acme");
+    assert_eq!(seen["clientCredentials"]["claims"]["iss"], issuer.as_str());
+    Ok(())
+}
+
+/// One request of the loop: when it was sent, what came back, how long it took.
+#[derive(Clone, Debug)]
+struct Outcome {
+    at: Instant,
+    status: Option<u16>,
+    region: Option<String>,
+    took: Duration,
+}
+
+impl Outcome {
+    fn ok(&self) -> bool {
+        self.status == Some(200)
+    }
+}
+
+/// A machine client asking the issuer for a token every [`PACE`], one request at a time.
+struct SteadyLoad {
+    outcomes: Arc<Mutex<Vec<Outcome>>>,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SteadyLoad {
+    fn start(url: String, client_id: &str, secret: &str) -> Self {
+        let outcomes = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (id, secret) = (client_id.to_owned(), secret.to_owned());
+        let task = tokio::spawn({
+            let (outcomes, stop) = (outcomes.clone(), stop.clone());
+            async move {
+                let http = http_client();
+                let mut next = Instant::now();
+                while !stop.load(Ordering::Relaxed) {
+                    let at = Instant::now();
+                    let response = http
+                        .post(&url)
+                        .basic_auth(&id, Some(&secret))
+                        .form(&[
+                            ("grant_type", "client_credentials"),
+                            ("scope", "orders:read"),
+                        ])
+                        .send()
+                        .await;
+                    let outcome = match response {
+                        Ok(r) => Outcome {
+                            at,
+                            status: Some(r.status().as_u16()),
+                            region: r
+                                .headers()
+                                .get(SERVED_BY_HEADER)
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_owned),
+                            took: at.elapsed(),
+                        },
+                        Err(_) => Outcome {
+                            at,
+                            status: None,
+                            region: None,
+                            took: at.elapsed(),
+                        },
+                    };
+                    outcomes.lock().await.push(outcome);
+                    next += PACE;
+                    tokio::time::sleep_until(next.max(Instant::now())).await;
+                }
+            }
+        });
+        Self {
+            outcomes,
+            stop,
+            task,
+        }
+    }
+
+    async fn served(&self) -> bool {
+        self.outcomes.lock().await.iter().any(Outcome::ok)
+    }
+
+    async fn since(&self, from: Instant) -> Vec<Outcome> {
+        let all = self.outcomes.lock().await;
+        all.iter().filter(|o| o.at >= from).cloned().collect()
+    }
+
+    async fn all(&self) -> Vec<Outcome> {
+        self.outcomes.lock().await.clone()
+    }
+
+    async fn stop(self) -> Vec<Outcome> {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.task.await;
+        self.outcomes.lock().await.clone()
+    }
+}
+
+/// The longest time without a successful answer, from the last success before `from` on.
+fn longest_gap(outcomes: &[Outcome], from: Instant) -> Duration {
+    let successes: Vec<Instant> = outcomes
+        .iter()
+        .filter(|o| o.ok())
+        .map(|o| o.at + o.took)
+        .collect();
+    let start = successes.iter().rposition(|t| *t < from).unwrap_or(0);
+    successes[start..]
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or_default()
+}
+
+/// The latency of successful requests at quantile `q`, in milliseconds.
+fn percentile(outcomes: &[Outcome], q: f64) -> f64 {
+    let mut took: Vec<f64> = outcomes
+        .iter()
+        .filter(|o| o.ok())
+        .map(|o| o.took.as_secs_f64() * 1e3)
+        .collect();
+    took.sort_by(f64::total_cmp);
+    took.get(((took.len() as f64 - 1.0) * q).round() as usize)
+        .copied()
+        .unwrap_or(f64::NAN)
+}
