@@ -15,7 +15,10 @@
 //! path can never inject a directive.
 
 pub mod frontdoor;
+pub mod gateway;
 mod haproxy;
+pub mod jwk;
 
 pub use frontdoor::{FrontDoor, FrontDoorRegion, FrontDoorTenant, HealthCheck};
+pub use gateway::{ApiInstance, ApiRoute, Gateway, GatewayTenant, TenantKey};
 pub use haproxy::RoutingError;

@@ -7,8 +7,8 @@ use std::process::Command;
 use meridian_routing::{FrontDoor, FrontDoorRegion, FrontDoorTenant, HealthCheck};
 
 fn haproxy_check(config: &str) {
-    let dir = tempfile_dir();
-    let path = dir.join("haproxy.cfg");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("haproxy.cfg");
     std::fs::write(&path, config).unwrap();
     let output = Command::new(haproxy())
         .args(["-c", "-f"])
@@ -20,7 +20,6 @@ fn haproxy_check(config: &str) {
         "haproxy -c refused the config:\n{}\n{config}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn haproxy() -> &'static str {
@@ -29,16 +28,6 @@ fn haproxy() -> &'static str {
     } else {
         "haproxy"
     }
-}
-
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "meridian-routing-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]
@@ -71,4 +60,45 @@ fn the_front_door_config_is_accepted() {
         check: HealthCheck::default(),
     };
     haproxy_check(&door.render().unwrap());
+}
+
+#[test]
+fn the_gateway_config_is_accepted_with_the_keys_it_names() {
+    use meridian_routing::jwk::jwk_to_pem;
+    use meridian_routing::{ApiInstance, ApiRoute, Gateway, GatewayTenant, TenantKey};
+
+    let dir = tempfile::tempdir().unwrap();
+    // RFC 7517 Appendix A.1's P-256 key: jwt_verify loads every named key when it starts.
+    let jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "alg": "ES256", "kid": "a1",
+        "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+        "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"});
+    let key = jwk_to_pem(&jwk).unwrap();
+    let pem_path = dir.path().join("a1.pem");
+    std::fs::write(&pem_path, &key.pem).unwrap();
+    let gateway = Gateway {
+        bind: "127.0.0.1:18450".into(),
+        realm: "api".into(),
+        tenants: vec![GatewayTenant {
+            name: "acme".into(),
+            issuer: "http://127.0.0.1:18440/t/acme".into(),
+            audience: "https://api.acme.example".into(),
+            keys: vec![TenantKey {
+                kid: key.kid,
+                alg: key.alg,
+                pem_path: pem_path.display().to_string(),
+            }],
+        }],
+        routes: vec![ApiRoute {
+            tenant: "acme".into(),
+            method: Some("GET".into()),
+            path_prefix: "/api/acme/".into(),
+            scope: "orders:read".into(),
+        }],
+        instances: vec![ApiInstance {
+            region: "eu-west".into(),
+            url: "http://127.0.0.1:18451".into(),
+        }],
+        key_refresh: Some("http://127.0.0.1:18459".into()),
+    };
+    haproxy_check(&gateway.render().unwrap());
 }

@@ -136,7 +136,7 @@ async fn clients_given_only_the_issuer_url_discover_and_get_tokens_through_the_f
             .map_err(|e| anyhow::anyhow!("discovery through the front door: {e:?}"))?;
     assert_eq!(metadata.issuer().as_str(), issuer);
     assert!(
-        metadata.jwks().keys().len() >= 1,
+        !metadata.jwks().keys().is_empty(),
         "JWKS through the front door"
     );
     let client = CoreClient::from_provider_metadata(

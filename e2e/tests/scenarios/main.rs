@@ -6,6 +6,7 @@
 mod browser_code_flow;
 mod common;
 mod front_door;
+mod gateway;
 mod hub_outage;
 mod kubelet_failures;
 mod kubelet_replicas;
