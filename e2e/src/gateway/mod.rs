@@ -2,28 +2,35 @@
 //! glue a platform team runs beside it. The glue follows each tenant's JWKS as any resource
 //! server does — found through discovery at the issuer URL, refetched when its
 //! `Cache-Control: max-age` runs out — writes each key as a PEM file, and reloads HAProxy when
-//! the set of kids changes.
+//! the set of kids changes. A token whose kid HAProxy does not know is sent to the glue's
+//! refresh endpoint ([`refresh`]), which refetches at most once per [`REFETCH_AT_MOST_EVERY`].
 //!
 //! Following max-age is enough for Meridian's rotations: the operator activates a key only
 //! after every region has published it for longer than the max-age, so by the time a token
-//! carries a new kid the gateway has loaded it. A fetch that fails keeps the last keys.
+//! carries a new kid the gateway has loaded it; the refresh endpoint covers a gateway that
+//! lagged (started late, a failed fetch). A fetch that fails keeps the last keys.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use meridian_routing::jwk::jwks_to_pems;
-use meridian_routing::{ApiInstance, ApiRoute, Gateway, GatewayTenant, TenantKey};
+use meridian_routing::{ApiInstance, ApiRoute, Gateway, GatewayTenant};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::haproxy::HaProxy;
-use crate::tokens::http_client;
 
-/// The bounds on how often a JWKS is refetched, whatever its max-age says.
-const POLL_AT_LEAST: Duration = Duration::from_secs(1);
-const POLL_AT_MOST: Duration = Duration::from_secs(300);
+mod keys;
+mod refresh;
+
+/// The `realm` of the gateway's `WWW-Authenticate` challenges (RFC 6750 §3).
+pub const REALM: &str = "api";
+
+/// The bound on refetches caused by unknown kids: whatever arrives, at most one per this long.
+pub const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(5);
 
 /// A tenant whose tokens the gateway accepts: where its keys come from.
 #[derive(Debug, Clone)]
@@ -39,6 +46,9 @@ pub struct GatewayPlan {
     pub tenants: Vec<TenantSource>,
     pub routes: Vec<ApiRoute>,
     pub instances: Vec<ApiInstance>,
+    /// Refetch each JWKS when its max-age runs out; `false` leaves only the refetch on an
+    /// unknown kid (a gateway that lags, on purpose).
+    pub follow_max_age: bool,
 }
 
 struct Running {
@@ -46,11 +56,21 @@ struct Running {
     gateway: Gateway,
 }
 
-/// HAProxy verifying tokens, and the task keeping its keys current. Dropping it stops both.
+/// What the max-age loop and the refresh endpoint share.
+struct Keys {
+    sources: Vec<TenantSource>,
+    dir: PathBuf,
+    running: Mutex<Running>,
+    /// When an unknown kid last caused a refetch; held while one runs (single flight).
+    last_refetch: tokio::sync::Mutex<Option<Instant>>,
+    fetches: AtomicU32,
+}
+
+/// HAProxy verifying tokens, and the tasks keeping its keys current. Dropping it stops them.
 pub struct ApiGateway {
     url: String,
-    running: Arc<Mutex<Running>>,
-    task: JoinHandle<()>,
+    keys: Arc<Keys>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl ApiGateway {
@@ -59,23 +79,33 @@ impl ApiGateway {
     pub async fn start(dir: &Path, bind: &str, plan: GatewayPlan) -> anyhow::Result<Self> {
         let keys_dir = dir.join("keys");
         std::fs::create_dir_all(&keys_dir)?;
-        let (tenants, wait) = fetch_all(&plan.tenants, &keys_dir).await?;
+        let (tenants, wait) = keys::fetch_all(&plan.tenants, &keys_dir).await?;
+        let (refresh_url, refresh) = refresh::listen().await?;
         let gateway = Gateway {
             bind: bind.to_owned(),
-            realm: "api".into(),
+            realm: REALM.into(),
             tenants,
             routes: plan.routes.clone(),
             instances: plan.instances.clone(),
-            key_refresh: None,
+            key_refresh: Some(refresh_url),
         };
         let config = gateway.render().context("rendering the gateway's config")?;
         let haproxy = HaProxy::start("gateway", dir, &config, bind).await?;
-        let running = Arc::new(Mutex::new(Running { haproxy, gateway }));
-        let task = tokio::spawn(follow_keys(plan.tenants, keys_dir, running.clone(), wait));
+        let keys = Arc::new(Keys {
+            sources: plan.tenants,
+            dir: keys_dir,
+            running: Mutex::new(Running { haproxy, gateway }),
+            last_refetch: tokio::sync::Mutex::new(None),
+            fetches: AtomicU32::new(1),
+        });
+        let mut tasks = vec![tokio::spawn(refresh::serve(refresh, keys.clone()))];
+        if plan.follow_max_age {
+            tasks.push(tokio::spawn(follow_max_age(keys.clone(), wait)));
+        }
         Ok(Self {
             url: format!("http://{bind}"),
-            running,
-            task,
+            keys,
+            tasks,
         })
     }
 
@@ -85,26 +115,64 @@ impl ApiGateway {
 
     /// How many times a changed key set was loaded.
     pub fn reloads(&self) -> u32 {
-        self.running.lock().expect("not poisoned").haproxy.reloads()
+        self.keys.running().haproxy.reloads()
+    }
+
+    /// How many times the tenants' JWKS were fetched, the first included.
+    pub fn fetches(&self) -> u32 {
+        self.keys.fetches.load(Ordering::Relaxed)
     }
 
     /// The kids HAProxy verifies with now.
     pub fn kids(&self) -> BTreeSet<String> {
-        kids(&self.running.lock().expect("not poisoned").gateway.tenants)
+        kids(&self.keys.running().gateway.tenants)
     }
 
     pub fn log_tail(&self) -> String {
-        self.running
-            .lock()
-            .expect("not poisoned")
-            .haproxy
-            .log_tail()
+        self.keys.running().haproxy.log_tail()
     }
 }
 
 impl Drop for ApiGateway {
     fn drop(&mut self) {
-        self.task.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Keys {
+    fn running(&self) -> std::sync::MutexGuard<'_, Running> {
+        self.running.lock().expect("not poisoned")
+    }
+
+    fn knows(&self, kid: &str) -> bool {
+        kids(&self.running().gateway.tenants).contains(kid)
+    }
+
+    /// Fetches every JWKS and, if the kids changed, loads them into HAProxy; returns how long
+    /// the JWKS may be cached.
+    async fn fetch_and_load(self: &Arc<Self>) -> anyhow::Result<Duration> {
+        let (tenants, wait) = keys::fetch_all(&self.sources, &self.dir).await?;
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let keys = self.clone();
+        // `haproxy -c` and the signal are blocking calls.
+        let reloaded = tokio::task::spawn_blocking(move || {
+            let mut running = keys.running();
+            if kids(&running.gateway.tenants) == kids(&tenants) {
+                return anyhow::Ok(false);
+            }
+            let mut gateway = running.gateway.clone();
+            gateway.tenants = tenants;
+            running.haproxy.reload(&gateway.render()?)?;
+            running.gateway = gateway;
+            Ok(true)
+        })
+        .await??;
+        if reloaded {
+            tracing::info!("gateway: key set changed, HAProxy reloaded");
+        }
+        Ok(wait)
     }
 }
 
@@ -115,130 +183,16 @@ fn kids(tenants: &[GatewayTenant]) -> BTreeSet<String> {
         .collect()
 }
 
-/// Refetches when the shortest max-age runs out; reloads HAProxy when the kids change.
-async fn follow_keys(
-    sources: Vec<TenantSource>,
-    keys_dir: PathBuf,
-    running: Arc<Mutex<Running>>,
-    mut wait: Duration,
-) {
+/// Refetches when the shortest max-age runs out.
+async fn follow_max_age(keys: Arc<Keys>, mut wait: Duration) {
     loop {
         tokio::time::sleep(wait).await;
-        let (tenants, next) = match fetch_all(&sources, &keys_dir).await {
-            Ok(fetched) => fetched,
+        wait = match keys.fetch_and_load().await {
+            Ok(next) => next,
             Err(error) => {
                 tracing::warn!(error = %format!("{error:#}"), "gateway: JWKS fetch failed, keeping the last keys");
-                wait = POLL_AT_LEAST;
-                continue;
+                keys::POLL_AT_LEAST
             }
         };
-        wait = next;
-        let running = running.clone();
-        let reloaded = tokio::task::spawn_blocking(move || {
-            let mut running = running.lock().expect("not poisoned");
-            if kids(&running.gateway.tenants) == kids(&tenants) {
-                return Ok(false);
-            }
-            let mut gateway = running.gateway.clone();
-            gateway.tenants = tenants;
-            running.haproxy.reload(&gateway.render()?)?;
-            running.gateway = gateway;
-            anyhow::Ok(true)
-        })
-        .await;
-        match reloaded {
-            Ok(Ok(true)) => tracing::info!("gateway: key set changed, HAProxy reloaded"),
-            Ok(Ok(false)) => {}
-            Ok(Err(error)) => {
-                tracing::warn!(error = %format!("{error:#}"), "gateway: reload refused")
-            }
-            Err(error) => tracing::warn!(%error, "gateway: reload task failed"),
-        }
-    }
-}
-
-/// Every tenant's keys, and how long until the first of them may have changed.
-async fn fetch_all(
-    sources: &[TenantSource],
-    keys_dir: &Path,
-) -> anyhow::Result<(Vec<GatewayTenant>, Duration)> {
-    let mut tenants = Vec::new();
-    let mut wait = POLL_AT_MOST;
-    for source in sources {
-        let (keys, max_age) = fetch_keys(source, keys_dir).await?;
-        wait = wait.min(max_age);
-        tenants.push(GatewayTenant {
-            name: source.name.clone(),
-            issuer: source.issuer.clone(),
-            audience: source.audience.clone(),
-            keys,
-        });
-    }
-    Ok((tenants, wait.clamp(POLL_AT_LEAST, POLL_AT_MOST)))
-}
-
-/// The tenant's JWKS (its `jwks_uri` from discovery), each key written as `<kid>.pem`.
-async fn fetch_keys(
-    source: &TenantSource,
-    keys_dir: &Path,
-) -> anyhow::Result<(Vec<TenantKey>, Duration)> {
-    let http = http_client();
-    let discovery = format!("{}/.well-known/openid-configuration", source.issuer);
-    let metadata: serde_json::Value = http
-        .get(&discovery)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await
-        .with_context(|| format!("discovery {discovery}"))?;
-    let jwks_uri = metadata["jwks_uri"]
-        .as_str()
-        .with_context(|| format!("{discovery} has no jwks_uri"))?;
-    let response = http.get(jwks_uri).send().await?.error_for_status()?;
-    let max_age = response
-        .headers()
-        .get(http::header::CACHE_CONTROL)
-        .and_then(|v| v.to_str().ok())
-        .and_then(max_age)
-        .unwrap_or(POLL_AT_LEAST);
-    let jwks: serde_json::Value = response.json().await?;
-    let mut keys = Vec::new();
-    for key in jwks_to_pems(&jwks)? {
-        let path = keys_dir.join(format!("{}.pem", key.kid));
-        if !path.exists() {
-            let partial = path.with_extension("pem.new");
-            std::fs::write(&partial, &key.pem)?;
-            std::fs::rename(&partial, &path)?;
-        }
-        keys.push(TenantKey {
-            kid: key.kid,
-            alg: key.alg,
-            pem_path: path.display().to_string(),
-        });
-    }
-    Ok((keys, max_age))
-}
-
-/// `max-age` of a Cache-Control value (RFC 9111 §5.2.2.1).
-fn max_age(value: &str) -> Option<Duration> {
-    value
-        .split(',')
-        .filter_map(|d| d.trim().strip_prefix("max-age="))
-        .find_map(|s| s.trim_matches('"').parse().ok())
-        .map(Duration::from_secs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn max_age_is_read_among_other_directives() {
-        assert_eq!(
-            max_age("public, max-age=300, must-revalidate"),
-            Some(Duration::from_secs(300))
-        );
-        assert_eq!(max_age("no-store"), None);
     }
 }

@@ -3,7 +3,9 @@
 //! no token is 401 with `WWW-Authenticate`, a token of tenant A on tenant B's route is 403, a
 //! token without the route's scope is 403 `insufficient_scope`, a valid token is served by the
 //! instance of its `region` claim with the verified identity (and never with one a caller
-//! sent), and through a key rotation no request fails verification.
+//! sent), and through a key rotation no request fails verification. A second gateway that
+//! never follows max-age loads the new key on its first token (503 `Retry-After`, then
+//! served), and made-up kids cost at most one JWKS refetch per window.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -13,7 +15,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use meridian_e2e::eventually;
 use meridian_e2e::example_api::ExampleApi;
-use meridian_e2e::gateway::{ApiGateway, GatewayPlan, TenantSource};
+use meridian_e2e::gateway::{ApiGateway, GatewayPlan, REFETCH_AT_MOST_EVERY, TenantSource};
 use meridian_e2e::local::{LocalMeridian, LocalOptions, Steps, wait_tenant_ready};
 use meridian_e2e::meridian::{free_loopback_urls, init_test_logging, put_secret};
 use meridian_e2e::tokens::{RegionIssuer, http_client};
@@ -65,6 +67,16 @@ async fn the_gateway_verifies_meridian_tokens_refuses_others_and_routes_by_regio
         plan(&meridian, &instances),
     )
     .await?;
+    let lagging = {
+        let bind = free_loopback_urls(1)?.remove(0);
+        let dir = meridian.clusters().dir().join("gateway-lagging");
+        std::fs::create_dir_all(&dir)?;
+        let plan = GatewayPlan {
+            follow_max_age: false,
+            ..plan(&meridian, &instances)
+        };
+        ApiGateway::start(&dir, bind.trim_start_matches("http://"), plan).await?
+    };
     let api = |path: &str| format!("{}{path}", gateway.url());
     let secret = backend_secret(&meridian).await?;
     let read = acme
@@ -146,13 +158,37 @@ async fn the_gateway_verifies_meridian_tokens_refuses_others_and_routes_by_regio
     );
     assert_eq!(body["region"], "us-east");
 
-    rotation_without_failures(&meridian, &gateway, &secret).await
+    made_up_kids_cost_one_refetch(&lagging, &read).await?;
+    rotation_without_failures(&meridian, &gateway, &lagging, &secret).await
+}
+
+/// Twenty tokens under kids no one published: each 401, and one JWKS refetch for them all.
+async fn made_up_kids_cost_one_refetch(lagging: &ApiGateway, token: &str) -> anyhow::Result<()> {
+    let fetches = lagging.fetches();
+    let http = http_client();
+    for i in 0..20 {
+        let response = http
+            .get(format!("{}/api/acme/orders", lagging.url()))
+            .bearer_auth(with_kid(token, &format!("made-up-{i}")))
+            .send()
+            .await?;
+        assert_eq!(response.status(), 401, "made-up kid {i}");
+        let challenge = response.headers()["www-authenticate"].to_str()?.to_owned();
+        assert!(challenge.contains("invalid_token"), "{challenge}");
+    }
+    let refetched = lagging.fetches() - fetches;
+    eprintln!(
+        "gateway: 20 made-up kids caused {refetched} JWKS refetch(es) (at most one per {REFETCH_AT_MOST_EVERY:?})"
+    );
+    assert!(refetched <= 1, "{refetched} refetches");
+    Ok(())
 }
 
 /// acme rotates its key now; a fresh token every 100 ms through the gateway never fails.
 async fn rotation_without_failures(
     meridian: &LocalMeridian,
     gateway: &ApiGateway,
+    lagging: &ApiGateway,
     secret: &str,
 ) -> anyhow::Result<()> {
     let hub = meridian.hub();
@@ -167,6 +203,7 @@ async fn rotation_without_failures(
         .await?;
     let http = http_client();
     let (mut requests, mut failures, mut kids) = (0, Vec::new(), BTreeSet::new());
+    let mut lagged = 0;
     let mut new_kid_since: Option<Instant> = None;
     let deadline = Instant::now() + Duration::from_secs(120);
     let started = Instant::now();
@@ -181,6 +218,11 @@ async fn rotation_without_failures(
             .send()
             .await;
         requests += 1;
+        match lagging_gateway(lagging, &token).await {
+            Ok(Lagged::Served) => {}
+            Ok(Lagged::AfterRetry) => lagged += 1,
+            Err(e) => failures.push(format!("lagging gateway, kid {kid}: {e}")),
+        }
         match response {
             Ok(r) if r.status() == 200 => {}
             Ok(r) => failures.push(format!(
@@ -201,11 +243,15 @@ async fn rotation_without_failures(
     }
     eprintln!(
         "gateway through a rotation: {requests} requests in {:.1} s, {} failed, kids signed {kids:?}, \
-         HAProxy reloads {}",
+         HAProxy reloads {}; the gateway not following max-age answered 503 + Retry-After \
+         {lagged} time(s), then served (its reloads {}, JWKS fetches {})",
         started.elapsed().as_secs_f64(),
         failures.len(),
-        gateway.reloads()
+        gateway.reloads(),
+        lagging.reloads(),
+        lagging.fetches(),
     );
+    assert!(lagged >= 1, "the lagging gateway met the new kid");
     assert!(
         new_kid_since.is_some(),
         "the new key never signed:\n{}",
@@ -213,6 +259,28 @@ async fn rotation_without_failures(
     );
     assert!(failures.is_empty(), "{failures:#?}\n{}", gateway.log_tail());
     Ok(())
+}
+
+enum Lagged {
+    Served,
+    AfterRetry,
+}
+
+/// The token through the gateway that does not follow max-age: served at once, or, for a
+/// kid it had not loaded, 503 with `Retry-After` and served on the retry.
+async fn lagging_gateway(lagging: &ApiGateway, token: &str) -> anyhow::Result<Lagged> {
+    let http = http_client();
+    let url = format!("{}/api/acme/orders", lagging.url());
+    let first = http.get(&url).bearer_auth(token).send().await?;
+    if first.status() == 200 {
+        return Ok(Lagged::Served);
+    }
+    anyhow::ensure!(first.status() == 503, "HTTP {}", first.status());
+    let after: u64 = first.headers()["retry-after"].to_str()?.parse()?;
+    tokio::time::sleep(Duration::from_secs(after)).await;
+    let retry = http.get(&url).bearer_auth(token).send().await?;
+    anyhow::ensure!(retry.status() == 200, "retry: HTTP {}", retry.status());
+    Ok(Lagged::AfterRetry)
 }
 
 /// acme's and globex's routes, and the two regional instances.
@@ -248,7 +316,17 @@ fn plan(meridian: &LocalMeridian, instances: &[ExampleApi]) -> GatewayPlan {
                 url: i.url.clone(),
             })
             .collect(),
+        follow_max_age: true,
     }
+}
+
+/// The token with its header's `kid` replaced, signature kept.
+fn with_kid(token: &str, kid: &str) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = serde_json::json!({"alg": "ES256", "typ": "at+jwt", "kid": kid});
+    let rest = token.split_once('.').expect("a JWS").1;
+    format!("{}.{rest}", URL_SAFE_NO_PAD.encode(header.to_string()))
 }
 
 /// The token with its payload's `sub` changed and the signature kept.
