@@ -2,8 +2,9 @@
 # The local multi-region demo: a hub and the regions eu-west and us-east on real control
 # planes, the operator, examples/ applied, each region on a PostgreSQL database of its own
 # with two auth-server replicas started from exactly the ConfigMaps and Secrets the operator
-# wrote there, and a token from eu-west verified against us-east's JWKS. Runs until Ctrl-C,
-# then removes everything it started.
+# wrote there, the issuer's front door (HAProxy) on the issuer URL, a token obtained there and
+# verified against us-east's JWKS, and the example API behind the gateway (HAProxy
+# jwt_verify) accepting it. Runs until Ctrl-C, then removes everything it started.
 #
 # Builds what it needs (kube-apiserver and etcd from the Go module proxy, the auth-server and
 # the demo with cargo) and installs Debian's postgresql and haproxy if missing, caching outside the

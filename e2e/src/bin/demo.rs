@@ -6,7 +6,9 @@
 use std::time::Instant;
 
 use anyhow::Context;
+use meridian_e2e::example_api::ExampleApi;
 use meridian_e2e::frontdoor::served_by;
+use meridian_e2e::gateway::{ApiGateway, GatewayPlan, TenantSource};
 use meridian_e2e::kubelet::SHARED_GROUP;
 use meridian_e2e::local::{LocalMeridian, LocalOptions, Steps};
 
@@ -15,6 +17,14 @@ const CLIENT: &str = "backend";
 const CLIENT_SECRET: (&str, &str) = ("acme-backend-client", "clientSecret");
 const AUDIENCE: &str = "https://api.acme.example";
 const SCOPES: &[&str] = &["orders:read", "orders:write"];
+/// Where the API gateway listens, beside the issuer's 18440 and the regions' 18441/18442.
+const GATEWAY: &str = "127.0.0.1:18450";
+
+/// The example API: an instance per region behind the gateway, served until the demo stops.
+struct DemoApi {
+    gateway: ApiGateway,
+    _instances: Vec<ExampleApi>,
+}
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -36,12 +46,16 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    if let Err(error) = show(&meridian, &steps, started).await {
-        eprintln!("\ndemo failed: {error:#}");
-        meridian.stop().await;
-        return std::process::ExitCode::FAILURE;
-    }
+    let api = match show(&meridian, &steps, started).await {
+        Ok(api) => api,
+        Err(error) => {
+            eprintln!("\ndemo failed: {error:#}");
+            meridian.stop().await;
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     wait_for_stop().await;
+    drop(api);
     println!("\nstopping: auth-servers, operator, control planes ...");
     let stopping = Instant::now();
     meridian.stop().await;
@@ -52,7 +66,11 @@ async fn main() -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
-async fn show(meridian: &LocalMeridian, steps: &Steps, started: Instant) -> anyhow::Result<()> {
+async fn show(
+    meridian: &LocalMeridian,
+    steps: &Steps,
+    started: Instant,
+) -> anyhow::Result<DemoApi> {
     let eu = meridian.region_issuer("eu-west");
     let us = meridian.region_issuer("us-east");
     let issuer = meridian.through_front_door();
@@ -71,6 +89,26 @@ async fn show(meridian: &LocalMeridian, steps: &Steps, started: Instant) -> anyh
     let verified = steps
         .run("token verified against us-east's JWKS", async {
             Ok(us.verify(&token, AUDIENCE).await?)
+        })
+        .await?;
+    let api = steps
+        .run(
+            &format!(
+                "API gateway (HAProxy jwt_verify) on http://{GATEWAY}, an instance per region"
+            ),
+            start_api(meridian),
+        )
+        .await?;
+    let orders = format!("{}/api/acme/orders", api.gateway.url());
+    let served: serde_json::Value = steps
+        .run("the token accepted by the gateway", async {
+            let response = meridian_e2e::tokens::http_client()
+                .get(&orders)
+                .bearer_auth(&token)
+                .send()
+                .await?;
+            anyhow::ensure!(response.status() == 200, "HTTP {}", response.status());
+            Ok(response.json().await?)
         })
         .await?;
     println!(
@@ -121,6 +159,12 @@ async fn show(meridian: &LocalMeridian, steps: &Steps, started: Instant) -> anyh
     println!("  aud       {}", claims.aud);
     println!("  client_id {}", claims.client_id);
     println!("  expires   in {} s", claims.exp.saturating_sub(claims.iat));
+    println!("\nAPI behind the gateway: {orders} (GET needs orders:read, POST orders:write)");
+    println!(
+        "  the token above was served by the {} instance (its region claim), as tenant {}",
+        served["instance"].as_str().unwrap_or("?"),
+        served["tenant"].as_str().unwrap_or("?")
+    );
     println!("\nTry it:");
     println!("  curl -s {}", issuer.discovery_url());
     println!(
@@ -141,8 +185,52 @@ async fn show(meridian: &LocalMeridian, steps: &Steps, started: Instant) -> anyh
             );
         }
     }
+    println!("  token={token}    # the token above, valid for 15 minutes");
+    println!("  curl -si -H \"Authorization: Bearer $token\" {orders}    # 200, eu-west");
+    println!(
+        "  curl -si -X POST -H \"Authorization: Bearer $token\" {orders}    # 200: it has orders:write (an orders:read token gets 403)"
+    );
+    println!("  curl -si {orders}    # 401, WWW-Authenticate: Bearer");
     println!("\nPress Ctrl-C to stop: every process and file of the demo is removed.");
-    Ok(())
+    Ok(api)
+}
+
+/// acme's order API: one instance per region, the gateway in front keeping acme's keys from
+/// the issuer URL.
+async fn start_api(meridian: &LocalMeridian) -> anyhow::Result<DemoApi> {
+    let instances = vec![
+        ExampleApi::start("eu-west").await?,
+        ExampleApi::start("us-east").await?,
+    ];
+    let route = |method: &str, scope: &str| meridian_routing::ApiRoute {
+        tenant: "acme".into(),
+        method: Some(method.into()),
+        path_prefix: "/api/acme/".into(),
+        scope: scope.into(),
+    };
+    let plan = GatewayPlan {
+        tenants: vec![TenantSource {
+            name: "acme".into(),
+            issuer: meridian.issuer().to_owned(),
+            audience: AUDIENCE.into(),
+        }],
+        routes: vec![route("GET", "orders:read"), route("POST", "orders:write")],
+        instances: instances
+            .iter()
+            .map(|i| meridian_routing::ApiInstance {
+                region: i.region.clone(),
+                url: i.url.clone(),
+            })
+            .collect(),
+        follow_max_age: true,
+    };
+    let dir = meridian.clusters().dir().join("gateway");
+    std::fs::create_dir_all(&dir)?;
+    let gateway = ApiGateway::start(&dir, GATEWAY, plan).await?;
+    Ok(DemoApi {
+        gateway,
+        _instances: instances,
+    })
 }
 
 /// One line on how the regions run, counted from what runs rather than from what was asked.
