@@ -139,6 +139,43 @@ fn an_older_generation_is_not_synced() {
 }
 
 #[test]
+fn each_region_not_synced_says_why_in_one_word_taken_from_the_typed_problem() {
+    use crate::edge::region::RegionError;
+    use crate::render::RenderError;
+    use meridian_contract::Problem;
+
+    let invalid = RenderError::Invalid {
+        field: "spec.claims[\"typ\"]".into(),
+        problem: Problem::ReservedClaim,
+    };
+    let on_last_good = RegionFact::Reported(TenantInRegion {
+        problem: Some(invalid.into()),
+        serving: true,
+        revision: Some(written(1)),
+        ..TenantInRegion::default()
+    });
+    let failing = RegionFact::Failing {
+        error: RegionError::Unreachable("connection refused".into()),
+        written: Some(written(1)),
+    };
+    let mixed = status(vec![("eu", on_last_good), ("us", failing)]);
+    let reasons: Vec<_> = mixed.regions.iter().map(|r| r.reason.as_deref()).collect();
+    assert_eq!(reasons, [Some("ReservedClaim"), Some("Unreachable")]);
+    let eu = mixed.regions[0].message.as_deref().unwrap();
+    assert!(
+        eu.starts_with("serving the last good configuration: spec.claims[\"typ\"]"),
+        "{eu}"
+    );
+    assert_eq!(condition(&mixed, "Degraded").reason, "TenantInputsInvalid");
+
+    let synced = status(vec![("eu", served(2)), ("us", served(2))]);
+    assert_eq!(
+        synced.regions[0].reason, None,
+        "a synced region has no reason"
+    );
+}
+
+#[test]
 fn residency_exclusion_names_the_region_and_degrades() {
     let status = status(vec![
         ("eu", served(2)),
