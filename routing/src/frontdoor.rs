@@ -128,6 +128,9 @@ impl FrontDoor {
         };
         let _ = writeln!(out, "frontend issuer");
         let _ = writeln!(out, "    bind {}{tls}", word("bind address", &self.bind)?);
+        // The client's address for the regions' login throttling, which trusts it only from
+        // the proxies an AuthRegion lists in authServer.trustedProxies.
+        let _ = writeln!(out, "    option forwardfor");
         let _ = writeln!(
             out,
             "    http-response set-header {SERVED_BY_HEADER} %[srv_name]"
@@ -229,7 +232,7 @@ impl FrontDoor {
                 "    server {} {}{}{backup}",
                 word("region name", &region.name)?,
                 upstream.address,
-                upstream.tls_options()
+                upstream.server_options()
             );
         }
         out.push('\n');

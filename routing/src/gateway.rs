@@ -268,7 +268,7 @@ impl Gateway {
                 "    server {} {}{}\n",
                 instance.region,
                 upstream.address,
-                upstream.tls_options()
+                upstream.server_options()
             );
         }
         if let Some(url) = &self.key_refresh {
@@ -278,7 +278,7 @@ impl Gateway {
                 out,
                 "    server glue {}{}\n",
                 upstream.address,
-                upstream.tls_options()
+                upstream.server_options()
             );
         }
         let _ = writeln!(out, "backend no_instance");

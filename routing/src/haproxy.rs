@@ -61,6 +61,8 @@ pub(crate) struct Upstream {
     /// The host name as clients write it (SNI and the check's `Host`).
     pub host: String,
     pub tls: bool,
+    /// A name to resolve, not an IP literal.
+    pub named: bool,
 }
 
 impl Upstream {
@@ -76,6 +78,7 @@ impl Upstream {
             "http" => false,
             _ => return Err(bad("the scheme is neither http nor https")),
         };
+        let named = matches!(url.host(), Some(url::Host::Domain(_)));
         let host = url.host_str().ok_or_else(|| bad("no host"))?.to_owned();
         let port = url.port_or_known_default().ok_or_else(|| bad("no port"))?;
         word(what, &host)?;
@@ -83,28 +86,44 @@ impl Upstream {
             address: format!("{host}:{port}"),
             host,
             tls,
+            named,
         })
     }
 
-    /// TLS options for a `server` line: verified against the system's CAs, SNI set to the
-    /// upstream's name (a region behind its own load balancer serves several names).
-    pub fn tls_options(&self) -> String {
+    /// Options for a `server` line. TLS is verified against the system's CAs with SNI set to
+    /// the upstream's name (a region behind its own load balancer serves several names). A
+    /// name is resolved at run time by [`RESOLVERS`], so a region's load balancer may change
+    /// addresses, and HAProxy starts even while a name does not resolve (that server is down
+    /// until it does).
+    pub fn server_options(&self) -> String {
+        let mut options = String::new();
         if self.tls {
-            format!(
+            options.push_str(&format!(
                 " ssl verify required ca-file @system-ca sni str({})",
                 self.host
-            )
-        } else {
-            String::new()
+            ));
         }
+        if self.named {
+            options.push_str(" resolvers system init-addr last,libc,none");
+        }
+        options
     }
 }
+
+/// The `resolvers` section [`Upstream::server_options`] refers to: the host's own DNS servers.
+pub(crate) const RESOLVERS: &str =
+    "resolvers system\n    parse-resolv-conf\n    hold valid 10s\n\n";
 
 /// `global` and `defaults`: HTTP mode, short connect and check timeouts so a dead upstream
 /// is noticed in a second, and retries only where the request was never sent (`conn-failure`
 /// is HAProxy's default and the only safe one for a token endpoint: a replayed code
 /// redemption would revoke what the first one issued).
 pub(crate) fn preamble(out: &mut String, name: &str) {
+    preamble_sections(out, name);
+    out.push_str(RESOLVERS);
+}
+
+fn preamble_sections(out: &mut String, name: &str) {
     let _ = write!(
         out,
         "# Rendered by meridian-routing ({name}); edit the inputs, not this file.\n\
@@ -142,14 +161,20 @@ mod tests {
 
     #[test]
     fn upstreams_carry_the_known_default_port_and_tls() {
+        let named = Upstream::parse("region", "http://eu-west.internal:8080").unwrap();
+        assert!(
+            named
+                .server_options()
+                .contains("resolvers system init-addr last,libc,none")
+        );
         let plain = Upstream::parse("region", "http://127.0.0.1:18441").unwrap();
         assert_eq!(plain.address, "127.0.0.1:18441");
-        assert_eq!(plain.tls_options(), "");
+        assert_eq!(plain.server_options(), "");
         let tls = Upstream::parse("region", "https://eu-west.auth.example.com").unwrap();
         assert_eq!(tls.address, "eu-west.auth.example.com:443");
-        assert!(tls.tls_options().contains("verify required"));
+        assert!(tls.server_options().contains("verify required"));
         assert!(
-            tls.tls_options()
+            tls.server_options()
                 .contains("sni str(eu-west.auth.example.com)")
         );
         assert!(Upstream::parse("region", "ftp://x").is_err());

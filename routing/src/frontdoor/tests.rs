@@ -130,6 +130,10 @@ fn tenants_are_selected_by_issuer_host_and_path_including_rfc8414_well_known_uri
     ));
     assert!(config.contains("acl path_acme path_beg /t/acme/"));
     assert!(config.contains("use_backend tenant_acme if host_acme path_acme"));
+    assert!(
+        config.contains("option forwardfor"),
+        "the client's address for throttling"
+    );
     assert!(config.contains("acl host_initech req.hdr(host),field(1,:) -i login.initech.example"));
     assert!(config.contains("acl path_initech path_beg /\n"));
     assert!(config.contains("hdr Host login.initech.example"));
