@@ -11,21 +11,17 @@ use std::process::Command;
 
 use meridian_e2e::meridian::repo_root;
 use meridian_e2e::tokens::http_client;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
-use openidconnect::{
-    AuthorizationCode, ClientId, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
-};
+use openidconnect::{AuthorizationCode, OAuth2TokenResponse, TokenResponse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::common::{AUDIENCE, install_node_clients, start};
+use crate::common::{
+    AUDIENCE, CodeFlow, WEB_CLIENT, WEB_REDIRECT_URI, code_flow, install_node_clients, start,
+};
 
-/// examples/' public client and its loopback redirect URI.
-const CLIENT: &str = "web";
+/// Where examples/' public client's redirect URI points.
 const CALLBACK: &str = "127.0.0.1:18080";
-const REDIRECT_URI: &str = "http://127.0.0.1:18080/callback";
 const USER: (&str, &str) = ("alice", "demo-password");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,22 +29,13 @@ async fn alice_signs_in_at_the_issuer_url_with_the_code_flow_in_chromium() -> an
     tokio::task::spawn_blocking(install_node_clients).await??;
     let callbacks = serve_callback().await?;
     let meridian = start().await?;
-    let issuer = IssuerUrl::new(meridian.issuer().to_owned())?;
-    let metadata = CoreProviderMetadata::discover_async(issuer, &http_client())
-        .await
-        .map_err(|e| anyhow::anyhow!("discovery at the issuer URL: {e:?}"))?;
-    let client = CoreClient::from_provider_metadata(metadata, ClientId::new(CLIENT.into()), None)
-        .set_redirect_uri(RedirectUrl::new(REDIRECT_URI.into())?);
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (authorize_url, state, nonce) = client
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .add_scope(Scope::new("orders:read".into()))
-        .set_pkce_challenge(challenge)
-        .url();
+    let CodeFlow {
+        client,
+        authorize_url,
+        state,
+        nonce,
+        verifier,
+    } = code_flow(meridian.issuer(), "orders:read").await?;
     assert!(
         authorize_url.as_str().starts_with(meridian.issuer()),
         "the login page is at the issuer URL: {authorize_url}"
@@ -94,7 +81,7 @@ async fn alice_signs_in_at_the_issuer_url_with_the_code_flow_in_chromium() -> an
         .await?;
     assert_eq!(verified.claims.tenant_id, "acme");
     assert_eq!(verified.claims.region, "eu-west", "alice's home region");
-    assert_eq!(verified.claims.client_id, CLIENT);
+    assert_eq!(verified.claims.client_id, WEB_CLIENT);
     assert!(verified.claims.scope.split(' ').any(|s| s == "orders:read"));
     Ok(())
 }
@@ -110,7 +97,7 @@ fn drive_browser(authorize_url: &str, screenshot: &std::path::Path) -> anyhow::R
     let output = Command::new("node")
         .arg(repo_root().join("e2e/browser/code-flow.mjs"))
         .env("AUTHORIZE_URL", authorize_url)
-        .env("REDIRECT_PREFIX", REDIRECT_URI)
+        .env("REDIRECT_PREFIX", WEB_REDIRECT_URI)
         .env("LOGIN_USERNAME", USER.0)
         .env("LOGIN_PASSWORD", USER.1)
         .env("SCREENSHOT", screenshot)

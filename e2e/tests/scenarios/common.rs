@@ -9,7 +9,7 @@ use kube::{Api, Client};
 use meridian_e2e::eventually;
 use meridian_e2e::local::{LocalMeridian, LocalOptions, REGIONS, Steps, TENANT};
 use meridian_e2e::meridian::{OPERATOR_NAMESPACE, init_test_logging, repo_root};
-use meridian_e2e::tokens::VerifiedToken;
+use meridian_e2e::tokens::{VerifiedToken, http_client};
 use meridian_operator::api::{AuthRegion, Tenant};
 
 /// examples/'s confidential client, its audience and scopes.
@@ -24,6 +24,61 @@ pub fn install_node_clients() -> anyhow::Result<()> {
     let status = std::process::Command::new("bash").arg(&script).status()?;
     anyhow::ensure!(status.success(), "{} failed: {status}", script.display());
     Ok(())
+}
+
+/// examples/' public client and its loopback redirect URI.
+pub const WEB_CLIENT: &str = "web";
+pub const WEB_REDIRECT_URI: &str = "http://127.0.0.1:18080/callback";
+
+/// The public client as the `openidconnect` crate builds it from discovery.
+pub type WebClient = openidconnect::core::CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+/// A code flow the `web` client starts, configured with only the issuer URL: where to send
+/// the browser, and what checks its answer.
+pub struct CodeFlow {
+    pub client: WebClient,
+    pub authorize_url: oauth2::url::Url,
+    pub state: openidconnect::CsrfToken,
+    pub nonce: openidconnect::Nonce,
+    pub verifier: openidconnect::PkceCodeVerifier,
+}
+
+/// Discovers the provider at `issuer` (through the front door) and builds an authorization
+/// request with PKCE S256, `openid` and `scope`.
+pub async fn code_flow(issuer: &str, scope: &str) -> anyhow::Result<CodeFlow> {
+    use openidconnect::core::{CoreAuthenticationFlow, CoreProviderMetadata};
+    use openidconnect::{ClientId, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, RedirectUrl};
+    let issuer = IssuerUrl::new(issuer.to_owned())?;
+    let metadata = CoreProviderMetadata::discover_async(issuer, &http_client())
+        .await
+        .map_err(|e| anyhow::anyhow!("discovery at the issuer URL: {e:?}"))?;
+    let client =
+        WebClient::from_provider_metadata(metadata, ClientId::new(WEB_CLIENT.into()), None)
+            .set_redirect_uri(RedirectUrl::new(WEB_REDIRECT_URI.into())?);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (authorize_url, state, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(openidconnect::Scope::new(scope.into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    Ok(CodeFlow {
+        client,
+        authorize_url,
+        state,
+        nonce,
+        verifier,
+    })
 }
 
 pub async fn start() -> anyhow::Result<LocalMeridian> {

@@ -4,22 +4,31 @@
 //! URL is browser_code_flow's, in Chromium) — and
 //! when the tenant's home region dies, a steady stream of token requests at the issuer URL is
 //! served by the other region within seconds, then by the home region again once it is back.
+//! New sign-ins work at the other region meanwhile; a refresh token is region-bound: refused
+//! (`invalid_grant`) while its region is down, good again once it is back (each region on
+//! its own PostgreSQL database, which outlives the region's auth-servers).
 
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use anyhow::Context;
 use meridian_e2e::eventually;
 use meridian_e2e::frontdoor::{SERVED_BY_HEADER, served_by};
-use meridian_e2e::meridian::repo_root;
+use meridian_e2e::local::{LocalMeridian, LocalOptions, LocalStore, Steps};
+use meridian_e2e::meridian::{init_test_logging, repo_root};
 use meridian_e2e::tokens::http_client;
 use openidconnect::core::{CoreClient, CoreProviderMetadata};
-use openidconnect::{ClientId, ClientSecret, IssuerUrl, OAuth2TokenResponse, Scope};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, IssuerUrl, OAuth2TokenResponse, Scope,
+};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::common::{AUDIENCE, BACKEND, WAIT, backend_secret, install_node_clients, start};
+use crate::common::{
+    AUDIENCE, BACKEND, CodeFlow, WAIT, backend_secret, code_flow, install_node_clients, start,
+};
 
 /// One token request every this often: the steady loop of a machine client.
 const PACE: Duration = Duration::from_millis(20);
@@ -29,11 +38,17 @@ const FAILOVER_WITHIN: Duration = Duration::from_secs(10);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_home_region_dies_and_the_issuer_keeps_answering_from_the_other_then_takes_it_back()
 -> anyhow::Result<()> {
-    let mut meridian = start().await?;
+    // Each region on its own PostgreSQL database, as in production: what a region stored
+    // (refresh tokens) outlives its auth-servers.
+    init_test_logging();
+    let options = LocalOptions::test().with_store(LocalStore::Postgres);
+    let mut meridian = LocalMeridian::start(options, &Steps::stderr()).await?;
     let secret = backend_secret(&meridian).await?;
     let issuer = meridian.through_front_door();
     let (status, region) = served_by(&issuer.discovery_url()).await?;
     assert_eq!((status, region.as_deref()), (200, Some("eu-west")));
+
+    let refresh_token = sign_in(meridian.issuer()).await?;
 
     let load = SteadyLoad::start(issuer.token_url(), BACKEND, &secret);
     eventually("the loop's first token", WAIT, async || {
@@ -109,6 +124,11 @@ async fn the_home_region_dies_and_the_issuer_keeps_answering_from_the_other_then
         back.len()
     );
     assert_eq!(failed_on_return, 0, "a region coming back drops nothing");
+    let (status, body) = refresh(&issuer.token_url(), &refresh_token).await?;
+    assert_eq!(
+        status, 200,
+        "eu-west's refresh token works at eu-west again: {body}"
+    );
     let all = load.stop().await;
     let token = issuer
         .client_credentials(BACKEND, &secret, &["orders:read"])
@@ -181,6 +201,80 @@ async fn clients_given_only_the_issuer_url_discover_and_get_tokens_through_the_f
     assert_eq!(seen["clientCredentials"]["claims"]["tenant_id"], "acme");
     assert_eq!(seen["clientCredentials"]["claims"]["iss"], issuer.as_str());
     Ok(())
+}
+
+/// alice signs in with the code flow at the issuer URL through the login form (as a browser
+/// without JavaScript would); returns her refresh token.
+async fn sign_in(issuer: &str) -> anyhow::Result<String> {
+    let CodeFlow {
+        client,
+        authorize_url: authorize,
+        verifier,
+        ..
+    } = code_flow(issuer, "offline_access").await?;
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let html = browser
+        .get(authorize.clone())
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let field = |name: &str| -> anyhow::Result<String> {
+        let marker = format!(r#"name="{name}" value=""#);
+        let start = html.find(&marker).context("a login form")? + marker.len();
+        Ok(html[start..]
+            .split('"')
+            .next()
+            .unwrap_or_default()
+            .to_owned())
+    };
+    let form = [
+        ("login_id", field("login_id")?),
+        ("csrf", field("csrf")?),
+        ("username", "alice".to_owned()),
+        ("password", "demo-password".to_owned()),
+    ];
+    let login = browser
+        .post(authorize.join("login")?)
+        .form(&form)
+        .send()
+        .await?;
+    let location = login.headers().get("location").context("login redirects")?;
+    let callback = oauth2::url::Url::parse(location.to_str()?)?;
+    let code = callback
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .context("a code")?;
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))?
+        .set_pkce_verifier(verifier)
+        .request_async(&http_client())
+        .await
+        .map_err(|e| anyhow::anyhow!("redeeming the code: {e:?}"))?;
+    Ok(tokens
+        .refresh_token()
+        .context("a refresh token for offline_access")?
+        .secret()
+        .clone())
+}
+
+/// A refresh_token grant by the public client: the status and the JSON answer.
+async fn refresh(token_url: &str, refresh_token: &str) -> anyhow::Result<(u16, serde_json::Value)> {
+    let response = http_client()
+        .post(token_url)
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "web"),
+            ("refresh_token", refresh_token),
+        ])
+        .send()
+        .await?;
+    Ok((response.status().as_u16(), response.json().await?))
 }
 
 /// One request of the loop: when it was sent, what came back, how long it took.
