@@ -19,8 +19,6 @@ use super::projection::Sources;
 use super::workload::{PodFactory, Workload};
 use super::{KubeletError, KubeletOptions, PodFailure, SHARED_GROUP};
 
-/// The operator's label on everything it writes.
-
 /// The pods of one region, and what the loop last saw there.
 pub(super) struct Pods {
     pub region: String,
