@@ -302,8 +302,12 @@ async fn refresh_reused(
     OAuthError::InvalidGrant("refresh token already used")
 }
 
+/// Also the answer to a refresh token of another region (the front door failed over): grants
+/// live in one region's store, so the description says so and the client signs in again.
+const UNKNOWN_REFRESH: &str = "unknown, expired or revoked refresh token (refresh tokens are valid only in the region that issued them)";
+
 fn unknown_refresh() -> OAuthError {
-    OAuthError::InvalidGrant("unknown, expired or revoked refresh token")
+    OAuthError::InvalidGrant(UNKNOWN_REFRESH)
 }
 
 /// A refresh token just saved, with its family and the family's end.

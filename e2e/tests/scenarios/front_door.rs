@@ -99,6 +99,22 @@ async fn the_home_region_dies_and_the_issuer_keeps_answering_from_the_other_then
         during.len()
     );
 
+    // Meanwhile at us-east: alice's eu-west refresh token is region-bound and refused, saying
+    // so; she signs in again there.
+    let (status, body) = refresh(&issuer.token_url(), &refresh_token).await?;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    let description = body["error_description"].as_str().unwrap_or_default();
+    assert!(
+        description.contains("valid only in the region that issued them"),
+        "{description}"
+    );
+    let at_us_east = sign_in(meridian.issuer()).await?;
+    assert_ne!(at_us_east, refresh_token, "a new sign-in, at us-east");
+
     // Back: once eu-west serves again, the home region takes the traffic back.
     let restarted = Instant::now();
     meridian.start_kubelet("eu-west").await?;
