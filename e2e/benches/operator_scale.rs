@@ -214,12 +214,21 @@ async fn main() -> anyhow::Result<()> {
     watch.abort();
     // This benchmark's own requests: the watch's list and the watch itself.
     let served = served - 2.0;
-    let mut writes = 0;
+    // Writes by verb and resource, so a regression shows where it writes more.
+    let mut writes = std::collections::BTreeMap::<(String, String), usize>::new();
+    let ours = WriteFilter::any().user(ADMIN_USER);
     for (cluster, mark) in clusters.iter().zip(marks) {
-        writes += cluster
-            .audit()
-            .count_writes(mark, &WriteFilter::any().user(ADMIN_USER))?;
+        for write in cluster.audit().writes_since(mark)? {
+            if ours.matches(&write) {
+                *writes.entry((write.verb, write.resource)).or_default() += 1;
+            }
+        }
     }
+    let by_kind: Vec<String> = writes
+        .iter()
+        .map(|((verb, resource), count)| format!("{count} {verb} {resource}"))
+        .collect();
+    let writes: usize = writes.values().sum();
     let mut servers = Vec::new();
     for kubelet in &kubelets {
         for pod in kubelet.pods(SHARED_GROUP)? {
@@ -237,7 +246,7 @@ async fn main() -> anyhow::Result<()> {
     println!("operator cold start, {tenant_count} tenants x {region_count} regions:");
     println!("  all Tenants Ready in  {:.1} s", wall.as_secs_f64());
     println!("  API requests served   {served:.0} (all verbs, hub + {region_count} regions)");
-    println!("  of which writes       {writes}");
+    println!("  of which writes       {writes}: {}", by_kind.join(", "));
     println!("  operator peak RSS     {peak:.1} MiB");
     println!("  auth-server peak RSS  {}", servers.join(", "));
     Ok(())
