@@ -25,27 +25,45 @@ pub async fn front_door_from_hub(
     bind: &str,
     order: &[&str],
 ) -> anyhow::Result<FrontDoor> {
-    let mut regions = Api::<AuthRegion>::all(hub.clone())
+    let regions = Api::<AuthRegion>::all(hub.clone())
         .list(&ListParams::default())
         .await
         .context("listing AuthRegions")?
         .items;
-    let rank = |name: &str| order.iter().position(|r| *r == name).unwrap_or(order.len());
-    regions.sort_by_key(|r| {
-        let name = r.metadata.name.clone().unwrap_or_default();
-        (rank(&name), name)
-    });
     let tenants = Api::<Tenant>::all(hub.clone())
         .list(&ListParams::default())
         .await
         .context("listing Tenants")?
         .items;
+    let (door, unrouted) = front_door(regions, &tenants, bind, order);
+    for tenant in unrouted {
+        tracing::warn!(%tenant, "not routed by the front door: placed in no region");
+    }
+    Ok(door)
+}
+
+/// The front door for `regions` and `tenants`, and the tenants left out because no region may
+/// serve them (residency excludes every region they list, or none exists yet): one such tenant
+/// must not keep the front door from being rendered for all the others.
+pub fn front_door(
+    mut regions: Vec<AuthRegion>,
+    tenants: &[Tenant],
+    bind: &str,
+    order: &[&str],
+) -> (FrontDoor, Vec<String>) {
+    let rank = |name: &str| order.iter().position(|r| *r == name).unwrap_or(order.len());
+    regions.sort_by_key(|r| {
+        let name = r.metadata.name.clone().unwrap_or_default();
+        (rank(&name), name)
+    });
     let mut routed = Vec::new();
-    for tenant in &tenants {
+    let mut unrouted = Vec::new();
+    for tenant in tenants {
         let Some(issuer) = tenant.status.as_ref().and_then(|s| s.issuer.clone()) else {
             continue;
         };
-        let placed = regions
+        let name = tenant.metadata.name.clone().unwrap_or_default();
+        let placed: Vec<String> = regions
             .iter()
             .filter(|r| {
                 let name = r.metadata.name.as_deref().unwrap_or_default();
@@ -53,14 +71,18 @@ pub async fn front_door_from_hub(
             })
             .filter_map(|r| r.metadata.name.clone())
             .collect();
+        if placed.is_empty() {
+            unrouted.push(name);
+            continue;
+        }
         routed.push(FrontDoorTenant {
-            name: tenant.metadata.name.clone().unwrap_or_default(),
+            name,
             issuer,
             home_region: tenant.spec.home_region.clone(),
             regions: placed,
         });
     }
-    Ok(FrontDoor {
+    let door = FrontDoor {
         bind: bind.to_owned(),
         tls_certificate: None,
         regions: regions
@@ -72,7 +94,8 @@ pub async fn front_door_from_hub(
             .collect(),
         tenants: routed,
         check: HealthCheck::default(),
-    })
+    };
+    (door, unrouted)
 }
 
 /// HAProxy serving the issuer's host.
@@ -129,4 +152,70 @@ pub async fn served_by(url: &str) -> anyhow::Result<(u16, Option<String>)> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     Ok((response.status().as_u16(), region))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn region(name: &str, jurisdiction: &str) -> AuthRegion {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "meridian.dev/v1alpha1", "kind": "AuthRegion",
+            "metadata": {"name": name},
+            "spec": {"publicUrl": format!("http://{name}.example"), "jurisdiction": jurisdiction}
+        }))
+        .unwrap()
+    }
+
+    fn tenant(name: &str, regions: &[&str], residency: Option<&[&str]>) -> Tenant {
+        let mut spec = serde_json::json!({"regions": regions, "homeRegion": regions[0]});
+        if let Some(residency) = residency {
+            spec["dataResidency"] = serde_json::json!(residency);
+        }
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "meridian.dev/v1alpha1", "kind": "Tenant",
+            "metadata": {"name": name}, "spec": spec,
+            "status": {"issuer": format!("http://127.0.0.1:18440/t/{name}")}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn residency_decides_the_regions_and_a_tenant_placed_nowhere_is_left_out_alone() {
+        let regions = vec![
+            region("us-east", "US"),
+            region("eu-west", "EU"),
+            region("eu-north", "EU"),
+        ];
+        let tenants = [
+            tenant("acme", &["eu-west", "us-east", "eu-north"], Some(&["EU"])),
+            tenant("globex", &["us-east", "eu-west"], None),
+            // Listed only in a region its residency excludes: nowhere to route it.
+            tenant("initech", &["us-east"], Some(&["EU"])),
+        ];
+        let (door, unrouted) =
+            front_door(regions, &tenants, "127.0.0.1:0", &["eu-west", "us-east"]);
+        assert_eq!(unrouted, ["initech"]);
+        let order = |name: &str| -> Vec<String> {
+            let tenant = door.tenants.iter().find(|t| t.name == name).unwrap();
+            door.failover_order(tenant)
+                .unwrap()
+                .iter()
+                .map(|r| r.name.clone())
+                .collect()
+        };
+        assert_eq!(
+            order("acme"),
+            ["eu-west", "eu-north"],
+            "never outside the EU"
+        );
+        assert_eq!(
+            order("globex"),
+            ["us-east", "eu-west"],
+            "home first, then the order"
+        );
+        let config = door.render().expect("the others still render");
+        assert!(config.contains("globex"));
+        assert!(!config.contains("initech"));
+    }
 }

@@ -77,6 +77,7 @@ async fn the_home_region_dies_and_the_issuer_keeps_answering_from_the_other_then
         slowest.status,
         slowest.region,
     );
+    let gap = longest_gap(&load.all().await, killed);
     eprintln!(
         "front door, eu-west killed: {} requests in {:?}, {failed} failed, first us-east answer \
          {:.0} ms after the kill, longest gap between successes {:.0} ms, p50/p99 latency \
@@ -84,11 +85,16 @@ async fn the_home_region_dies_and_the_issuer_keeps_answering_from_the_other_then
         during.len(),
         FAILOVER_WITHIN,
         failover.as_secs_f64() * 1e3,
-        longest_gap(&load.all().await, killed).as_secs_f64() * 1e3,
+        gap.as_secs_f64() * 1e3,
         percentile(&during, 0.5),
         percentile(&during, 0.99),
     );
-    assert!(failover < FAILOVER_WITHIN);
+    // A refused connection is retried on the next region at once; the worst case is one
+    // connect timeout (250 ms) plus the health check marking the region down (2 × 500 ms).
+    assert!(
+        gap < Duration::from_secs(2),
+        "no success for {gap:?} around the failover"
+    );
     assert_eq!(
         failed_after_failover, 0,
         "every request after the failover succeeds"
@@ -105,7 +111,7 @@ async fn the_home_region_dies_and_the_issuer_keeps_answering_from_the_other_then
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant")),
-        "{body}"
+        "refused at us-east (a token answer is not printed: it would hold tokens)"
     );
     let description = body["error_description"].as_str().unwrap_or_default();
     assert!(
