@@ -1,8 +1,8 @@
 // panva's openid-client, given only the issuer URL (the front door), as a machine client
 // would be configured: discovery, then client_credentials with the confidential client
-// (the code flow at the issuer URL runs in Chromium: e2e/tests/scenarios/browser_code_flow.rs;
-// openid-client's own code flow is auth-server/tests/node/). Prints one JSON line with what
-// it observed; run by e2e/tests/scenarios/front_door.rs.
+// (openid-client's code flow at the issuer URL, with Chromium signing the user in, is
+// e2e/browser/openid-client-code-flow.mjs). Prints one JSON line with what it observed; run by
+// e2e/tests/scenarios/front_door.rs.
 //
 // Environment: ISSUER, CLIENT_ID, CLIENT_SECRET.
 import * as client from 'openid-client';

@@ -4,7 +4,10 @@
 //! signs alice in, the callback gets `code`, `state` and `iss`; the code, redeemed with the
 //! PKCE verifier, yields an ID token the client verifies (nonce, signature by the JWKS it
 //! discovered) and an access token that a region verifies. A screenshot of the login page is
-//! saved under e2e/artifacts/.
+//! saved under e2e/artifacts/. Then the same flow as a Node app runs it: panva's
+//! `openid-client`, given only the issuer, builds the authorization URL, Chromium signs alice in,
+//! and `openid-client` redeems the callback (state, `iss`, ID token signature and nonce all
+//! checked by it) and reads userinfo.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -83,7 +86,53 @@ async fn alice_signs_in_at_the_issuer_url_with_the_code_flow_in_chromium() -> an
     assert_eq!(verified.claims.region, "eu-west", "alice's home region");
     assert_eq!(verified.claims.client_id, WEB_CLIENT);
     assert!(verified.claims.scope.split(' ').any(|s| s == "orders:read"));
+
+    let issuer = meridian.issuer().to_owned();
+    let seen = tokio::task::spawn_blocking(move || openid_client_code_flow(&issuer)).await??;
+    println!("openid-client: {seen}");
+    let seen: serde_json::Value = serde_json::from_str(&seen)?;
+    assert_eq!(
+        seen["authorizationEndpoint"],
+        format!("{}/authorize", meridian.issuer()),
+        "discovered at the issuer URL"
+    );
+    assert_eq!(seen["callbackIss"], meridian.issuer());
+    assert_eq!(seen["idToken"]["sub"], USER.0);
+    assert_eq!(seen["idToken"]["iss"], meridian.issuer());
+    assert_eq!(seen["userinfo"]["email"], "alice@acme.example");
+    assert_eq!(seen["accessToken"]["tenant_id"], "acme");
+    assert_eq!(seen["accessToken"]["client_id"], WEB_CLIENT);
     Ok(())
+}
+
+/// Runs e2e/browser/openid-client-code-flow.mjs against `issuer`; returns its JSON line.
+fn openid_client_code_flow(issuer: &str) -> anyhow::Result<String> {
+    run_node(
+        "e2e/browser/openid-client-code-flow.mjs",
+        &[
+            ("ISSUER", issuer),
+            ("CLIENT_ID", WEB_CLIENT),
+            ("REDIRECT_URI", WEB_REDIRECT_URI),
+            ("SCOPE", "openid email orders:read"),
+            ("LOGIN_USERNAME", USER.0),
+            ("LOGIN_PASSWORD", USER.1),
+        ],
+    )
+}
+
+/// Runs a Node script of the repository with `env`; returns the JSON line it prints.
+fn run_node(script: &str, env: &[(&str, &str)]) -> anyhow::Result<String> {
+    let output = Command::new("node")
+        .arg(repo_root().join(script))
+        .envs(env.iter().copied())
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "{script} failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 fn artifacts_dir() -> anyhow::Result<PathBuf> {
@@ -94,21 +143,16 @@ fn artifacts_dir() -> anyhow::Result<PathBuf> {
 
 /// Runs e2e/browser/code-flow.mjs; returns its JSON line.
 fn drive_browser(authorize_url: &str, screenshot: &std::path::Path) -> anyhow::Result<String> {
-    let output = Command::new("node")
-        .arg(repo_root().join("e2e/browser/code-flow.mjs"))
-        .env("AUTHORIZE_URL", authorize_url)
-        .env("REDIRECT_PREFIX", WEB_REDIRECT_URI)
-        .env("LOGIN_USERNAME", USER.0)
-        .env("LOGIN_PASSWORD", USER.1)
-        .env("SCREENSHOT", screenshot)
-        .output()?;
-    anyhow::ensure!(
-        output.status.success(),
-        "the browser run failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    run_node(
+        "e2e/browser/code-flow.mjs",
+        &[
+            ("AUTHORIZE_URL", authorize_url),
+            ("REDIRECT_PREFIX", WEB_REDIRECT_URI),
+            ("LOGIN_USERNAME", USER.0),
+            ("LOGIN_PASSWORD", USER.1),
+            ("SCREENSHOT", &screenshot.display().to_string()),
+        ],
+    )
 }
 
 type Callbacks = std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<String>>>;
