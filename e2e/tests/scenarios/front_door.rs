@@ -1,12 +1,16 @@
 //! The issuer's front door (HAProxy, rendered from the hub): clients configured with only the
 //! issuer URL work through it — panva's `openid-client` on Node and the Rust `openidconnect`
 //! crate discover the provider and get client_credentials tokens (the code flow at the issuer
-//! URL is browser_code_flow's, in Chromium) — and
+//! URL is browser_code_flow's, in Chromium, with each of them) — and
 //! when the tenant's home region dies, a steady stream of token requests at the issuer URL is
 //! served by the other region within seconds, then by the home region again once it is back.
-//! New sign-ins work at the other region meanwhile; a refresh token is region-bound: refused
-//! (`invalid_grant`) while its region is down, good again once it is back (each region on
-//! its own PostgreSQL database, which outlives the region's auth-servers).
+//! New sign-ins work at the other region meanwhile; SSO sessions and refresh tokens are
+//! region-bound: the eu-west session is unknown at us-east, the eu-west refresh token is
+//! refused (`invalid_grant`, saying why) there and good again once eu-west is back, and the one
+//! us-east issued meanwhile is refused at eu-west (each region on its own PostgreSQL database,
+//! which outlives the region's auth-servers). A tenant added under load is routed after a
+//! reload that drops no request, and one whose data may live only in the EU is refused (503)
+//! while its EU region is down, never served by us-east.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -14,11 +18,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
+use kube::Api;
+use kube::api::PostParams;
 use meridian_e2e::eventually;
 use meridian_e2e::frontdoor::{SERVED_BY_HEADER, served_by};
-use meridian_e2e::local::{LocalMeridian, LocalOptions, LocalStore, Steps};
+use meridian_e2e::local::{LocalMeridian, LocalOptions, LocalStore, Steps, wait_tenant_ready};
 use meridian_e2e::meridian::{init_test_logging, repo_root};
 use meridian_e2e::tokens::http_client;
+use meridian_operator::api::Tenant;
 use openidconnect::core::{CoreClient, CoreProviderMetadata};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, IssuerUrl, OAuth2TokenResponse, Scope,
@@ -48,13 +55,50 @@ async fn the_home_region_dies_and_the_issuer_keeps_answering_from_the_other_then
     let (status, region) = served_by(&issuer.discovery_url()).await?;
     assert_eq!((status, region.as_deref()), (200, Some("eu-west")));
 
-    let refresh_token = sign_in(meridian.issuer()).await?;
+    let alice = browser()?;
+    let (how, refresh_token) = sign_in(&alice, meridian.issuer()).await?;
+    assert_eq!(how, SignedIn::WithTheForm);
+    let (how, _) = sign_in(&alice, meridian.issuer()).await?;
+    assert_eq!(how, SignedIn::BySession, "her SSO session at eu-west");
 
     let load = SteadyLoad::start(issuer.token_url(), BACKEND, &secret);
     eventually("the loop's first token", WAIT, async || {
         Ok(load.served().await.then_some(()))
     })
     .await?;
+
+    // A tenant whose data may live only in the EU arrives while the loop runs; the front door
+    // is re-rendered and reloaded under load, dropping no request.
+    let hub = meridian.hub();
+    add_eu_only(&hub).await?;
+    wait_tenant_ready(&hub, EU_ONLY, WAIT).await?;
+    let reloaded = Instant::now();
+    meridian.refresh_front_door().await?;
+    let eu_only = format!(
+        "{}/t/{EU_ONLY}/.well-known/openid-configuration",
+        meridian.issuer_base()
+    );
+    eventually("eu-only through the front door", WAIT, async || {
+        let answer = served_by(&eu_only).await.ok();
+        Ok((answer == Some((200, Some("eu-west".into())))).then_some(()))
+    })
+    .await?;
+    let routed = meridian.front_door()?.inputs();
+    let tenant = routed.tenants.iter().find(|t| t.name == EU_ONLY);
+    assert_eq!(
+        tenant.map(|t| t.regions.clone()),
+        Some(vec!["eu-west".to_owned()]),
+        "residency keeps eu-only out of us-east"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let around_reload = load.since(reloaded).await;
+    assert!(around_reload.len() > 10, "the loop ran through the reload");
+    assert!(
+        around_reload.iter().all(Outcome::ok),
+        "a reload drops no request: {} of {} failed",
+        around_reload.iter().filter(|r| !r.ok()).count(),
+        around_reload.len()
+    );
 
     // eu-west's nodes go away: every auth-server process there is killed.
     let killed = Instant::now();
@@ -99,6 +143,9 @@ async fn the_home_region_dies_and_the_issuer_keeps_answering_from_the_other_then
         failed_after_failover, 0,
         "every request after the failover succeeds"
     );
+    // Before it: at most the one request in flight when the region died (a token request is
+    // not idempotent, so HAProxy retries only connections that never reached the region).
+    assert!(failed <= 1, "{failed} requests failed around the kill");
     assert!(
         during.len() > 100,
         "the loop kept running: {}",
@@ -118,8 +165,22 @@ async fn the_home_region_dies_and_the_issuer_keeps_answering_from_the_other_then
         description.contains("valid only in the region that issued them"),
         "{description}"
     );
-    let at_us_east = sign_in(meridian.issuer()).await?;
+    let (how, at_us_east) = sign_in(&alice, meridian.issuer()).await?;
+    assert_eq!(
+        how,
+        SignedIn::WithTheForm,
+        "her eu-west session is unknown at us-east: she signs in again"
+    );
     assert_ne!(at_us_east, refresh_token, "a new sign-in, at us-east");
+    // eu-only's data may not leave the EU: with its only EU region down it is refused, and
+    // never served by us-east.
+    for _ in 0..10 {
+        assert_eq!(
+            served_by(&eu_only).await?,
+            (503, None),
+            "eu-only is never failed over outside the EU"
+        );
+    }
 
     // Back: once eu-west serves again, the home region takes the traffic back.
     let restarted = Instant::now();
@@ -151,6 +212,17 @@ async fn the_home_region_dies_and_the_issuer_keeps_answering_from_the_other_then
         status, 200,
         "eu-west's refresh token works at eu-west again: {body}"
     );
+    let (status, body) = refresh(&issuer.token_url(), &at_us_east).await?;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "the refresh token us-east issued meanwhile is bound to us-east"
+    );
+    eventually("eu-only served by eu-west again", WAIT, async || {
+        let answer = served_by(&eu_only).await.ok();
+        Ok((answer == Some((200, Some("eu-west".into())))).then_some(()))
+    })
+    .await?;
     let all = load.stop().await;
     let token = issuer
         .client_credentials(BACKEND, &secret, &["orders:read"])
@@ -225,47 +297,62 @@ async fn clients_given_only_the_issuer_url_discover_and_get_tokens_through_the_f
     Ok(())
 }
 
-/// alice signs in with the code flow at the issuer URL through the login form (as a browser
-/// without JavaScript would); returns her refresh token.
-async fn sign_in(issuer: &str) -> anyhow::Result<String> {
+/// How a sign-in went: the login form was shown and filled, or the browser's SSO session at
+/// the answering region let the code through at once.
+#[derive(Debug, PartialEq, Eq)]
+enum SignedIn {
+    WithTheForm,
+    BySession,
+}
+
+/// A browser without JavaScript: a cookie jar, redirects not followed.
+fn browser() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?)
+}
+
+/// alice signs in with the code flow at the issuer URL in `browser`, through the login form
+/// unless her session there lets the code through; returns how, and her refresh token.
+async fn sign_in(browser: &reqwest::Client, issuer: &str) -> anyhow::Result<(SignedIn, String)> {
     let CodeFlow {
         client,
         authorize_url: authorize,
         verifier,
         ..
     } = code_flow(issuer, "offline_access").await?;
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let html = browser
-        .get(authorize.clone())
-        .send()
-        .await?
-        .error_for_status()?
-        .text()
-        .await?;
-    let field = |name: &str| -> anyhow::Result<String> {
-        let marker = format!(r#"name="{name}" value=""#);
-        let start = html.find(&marker).context("a login form")? + marker.len();
-        Ok(html[start..]
-            .split('"')
-            .next()
-            .unwrap_or_default()
-            .to_owned())
+    let page = browser.get(authorize.clone()).send().await?;
+    let (how, redirect) = if page.status().is_redirection() {
+        (SignedIn::BySession, page)
+    } else {
+        let html = page.error_for_status()?.text().await?;
+        let field = |name: &str| -> anyhow::Result<String> {
+            let marker = format!(r#"name="{name}" value=""#);
+            let start = html.find(&marker).context("a login form")? + marker.len();
+            Ok(html[start..]
+                .split('"')
+                .next()
+                .unwrap_or_default()
+                .to_owned())
+        };
+        let form = [
+            ("login_id", field("login_id")?),
+            ("csrf", field("csrf")?),
+            ("username", "alice".to_owned()),
+            ("password", "demo-password".to_owned()),
+        ];
+        let login = browser
+            .post(authorize.join("login")?)
+            .form(&form)
+            .send()
+            .await?;
+        (SignedIn::WithTheForm, login)
     };
-    let form = [
-        ("login_id", field("login_id")?),
-        ("csrf", field("csrf")?),
-        ("username", "alice".to_owned()),
-        ("password", "demo-password".to_owned()),
-    ];
-    let login = browser
-        .post(authorize.join("login")?)
-        .form(&form)
-        .send()
-        .await?;
-    let location = login.headers().get("location").context("login redirects")?;
+    let location = redirect
+        .headers()
+        .get("location")
+        .context("the sign-in redirects")?;
     let callback = oauth2::url::Url::parse(location.to_str()?)?;
     let code = callback
         .query_pairs()
@@ -278,11 +365,31 @@ async fn sign_in(issuer: &str) -> anyhow::Result<String> {
         .request_async(&http_client())
         .await
         .map_err(|e| anyhow::anyhow!("redeeming the code: {e:?}"))?;
-    Ok(tokens
+    let refresh_token = tokens
         .refresh_token()
         .context("a refresh token for offline_access")?
         .secret()
-        .clone())
+        .clone();
+    Ok((how, refresh_token))
+}
+
+/// A tenant whose data may live only in the EU, listed in both regions.
+const EU_ONLY: &str = "eu-only";
+
+async fn add_eu_only(hub: &kube::Client) -> anyhow::Result<()> {
+    let tenant: Tenant = serde_json::from_value(serde_json::json!({
+        "apiVersion": "meridian.dev/v1alpha1", "kind": "Tenant",
+        "metadata": {"name": EU_ONLY},
+        "spec": {
+            "regions": ["eu-west", "us-east"], "homeRegion": "eu-west", "isolation": "Shared",
+            "dataResidency": ["EU"],
+            "scopes": [{"name": "orders:read"}]
+        }
+    }))?;
+    Api::<Tenant>::all(hub.clone())
+        .create(&PostParams::default(), &tenant)
+        .await?;
+    Ok(())
 }
 
 /// A refresh_token grant by the public client: the status and the JSON answer.
