@@ -2,7 +2,7 @@
 //! glue a platform team runs beside it. The glue follows each tenant's JWKS as any resource
 //! server does — found through discovery at the issuer URL, refetched when its
 //! `Cache-Control: max-age` runs out — writes each key as a PEM file, and reloads HAProxy when
-//! the set of kids changes. A token whose kid HAProxy does not know is sent to the glue's
+//! a tenant's keys change (a kid, its alg, or the key a file holds). A token whose kid HAProxy does not know is sent to the glue's
 //! refresh endpoint ([`refresh`]), which refetches at most once per [`REFETCH_AT_MOST_EVERY`].
 //!
 //! Following max-age is enough for Meridian's rotations: the operator activates a key only
@@ -79,7 +79,7 @@ impl ApiGateway {
     pub async fn start(dir: &Path, bind: &str, plan: GatewayPlan) -> anyhow::Result<Self> {
         let keys_dir = dir.join("keys");
         std::fs::create_dir_all(&keys_dir)?;
-        let (tenants, wait) = keys::fetch_all(&plan.tenants, &keys_dir).await?;
+        let keys::Fetched { tenants, wait, .. } = keys::fetch_all(&plan.tenants, &keys_dir).await?;
         let (refresh_url, refresh) = refresh::listen().await?;
         let gateway = Gateway {
             bind: bind.to_owned(),
@@ -150,16 +150,21 @@ impl Keys {
         kids(&self.running().gateway.tenants).contains(kid)
     }
 
-    /// Fetches every JWKS and, if the kids changed, loads them into HAProxy; returns how long
+    /// Fetches every JWKS and, if any tenant's keys changed, loads them into HAProxy; returns how long
     /// the JWKS may be cached.
     async fn fetch_and_load(self: &Arc<Self>) -> anyhow::Result<Duration> {
-        let (tenants, wait) = keys::fetch_all(&self.sources, &self.dir).await?;
+        let keys::Fetched {
+            tenants,
+            wait,
+            rewritten,
+        } = keys::fetch_all(&self.sources, &self.dir).await?;
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let keys = self.clone();
         // `haproxy -c` and the signal are blocking calls.
         let reloaded = tokio::task::spawn_blocking(move || {
             let mut running = keys.running();
-            if kids(&running.gateway.tenants) == kids(&tenants) {
+            // Which tenant holds which kid with which alg, or a key file's content.
+            if running.gateway.tenants == tenants && !rewritten {
                 return anyhow::Ok(false);
             }
             let mut gateway = running.gateway.clone();
