@@ -8,7 +8,8 @@
 //! 3. the signature, by `jwt_verify` with the key of the token's `kid` — which must belong to
 //!    the tenant whose issuer (`iss`) and audience (`aud`) the token names, with that key's
 //!    own `alg` (RFC 8725 §3.1: the header never picks the algorithm) — and then `typ: at+jwt`
-//!    (RFC 9068 §4) and `exp`: any failure is 401 `invalid_token`; a kid no tenant has is
+//!    (RFC 9068 §4), `exp`, and `iat` and `nbf` not later than [`CLOCK_SKEW_SECS`] from now
+//!    (`iat` is required, as RFC 9068 §2.2 makes it): any failure is 401 `invalid_token`; a kid no tenant has is
 //!    sent to the key-refresh endpoint when there is one (the glue refetches, bounded), else 401;
 //! 4. a token of another tenant on this tenant's route is 403, whatever it may do elsewhere;
 //! 5. a token without the route's scope is 403 `insufficient_scope`;
@@ -87,16 +88,23 @@ const HEADER: [&str; 3] = ["kid", "alg", "typ"];
 /// Claims read from the token into transaction variables: (variable, JSON path, as an
 /// integer). Meridian's `aud` is one string (RFC 9068 §3 allows that); an array would fail
 /// the audience match, closed.
-const CLAIMS: [(&str, &str, bool); 8] = [
+const CLAIMS: [(&str, &str, bool); 10] = [
     ("iss", "$.iss", false),
     ("aud", "$.aud", false),
     ("exp", "$.exp", true),
+    ("iat", "$.iat", true),
+    ("nbf", "$.nbf", true),
     ("tenant", "$.tenant_id", false),
     ("region", "$.region", false),
     ("scope", "$.scope", false),
     ("sub", "$.sub", false),
     ("client", "$.client_id", false),
 ];
+
+/// How far ahead of the gateway's clock a token's `iat` or `nbf` may be: the regions' clocks
+/// and the gateway's are never exactly equal, and a token issued a moment ago by a region whose
+/// clock runs a few seconds ahead must not be refused. `exp` gets no such grace.
+pub const CLOCK_SKEW_SECS: u32 = 60;
 
 impl Gateway {
     pub fn render(&self) -> Result<String, RoutingError> {
@@ -156,6 +164,16 @@ impl Gateway {
             out,
             "    {} if known_kid !{{ var(txn.ttl) -m int gt 0 }}",
             invalid("expired")
+        );
+        let _ = writeln!(
+            out,
+            "    {} if known_kid !{{ var(txn.iat),sub(txn.now) -m int le {CLOCK_SKEW_SECS} }}",
+            invalid("issued in the future or without iat")
+        );
+        let _ = writeln!(
+            out,
+            "    {} if known_kid {{ var(txn.nbf) -m found }} !{{ var(txn.nbf),sub(txn.now) -m int le {CLOCK_SKEW_SECS} }}",
+            invalid("not valid yet")
         );
         self.render_permissions(&mut out, &challenge)?;
         for (header, var) in IDENTITY_HEADERS {
