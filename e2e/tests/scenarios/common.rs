@@ -81,6 +81,98 @@ pub async fn code_flow(issuer: &str, scope: &str) -> anyhow::Result<CodeFlow> {
     })
 }
 
+/// How a sign-in went: the login form was shown and filled, or the browser's SSO session at
+/// the answering region let the code through at once.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SignedIn {
+    WithTheForm,
+    BySession,
+}
+
+/// What a sign-in of the `web` client yields.
+pub struct SignIn {
+    pub how: SignedIn,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+}
+
+/// The demo users' password (examples/10-secrets.yaml).
+pub const DEMO_PASSWORD: &str = "demo-password";
+
+/// A browser without JavaScript: a cookie jar, redirects not followed.
+pub fn browser() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?)
+}
+
+/// `user` signs in with the code flow for `scope` at the issuer URL in `browser`, through the
+/// login form unless a session there lets the code through; the code is redeemed with PKCE.
+pub async fn sign_in(
+    browser: &reqwest::Client,
+    issuer: &str,
+    user: &str,
+    scope: &str,
+) -> anyhow::Result<SignIn> {
+    use anyhow::Context;
+    use openidconnect::{AuthorizationCode, OAuth2TokenResponse};
+    let CodeFlow {
+        client,
+        authorize_url: authorize,
+        verifier,
+        ..
+    } = code_flow(issuer, scope).await?;
+    let page = browser.get(authorize.clone()).send().await?;
+    let (how, redirect) = if page.status().is_redirection() {
+        (SignedIn::BySession, page)
+    } else {
+        let html = page.error_for_status()?.text().await?;
+        let field = |name: &str| -> anyhow::Result<String> {
+            let marker = format!(r#"name="{name}" value=""#);
+            let start = html.find(&marker).context("a login form")? + marker.len();
+            Ok(html[start..]
+                .split('"')
+                .next()
+                .unwrap_or_default()
+                .to_owned())
+        };
+        let form = [
+            ("login_id", field("login_id")?),
+            ("csrf", field("csrf")?),
+            ("username", user.to_owned()),
+            ("password", DEMO_PASSWORD.to_owned()),
+        ];
+        let login = browser
+            .post(authorize.join("login")?)
+            .form(&form)
+            .send()
+            .await?;
+        (SignedIn::WithTheForm, login)
+    };
+    let location = redirect
+        .headers()
+        .get("location")
+        .context("the sign-in redirects")?;
+    let callback = oauth2::url::Url::parse(location.to_str()?)?;
+    let code = callback
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .context("a code")?;
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))?
+        .set_pkce_verifier(verifier)
+        .request_async(&http_client())
+        .await
+        .map_err(|e| anyhow::anyhow!("redeeming the code: {e:?}"))?;
+    Ok(SignIn {
+        how,
+        access_token: tokens.access_token().secret().clone(),
+        refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
+    })
+}
+
 pub async fn start() -> anyhow::Result<LocalMeridian> {
     init_test_logging();
     LocalMeridian::start(LocalOptions::test(), &Steps::stderr()).await

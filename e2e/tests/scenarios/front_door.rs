@@ -27,14 +27,13 @@ use meridian_e2e::meridian::{init_test_logging, repo_root};
 use meridian_e2e::tokens::http_client;
 use meridian_operator::api::Tenant;
 use openidconnect::core::{CoreClient, CoreProviderMetadata};
-use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, IssuerUrl, OAuth2TokenResponse, Scope,
-};
+use openidconnect::{ClientId, ClientSecret, IssuerUrl, OAuth2TokenResponse, Scope};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::common::{
-    AUDIENCE, BACKEND, CodeFlow, WAIT, backend_secret, code_flow, install_node_clients, start,
+    AUDIENCE, BACKEND, SignedIn, WAIT, backend_secret, browser, install_node_clients, sign_in,
+    start,
 };
 
 /// One token request every this often: the steady loop of a machine client.
@@ -56,9 +55,9 @@ async fn the_home_region_dies_and_the_issuer_keeps_answering_from_the_other_then
     assert_eq!((status, region.as_deref()), (200, Some("eu-west")));
 
     let alice = browser()?;
-    let (how, refresh_token) = sign_in(&alice, meridian.issuer()).await?;
+    let (how, refresh_token) = alice_signs_in(&alice, meridian.issuer()).await?;
     assert_eq!(how, SignedIn::WithTheForm);
-    let (how, _) = sign_in(&alice, meridian.issuer()).await?;
+    let (how, _) = alice_signs_in(&alice, meridian.issuer()).await?;
     assert_eq!(how, SignedIn::BySession, "her SSO session at eu-west");
 
     let load = SteadyLoad::start(issuer.token_url(), BACKEND, &secret);
@@ -165,7 +164,7 @@ async fn the_home_region_dies_and_the_issuer_keeps_answering_from_the_other_then
         description.contains("valid only in the region that issued them"),
         "{description}"
     );
-    let (how, at_us_east) = sign_in(&alice, meridian.issuer()).await?;
+    let (how, at_us_east) = alice_signs_in(&alice, meridian.issuer()).await?;
     assert_eq!(
         how,
         SignedIn::WithTheForm,
@@ -297,80 +296,16 @@ async fn clients_given_only_the_issuer_url_discover_and_get_tokens_through_the_f
     Ok(())
 }
 
-/// How a sign-in went: the login form was shown and filled, or the browser's SSO session at
-/// the answering region let the code through at once.
-#[derive(Debug, PartialEq, Eq)]
-enum SignedIn {
-    WithTheForm,
-    BySession,
-}
-
-/// A browser without JavaScript: a cookie jar, redirects not followed.
-fn browser() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?)
-}
-
-/// alice signs in with the code flow at the issuer URL in `browser`, through the login form
-/// unless her session there lets the code through; returns how, and her refresh token.
-async fn sign_in(browser: &reqwest::Client, issuer: &str) -> anyhow::Result<(SignedIn, String)> {
-    let CodeFlow {
-        client,
-        authorize_url: authorize,
-        verifier,
-        ..
-    } = code_flow(issuer, "offline_access").await?;
-    let page = browser.get(authorize.clone()).send().await?;
-    let (how, redirect) = if page.status().is_redirection() {
-        (SignedIn::BySession, page)
-    } else {
-        let html = page.error_for_status()?.text().await?;
-        let field = |name: &str| -> anyhow::Result<String> {
-            let marker = format!(r#"name="{name}" value=""#);
-            let start = html.find(&marker).context("a login form")? + marker.len();
-            Ok(html[start..]
-                .split('"')
-                .next()
-                .unwrap_or_default()
-                .to_owned())
-        };
-        let form = [
-            ("login_id", field("login_id")?),
-            ("csrf", field("csrf")?),
-            ("username", "alice".to_owned()),
-            ("password", "demo-password".to_owned()),
-        ];
-        let login = browser
-            .post(authorize.join("login")?)
-            .form(&form)
-            .send()
-            .await?;
-        (SignedIn::WithTheForm, login)
-    };
-    let location = redirect
-        .headers()
-        .get("location")
-        .context("the sign-in redirects")?;
-    let callback = oauth2::url::Url::parse(location.to_str()?)?;
-    let code = callback
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .context("a code")?;
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(code))?
-        .set_pkce_verifier(verifier)
-        .request_async(&http_client())
-        .await
-        .map_err(|e| anyhow::anyhow!("redeeming the code: {e:?}"))?;
-    let refresh_token = tokens
-        .refresh_token()
-        .context("a refresh token for offline_access")?
-        .secret()
-        .clone();
-    Ok((how, refresh_token))
+/// alice signs in for a refresh token: how, and the token.
+async fn alice_signs_in(
+    browser: &reqwest::Client,
+    issuer: &str,
+) -> anyhow::Result<(SignedIn, String)> {
+    let signed_in = sign_in(browser, issuer, "alice", "offline_access").await?;
+    let refresh_token = signed_in
+        .refresh_token
+        .context("a refresh token for offline_access")?;
+    Ok((signed_in.how, refresh_token))
 }
 
 /// A tenant whose data may live only in the EU, listed in both regions.

@@ -2,8 +2,8 @@
 //! meridian_e2e::gateway from each tenant's JWKS at its issuer URL, through the front door):
 //! no token is 401 with `WWW-Authenticate`, a token of tenant A on tenant B's route is 403, a
 //! token without the route's scope is 403 `insufficient_scope`, a valid token is served by the
-//! instance of its `region` claim with the verified identity (and never with one a caller
-//! sent), and through a key rotation no request fails verification. A second gateway that
+//! instance of its `region` claim (acme's bob to us-east, though acme is at home in eu-west)
+//! with the verified identity (and never with one a caller sent), and through a key rotation no request fails verification. A second gateway that
 //! never follows max-age loads the new key on its first token (503 `Retry-After`, then
 //! served), and made-up kids cost at most one JWKS refetch per window.
 
@@ -23,7 +23,7 @@ use meridian_operator::api::Tenant;
 use meridian_routing::{ApiInstance, ApiRoute};
 use tokio::time::Instant;
 
-use crate::common::{AUDIENCE, BACKEND, WAIT, backend_secret};
+use crate::common::{AUDIENCE, BACKEND, WAIT, backend_secret, browser, sign_in};
 
 const GLOBEX_SECRET: &str = "globex-backend-secret";
 const GLOBEX_AUDIENCE: &str = "https://api.globex.example";
@@ -157,6 +157,20 @@ async fn the_gateway_verifies_meridian_tokens_refuses_others_and_routes_by_regio
         "globex's home is us-east: {body}"
     );
     assert_eq!(body["region"], "us-east");
+    // The region claim routes, not the tenant: bob is acme's too, his data lives in us-east.
+    let bob = sign_in(&browser()?, meridian.issuer(), "bob", "orders:read").await?;
+    let body: serde_json::Value = http
+        .get(api("/api/acme/orders"))
+        .bearer_auth(&bob.access_token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        (&body["tenant"], &body["subject"], &body["instance"]),
+        (&"acme".into(), &"bob".into(), &"us-east".into()),
+        "bob's token says region=us-east: {body}"
+    );
 
     made_up_kids_cost_one_refetch(&lagging, &read).await?;
     rotation_without_failures(&meridian, &gateway, &lagging, &secret).await
