@@ -49,6 +49,12 @@ pub struct HealthCheck {
     /// retry that goes to the next region. Keep it above the front door's round trip to its
     /// farthest region.
     pub connect_timeout_ms: u32,
+    /// Up to this many tenants, each tenant's servers are checked by the tenant's own discovery
+    /// document. Beyond it, per-tenant checks would cost tenants × regions requests every
+    /// interval (10,000 tenants in 3 regions: 60,000 a second), so every tenant's servers
+    /// `track` their region's `/readyz` check instead: one check per region, and a region whose
+    /// auth-server is up but does not serve one tenant is no longer seen for that tenant.
+    pub per_tenant_up_to: usize,
 }
 
 impl Default for HealthCheck {
@@ -60,6 +66,7 @@ impl Default for HealthCheck {
             rise: 2,
             fall: 2,
             connect_timeout_ms: 250,
+            per_tenant_up_to: 100,
         }
     }
 }
@@ -139,11 +146,15 @@ impl FrontDoor {
         for tenant in &self.tenants {
             self.route_tenant(tenant, &mut out, &mut backends)?;
         }
-        let _ = writeln!(out, "    default_backend regions\n");
+        let _ = writeln!(out, "    default_backend {REGIONS_BACKEND}\n");
         out.push_str(&backends);
         let all: Vec<_> = self.regions.iter().collect();
         // Paths of no tenant (/healthz, a typo) go to the first ready region.
-        self.backend(&mut out, "regions", "/readyz", None, &all)?;
+        let readyz = Health::Check {
+            path: "/readyz".into(),
+            host: None,
+        };
+        self.backend(&mut out, REGIONS_BACKEND, &readyz, &all)?;
         Ok(out)
     }
 
@@ -179,23 +190,23 @@ impl FrontDoor {
             frontend,
             "    use_backend tenant_{name} if host_{name} path_{name}"
         );
-        let check = format!("{path}/.well-known/openid-configuration");
-        self.backend(
-            backends,
-            &format!("tenant_{name}"),
-            &check,
-            Some(&issuer.host),
-            &order,
-        )
+        let health = if self.tenants.len() <= self.check.per_tenant_up_to {
+            Health::Check {
+                path: format!("{path}/.well-known/openid-configuration"),
+                host: Some(issuer.host.clone()),
+            }
+        } else {
+            Health::TrackRegion
+        };
+        self.backend(backends, &format!("tenant_{name}"), &health, &order)
     }
 
-    /// A backend whose first region serves while its check passes, the others in order after.
+    /// A backend whose first region serves while it is healthy, the others in order after.
     fn backend(
         &self,
         out: &mut String,
         name: &str,
-        check_path: &str,
-        check_host: Option<&str>,
+        health: &Health,
         order: &[&FrontDoorRegion],
     ) -> Result<(), RoutingError> {
         let names: Vec<&str> = order.iter().map(|r| r.name.as_str()).collect();
@@ -204,33 +215,42 @@ impl FrontDoor {
             rise,
             fall,
             connect_timeout_ms,
+            ..
         } = self.check;
         let _ = writeln!(out, "backend {name}");
         let _ = writeln!(out, "    # in this order: {}", names.join(", "));
         let _ = writeln!(out, "    timeout connect {connect_timeout_ms}ms");
-        let _ = writeln!(out, "    option httpchk");
-        let host = check_host
-            .map(|h| format!(" hdr Host {h}"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "    http-check send meth GET uri {check_path} ver HTTP/1.1{host}"
-        );
-        let _ = writeln!(out, "    http-check expect status 200");
-        // A refused connection on a real request marks the region down at once, and the retry
-        // (redispatched) goes to the next region, so clients rarely see the outage at all.
-        let _ = writeln!(
-            out,
-            "    default-server check inter {interval_ms}ms fastinter {}ms downinter {interval_ms}ms rise {rise} fall {fall} observe layer4 error-limit 1 on-error mark-down",
-            (interval_ms / 2).max(100)
-        );
-        for (i, region) in order.iter().enumerate() {
-            let upstream = Upstream::parse("region URL", &region.public_url)?;
-            let backup = if i == 0 { "" } else { " backup" };
+        if let Health::Check { path, host } = health {
+            let _ = writeln!(out, "    option httpchk");
+            let host = host
+                .as_ref()
+                .map(|h| format!(" hdr Host {h}"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "    server {} {}{}{backup}",
-                word("region name", &region.name)?,
+                "    http-check send meth GET uri {path} ver HTTP/1.1{host}"
+            );
+            let _ = writeln!(out, "    http-check expect status 200");
+            // A refused connection on a real request marks the region down at once, and the
+            // retry (redispatched) goes to the next region, so clients rarely see the outage.
+            let _ = writeln!(
+                out,
+                "    default-server check inter {interval_ms}ms fastinter {}ms downinter {interval_ms}ms rise {rise} fall {fall} observe layer4 error-limit 1 on-error mark-down",
+                (interval_ms / 2).max(100)
+            );
+        }
+        for (i, region) in order.iter().enumerate() {
+            let upstream = Upstream::parse("region URL", &region.public_url)?;
+            let region_name = word("region name", &region.name)?;
+            let backup = if i == 0 { "" } else { " backup" };
+            // Tracking the `regions` backend's server of the same region: its `/readyz` check.
+            let track = match health {
+                Health::Check { .. } => String::new(),
+                Health::TrackRegion => format!(" track {REGIONS_BACKEND}/{region_name}"),
+            };
+            let _ = writeln!(
+                out,
+                "    server {region_name} {}{}{track}{backup}",
                 upstream.address,
                 upstream.server_options()
             );
@@ -238,6 +258,18 @@ impl FrontDoor {
         out.push('\n');
         Ok(())
     }
+}
+
+/// The backend of every region, checked by `/readyz`: paths of no tenant go there, and at
+/// scale every tenant's servers track its checks.
+const REGIONS_BACKEND: &str = "regions";
+
+/// How a backend's servers learn that a region is down.
+enum Health {
+    /// Checked by their own request (a tenant's discovery document, or `/readyz`).
+    Check { path: String, host: Option<String> },
+    /// Following the region's `/readyz` check in the `regions` backend.
+    TrackRegion,
 }
 
 /// The issuer's path without its trailing slash (`https://a.example/t/acme/` → `/t/acme`).

@@ -60,6 +60,17 @@ fn the_front_door_config_is_accepted() {
         check: HealthCheck::default(),
     };
     haproxy_check(&door.render().unwrap());
+    // At scale, every tenant's servers track their region's /readyz check.
+    let tracking = FrontDoor {
+        check: HealthCheck {
+            per_tenant_up_to: 1,
+            ..HealthCheck::default()
+        },
+        ..door
+    };
+    let config = tracking.render().unwrap();
+    assert!(config.contains(" track regions/"), "{config}");
+    haproxy_check(&config);
 }
 
 #[test]

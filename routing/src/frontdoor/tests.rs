@@ -96,6 +96,36 @@ fn a_tenant_is_checked_by_its_own_discovery_document_on_its_issuers_host() {
 }
 
 #[test]
+fn beyond_the_per_tenant_bound_every_tenant_tracks_its_regions_readyz_check() {
+    let mut many = door(vec![
+        tenant("acme", "eu-west", &["eu-west", "us-east"]),
+        tenant("globex", "us-east", &["us-east", "eu-west"]),
+    ]);
+    many.check.per_tenant_up_to = 1;
+    let config = many.render().unwrap();
+    let backend = section(&config, "tenant_globex");
+    assert!(!backend.contains("http-check"), "no check of its own");
+    assert!(!backend.contains("default-server check"));
+    assert_eq!(
+        servers(backend),
+        [
+            "us-east 127.0.0.1:18442 track regions/us-east",
+            "eu-west 127.0.0.1:18441 track regions/eu-west backup",
+        ],
+        "still one region at a time, home first"
+    );
+    // What they track: one /readyz check per region, whatever the number of tenants.
+    let regions = section(&config, "regions");
+    assert!(regions.contains("uri /readyz"));
+    assert!(regions.contains("default-server check"));
+    assert_eq!(config.matches("http-check send").count(), 1);
+
+    let few = door(vec![tenant("acme", "eu-west", &["eu-west"])]);
+    let config = few.render().unwrap();
+    assert!(!config.contains(" track "), "{config}");
+}
+
+#[test]
 fn residency_keeps_a_tenant_out_of_regions_it_is_not_placed_in() {
     // eu-only is listed in eu-west and eu-central only (the operator placed it nowhere else):
     // with both down it fails, rather than fail over to us-east.
