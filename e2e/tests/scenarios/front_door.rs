@@ -8,7 +8,8 @@
 //! region-bound: the eu-west session is unknown at us-east, the eu-west refresh token is
 //! refused (`invalid_grant`, saying why) there and good again once eu-west is back, and the one
 //! us-east issued meanwhile is refused at eu-west (each region on its own PostgreSQL database,
-//! which outlives the region's auth-servers). A tenant added under load is routed after a
+//! which outlives the region's auth-servers). A second front door in the shape used at scale
+//! (tenants tracking their region's `/readyz` check) fails over and back as well. A tenant added under load is routed after a
 //! reload that drops no request, and one whose data may live only in the EU is refused (503)
 //! while its EU region is down, never served by us-east.
 
@@ -21,11 +22,12 @@ use anyhow::Context;
 use kube::Api;
 use kube::api::PostParams;
 use meridian_e2e::eventually;
-use meridian_e2e::frontdoor::{SERVED_BY_HEADER, served_by};
+use meridian_e2e::frontdoor::{IssuerFrontDoor, SERVED_BY_HEADER, served_by};
 use meridian_e2e::local::{LocalMeridian, LocalOptions, LocalStore, Steps, wait_tenant_ready};
-use meridian_e2e::meridian::{init_test_logging, repo_root};
+use meridian_e2e::meridian::{free_loopback_urls, init_test_logging, repo_root};
 use meridian_e2e::tokens::http_client;
 use meridian_operator::api::Tenant;
+use meridian_routing::{FrontDoor, HealthCheck};
 use openidconnect::core::{CoreClient, CoreProviderMetadata};
 use openidconnect::{ClientId, ClientSecret, IssuerUrl, OAuth2TokenResponse, Scope};
 use tokio::sync::Mutex;
@@ -99,6 +101,30 @@ async fn the_home_region_dies_and_the_issuer_keeps_answering_from_the_other_then
         around_reload.len()
     );
 
+    // A second front door in the shape used beyond HealthCheck::per_tenant_up_to tenants: no
+    // per-tenant checks, every tenant's servers tracking their region's /readyz check. It must
+    // fail over just as well.
+    let tracking = {
+        let url = free_loopback_urls(1)?.remove(0);
+        let door = FrontDoor {
+            bind: url.trim_start_matches("http://").to_owned(),
+            check: HealthCheck {
+                per_tenant_up_to: 0,
+                ..HealthCheck::default()
+            },
+            ..meridian.front_door()?.inputs().clone()
+        };
+        let dir = meridian.clusters().dir().join("frontdoor-tracking");
+        std::fs::create_dir_all(&dir)?;
+        IssuerFrontDoor::start(&dir, &url, door).await?
+    };
+    let tracked_token_url = format!("{}/t/acme/token", tracking.url());
+    let tracked = SteadyLoad::start(tracked_token_url, BACKEND, &secret);
+    eventually("the tracking front door's first token", WAIT, async || {
+        Ok(tracked.served().await.then_some(()))
+    })
+    .await?;
+
     // eu-west's nodes go away: every auth-server process there is killed.
     let killed = Instant::now();
     meridian.stop_kubelet("eu-west");
@@ -121,6 +147,29 @@ async fn the_home_region_dies_and_the_issuer_keeps_answering_from_the_other_then
         slowest.region,
     );
     let gap = longest_gap(&load.all().await, killed);
+    let tracked_during = tracked.since(killed).await;
+    let tracked_first_us = tracked_during
+        .iter()
+        .position(|r| r.region.as_deref() == Some("us-east"))
+        .expect("us-east answered the tracking front door within the window");
+    let tracked_gap = longest_gap(&tracked.all().await, killed);
+    let tracked_failed = tracked_during.iter().filter(|r| !r.ok()).count();
+    eprintln!(
+        "front door tracking /readyz, eu-west killed: {} requests, {tracked_failed} failed, first \
+         us-east answer {:.0} ms after the kill, longest gap between successes {:.0} ms",
+        tracked_during.len(),
+        (tracked_during[tracked_first_us].at - killed).as_secs_f64() * 1e3,
+        tracked_gap.as_secs_f64() * 1e3,
+    );
+    assert!(
+        tracked_gap < Duration::from_secs(2),
+        "tracking: {tracked_gap:?}"
+    );
+    assert!(
+        tracked_during[tracked_first_us..].iter().all(Outcome::ok),
+        "tracking: every request after the failover succeeds"
+    );
+    assert!(tracked_failed <= 1, "tracking: {tracked_failed} failed");
     eprintln!(
         "front door, eu-west killed: {} requests in {:?}, {failed} failed, first us-east answer \
          {:.0} ms after the kill, longest gap between successes {:.0} ms, p50/p99 latency \
@@ -184,14 +233,27 @@ async fn the_home_region_dies_and_the_issuer_keeps_answering_from_the_other_then
     // Back: once eu-west serves again, the home region takes the traffic back.
     let restarted = Instant::now();
     meridian.start_kubelet("eu-west").await?;
-    eventually("the issuer answered by eu-west again", WAIT, async || {
-        let last = load.since(restarted).await;
-        Ok(last
-            .last()
-            .is_some_and(|r| r.region.as_deref() == Some("eu-west"))
-            .then_some(()))
-    })
-    .await?;
+    for (what, load) in [("front door", &load), ("tracking front door", &tracked)] {
+        eventually(
+            &format!("the {what} answered by eu-west again"),
+            WAIT,
+            async || {
+                Ok(load
+                    .last_answered_by(restarted, "eu-west")
+                    .await
+                    .then_some(()))
+            },
+        )
+        .await?;
+    }
+    let tracked_back = tracked.stop().await;
+    assert!(
+        tracked_back
+            .iter()
+            .filter(|r| r.at >= restarted)
+            .all(Outcome::ok),
+        "tracking: a region coming back drops nothing"
+    );
     let back = load.since(restarted).await;
     let returned = back
         .iter()
@@ -422,6 +484,13 @@ impl SteadyLoad {
     async fn since(&self, from: Instant) -> Vec<Outcome> {
         let all = self.outcomes.lock().await;
         all.iter().filter(|o| o.at >= from).cloned().collect()
+    }
+
+    /// Whether the last request sent since `from` was answered by `region`.
+    async fn last_answered_by(&self, from: Instant, region: &str) -> bool {
+        let all = self.outcomes.lock().await;
+        all.last()
+            .is_some_and(|r| r.at >= from && r.region.as_deref() == Some(region))
     }
 
     async fn all(&self) -> Vec<Outcome> {
