@@ -125,6 +125,21 @@ async fn the_home_region_dies_and_the_issuer_keeps_answering_from_the_other_then
     })
     .await?;
 
+    // Never round-robin: while its home region is up, every answer came from it.
+    for (what, load) in [("front door", &load), ("tracking front door", &tracked)] {
+        let before = load.all().await;
+        let elsewhere = before
+            .iter()
+            .filter(|r| r.region.as_deref() != Some("eu-west"))
+            .count();
+        assert_eq!(
+            elsewhere,
+            0,
+            "{what}: {elsewhere} of {} answers not from eu-west",
+            before.len()
+        );
+    }
+
     // eu-west's nodes go away: every auth-server process there is killed.
     let killed = Instant::now();
     meridian.stop_kubelet("eu-west");
