@@ -23,7 +23,9 @@ use kube::Api;
 use kube::api::PostParams;
 use meridian_e2e::eventually;
 use meridian_e2e::frontdoor::{IssuerFrontDoor, SERVED_BY_HEADER, served_by};
-use meridian_e2e::local::{LocalMeridian, LocalOptions, LocalStore, Steps, wait_tenant_ready};
+use meridian_e2e::local::{
+    LocalMeridian, LocalOptions, LocalStore, REGIONS, Steps, wait_tenant_ready,
+};
 use meridian_e2e::meridian::{free_loopback_urls, init_test_logging, repo_root};
 use meridian_e2e::tokens::http_client;
 use meridian_operator::api::Tenant;
@@ -370,6 +372,23 @@ async fn clients_given_only_the_issuer_url_discover_and_get_tokens_through_the_f
     assert_eq!(seen["tokenEndpoint"], format!("{issuer}/token"));
     assert_eq!(seen["clientCredentials"]["claims"]["tenant_id"], "acme");
     assert_eq!(seen["clientCredentials"]["claims"]["iss"], issuer.as_str());
+
+    // What a pipeline runs to re-render the front door: the same config as the running one.
+    let door = meridian.front_door()?;
+    let output = Command::new(env!("CARGO_BIN_EXE_meridian-frontdoor"))
+        .env("KUBECONFIG", meridian.clusters().hub().kubeconfig_path())
+        .args(["--bind", &door.inputs().bind, "--order", &REGIONS.join(",")])
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "meridian-frontdoor failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(output.stdout)?,
+        door.inputs().render()?,
+        "meridian-frontdoor renders the running front door's config"
+    );
     Ok(())
 }
 
