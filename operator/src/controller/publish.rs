@@ -1,5 +1,5 @@
 //! Publishing a reconcile's conclusions: one status write when (and only when) the status
-//! changed, and an Event for every condition that changed on the way.
+//! changed, and an Event for each problem that began or ended on the way.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Patch, PatchParams};
@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 
 use super::{Context, ReconcileError};
 
-/// Writes `status` over `previous` for the cluster-scoped `object`. Transitions of Ready, and of
-/// any condition into a bad state (Degraded true, the others false), become Events.
+/// Writes `status` over `previous` for the cluster-scoped `object`. The transitions
+/// [`notable`](crate::status::conditions::notable) picks become Events.
 pub async fn publish_status<K, S>(
     ctx: &Context,
     object: &K,
@@ -26,15 +26,12 @@ where
         return Ok(());
     }
     let reference = object.object_ref(&());
-    for condition in
-        crate::status::conditions::transitions(conditions(previous), conditions(status))
+    for (condition, warning) in
+        crate::status::conditions::notable(conditions(previous), conditions(status))
     {
-        let warning = (condition.type_ == "Degraded") == (condition.status == "True");
-        if warning || condition.type_ == "Ready" {
-            let note = format!("{}: {}", condition.type_, condition.message);
-            ctx.event(&reference, warning, &condition.reason, note)
-                .await;
-        }
+        let note = format!("{}: {}", condition.type_, condition.message);
+        ctx.event(&reference, warning, &condition.reason, note)
+            .await;
     }
     let patch = Patch::Merge(serde_json::json!({ "status": status }));
     Api::<K>::all(ctx.hub.clone())

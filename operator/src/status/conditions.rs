@@ -73,6 +73,35 @@ pub fn transitions<'a>(before: &[Condition], after: &'a [Condition]) -> Vec<&'a 
         .collect()
 }
 
+/// The transitions of `before` to `after` worth an Event, each with whether it is a Warning.
+/// Only problems and their end are: a condition turning bad (Degraded True, any other False)
+/// while `Degraded` is True is a Warning, and Degraded turning False again is a Normal Event.
+/// While Degraded is False the object is only on its way (a first convergence, a change rolling
+/// out): an Event per step of that, per object, was half of what a cold start of 1,000
+/// Tenants wrote, and told no one anything the status does not.
+pub fn notable<'a>(before: &[Condition], after: &'a [Condition]) -> Vec<(&'a Condition, bool)> {
+    let degraded = |conditions: &[Condition]| {
+        conditions
+            .iter()
+            .any(|c| c.type_ == ConditionType::Degraded.as_str() && c.status == "True")
+    };
+    let (was_degraded, is_degraded) = (degraded(before), degraded(after));
+    transitions(before, after)
+        .into_iter()
+        .filter_map(|c| {
+            let is_degraded_type = c.type_ == ConditionType::Degraded.as_str();
+            let bad = is_degraded_type == (c.status == "True");
+            if bad && is_degraded {
+                Some((c, true))
+            } else if is_degraded_type && !bad && was_degraded {
+                Some((c, false))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +121,55 @@ mod tests {
         assert_eq!(flipped[0].last_transition_time, at(30));
         assert_eq!(transitions(&same, &flipped).len(), 1);
         assert!(transitions(&first, &same).is_empty());
+    }
+
+    fn conditions(list: &[(ConditionType, bool, &str)]) -> Vec<Condition> {
+        let conclusions: Vec<Conclusion> = list
+            .iter()
+            .map(|(type_, status, reason)| Conclusion::new(*type_, *status, *reason, "m"))
+            .collect();
+        merge(&[], &conclusions, Some(1), &at(10))
+    }
+
+    #[test]
+    fn a_first_convergence_is_worth_no_event_and_a_problem_and_its_end_are() {
+        use ConditionType::*;
+        let pending = conditions(&[
+            (Ready, false, "RegionsNotSynced"),
+            (Replicated, false, "RegionsNotSynced"),
+            (Degraded, false, "AsExpected"),
+        ]);
+        let not_served = conditions(&[
+            (Ready, false, "NotServed"),
+            (Replicated, true, "AllRegionsSynced"),
+            (Degraded, false, "AsExpected"),
+        ]);
+        let ready = conditions(&[
+            (Ready, true, "Ready"),
+            (Replicated, true, "AllRegionsSynced"),
+            (Degraded, false, "AsExpected"),
+        ]);
+        assert!(notable(&[], &pending).is_empty());
+        assert!(notable(&pending, &not_served).is_empty());
+        assert!(notable(&not_served, &ready).is_empty());
+
+        let failing = conditions(&[
+            (Ready, false, "RegionsNotSynced"),
+            (Replicated, false, "RegionsNotSynced"),
+            (Degraded, true, "RegionFailing"),
+        ]);
+        let warned: Vec<(&str, bool)> = notable(&ready, &failing)
+            .into_iter()
+            .map(|(c, warning)| (c.type_.as_str(), warning))
+            .collect();
+        assert_eq!(
+            warned,
+            [("Degraded", true), ("Ready", true), ("Replicated", true)]
+        );
+        let recovered: Vec<(&str, bool)> = notable(&failing, &ready)
+            .into_iter()
+            .map(|(c, warning)| (c.type_.as_str(), warning))
+            .collect();
+        assert_eq!(recovered, [("Degraded", false)]);
     }
 }
