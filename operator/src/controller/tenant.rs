@@ -17,29 +17,45 @@ use kube::{Api, Resource, ResourceExt};
 use super::publish::publish_status;
 use super::retry::retry_key;
 use super::{Context, FINALIZER, ReconcileError, now, unix_now};
-use crate::api::{Tenant, TenantStatus};
+use crate::api::{Tenant, TenantRegionStatus, TenantStatus};
 use crate::edge::hub::{ensure_key_ring, key_ring_secret_name};
 use crate::edge::jwks::{ServedJwks, jwks_url};
 use crate::render::{Placement, issuer, placement};
 use crate::rotation::drive::rotate;
 use crate::status::serving::{NOT_SERVED, is_served, overdue_events};
-use crate::status::tenant::{RegionFact, TenantFacts, tenant_status};
+use crate::status::tenant::{RegionFact, TenantFacts, first_status_due, tenant_status};
 
-/// How soon a tenant not yet served everywhere looks again, so Ready follows within seconds.
+/// How soon a tenant not yet served where it was written looks again, so Ready follows within
+/// seconds; [`recheck_in`] stretches it, up to the longest, while the wait goes on.
 const NOT_SERVED_RECHECK: Duration = Duration::from_secs(3);
+const NOT_SERVED_RECHECK_LONGEST: Duration = Duration::from_secs(15);
 
 pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     let key = retry_key(tenant.as_ref());
     let timer = ctx.metrics.start("tenant", "");
     let api = Api::<Tenant>::all(ctx.hub.clone());
+    let adding = tenant.meta().deletion_timestamp.is_none()
+        && !tenant.finalizers().iter().any(|f| f == FINALIZER);
+    let mut with_finalizer = adding.then(|| (*tenant).clone());
     let result = finalizer(&api, FINALIZER, tenant, |event| async {
         match event {
-            FinalizerEvent::Apply(tenant) => apply(&tenant, &ctx).await,
+            FinalizerEvent::Apply(tenant) => apply(&tenant, &ctx, false).await,
             FinalizerEvent::Cleanup(tenant) => cleanup(&tenant, &ctx).await,
         }
     })
     .await
     .map_err(ReconcileError::from);
+    // kube's helper only adds the finalizer, and waits for the change to come back to apply.
+    // A finalizer change does not trigger a Tenant (see the runtime), so it applies at once:
+    // one reconcile of a new Tenant fewer, ten thousand in a cold start of 10,000.
+    let result = match (result, with_finalizer.as_mut()) {
+        (Ok(_), Some(tenant)) => {
+            tenant.finalizers_mut().push(FINALIZER.to_owned());
+            // The patch that added it found the Tenant live: no need to ask again.
+            apply(tenant, &ctx, true).await
+        }
+        (other, _) => other,
+    };
     timer.finish(result.as_ref().err().map(ReconcileError::reason));
     if result.is_ok() {
         ctx.retries.succeeded(&key);
@@ -47,20 +63,26 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action,
     result
 }
 
-async fn apply(tenant: &Tenant, ctx: &Context) -> Result<Action, ReconcileError> {
+/// `live`: the API server just showed the Tenant live, so a missing key ring cannot be a stale
+/// cache entry's.
+async fn apply(tenant: &Tenant, ctx: &Context, live: bool) -> Result<Action, ReconcileError> {
     let name = tenant.name_any();
     let alg = tenant.spec.signing.algorithm;
     let cached = ctx
         .secrets
         .get(&ObjectRef::new(&key_ring_secret_name(&name)).within(&ctx.settings.namespace));
-    if cached.is_none() && !still_live(tenant, ctx).await? {
+    if cached.is_none() && !live && !still_live(tenant, ctx).await? {
         // A stale cache entry of a Tenant already deleted: creating keys now would leak them.
         return Ok(Action::await_change());
     }
     let now = unix_now();
     let issuer = issuer(&name, &tenant.spec, &ctx.settings);
     let regions = region_facts(tenant, &name, ctx);
-    let observed = observe(&regions, &issuer, ctx).await;
+    // No region can serve a tenant before its first key ring: nothing to read there yet.
+    let observed = match cached {
+        Some(_) => observe(&regions, &issuer, ctx).await,
+        None => BTreeMap::new(),
+    };
     let keys = ensure_key_ring(
         &ctx.hub,
         &ctx.settings.namespace,
@@ -71,17 +93,7 @@ async fn apply(tenant: &Tenant, ctx: &Context) -> Result<Action, ReconcileError>
     )
     .await;
     let rotated = match &keys {
-        Ok((stored, created)) => {
-            if *created {
-                let kid = &stored.ring.keys[0].kid;
-                ctx.event(
-                    &tenant.object_ref(&()),
-                    false,
-                    "KeyRingCreated",
-                    format!("created signing key {kid} ({alg:?})"),
-                )
-                .await;
-            }
+        Ok(stored) => {
             let kids = observed
                 .iter()
                 .map(|(region, seen)| (region.clone(), seen.kids.clone()))
@@ -102,17 +114,43 @@ async fn apply(tenant: &Tenant, ctx: &Context) -> Result<Action, ReconcileError>
         served_within: ctx.settings.served_within,
         now,
     };
-    let status = update_status(tenant, ctx, &facts).await?;
+    let (status, published) = update_status(tenant, ctx, &facts).await?;
     let wake_in = rotated.as_ref().map_or(ctx.settings.resync, |r| r.wake_in);
     let placed = facts.regions.iter().zip(&status.regions);
-    let all_served = placed
-        .filter(|((_, fact), _)| fact.is_placed())
-        .all(|(_, region)| is_served(region));
-    Ok(Action::requeue(if all_served {
-        wake_in
+    let placed = placed.filter(|((_, fact), _)| fact.is_placed());
+    let recheck = recheck_in(placed.map(|(_, region)| region), now);
+    // A first status held back has no notServedSince to count from: its wait counts from the
+    // Tenant's creation, and it is looked at again even if no region reports meanwhile.
+    let recheck = if published {
+        recheck
     } else {
-        wake_in.min(NOT_SERVED_RECHECK)
-    }))
+        let created = tenant.metadata.creation_timestamp.as_ref();
+        let waited = now - created.map_or(now, |t| t.0.as_second());
+        let waited = Duration::from_secs(u64::try_from(waited).unwrap_or(0));
+        Some(waited.clamp(NOT_SERVED_RECHECK, NOT_SERVED_RECHECK_LONGEST))
+    };
+    Ok(Action::requeue(recheck.map_or(wake_in, |r| r.min(wake_in))))
+}
+
+/// How soon to look again at the regions that were given the tenant's files but do not serve
+/// them yet: after 3 s, then after as long as the longest of them has waited so far, at most
+/// 15 s. An idle region serves within seconds; in a cold start of thousands of Tenants a
+/// region reloads for minutes, and looking at each waiting tenant every 3 s was most of what
+/// the operator did. A region that has not been given them yet says so when it has: the
+/// region controller triggers the tenant then, so it needs no looking at.
+fn recheck_in<'a>(
+    placed: impl Iterator<Item = &'a TenantRegionStatus>,
+    now: i64,
+) -> Option<Duration> {
+    placed
+        .filter(|region| region.revision.is_some() && !is_served(region))
+        .map(|region| {
+            let since = region.not_served_since.as_ref().map(|t| t.0.as_second());
+            let waited = now - since.unwrap_or(now);
+            Duration::from_secs(u64::try_from(waited).unwrap_or(0))
+        })
+        .max()
+        .map(|waited| waited.clamp(NOT_SERVED_RECHECK, NOT_SERVED_RECHECK_LONGEST))
 }
 
 /// Reads the tenant's JWKS at the public URL of every region it is placed in, concurrently and
@@ -176,20 +214,25 @@ fn region_facts(tenant: &Tenant, name: &str, ctx: &Context) -> Vec<(String, Regi
         .collect()
 }
 
-/// Publishes the status, then a Warning Event for each region that became overdue.
+/// Publishes the status, then a Warning Event for each region that became overdue; returns it
+/// and whether it was published.
 async fn update_status(
     tenant: &Tenant,
     ctx: &Context,
     facts: &TenantFacts<'_>,
-) -> Result<TenantStatus, ReconcileError> {
+) -> Result<(TenantStatus, bool), ReconcileError> {
     let previous = tenant.status.clone().unwrap_or_default();
-    let status = tenant_status(tenant, facts, &now());
+    let now = now();
+    let status = tenant_status(tenant, facts, &now);
+    if !first_status_due(tenant, &status, facts.served_within, &now) {
+        return Ok((status, false));
+    }
     publish_status(ctx, tenant, &previous, &status, |s| &s.conditions).await?;
     for note in overdue_events(&previous, &status) {
         ctx.event(&tenant.object_ref(&()), true, NOT_SERVED, note)
             .await;
     }
-    Ok(status)
+    Ok((status, true))
 }
 
 /// The tenant is being deleted: wait until no region serves it any more, then drop its keys.

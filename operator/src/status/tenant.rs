@@ -118,6 +118,30 @@ pub fn tenant_status(tenant: &Tenant, facts: &TenantFacts<'_>, now: &Time) -> Te
     }
 }
 
+/// Whether a new Tenant's first `status` is worth writing yet. One that is only on its way
+/// (not Ready, not Degraded) is not, while the Tenant is younger than `served_within`: it will
+/// be Ready or in trouble within seconds, and a cold start of 10,000 Tenants wrote each of
+/// them a status that said "pending" first. Past that bound it is written, pending or not.
+pub fn first_status_due(
+    tenant: &Tenant,
+    status: &TenantStatus,
+    served_within: Duration,
+    now: &Time,
+) -> bool {
+    let on_its_way = !status.conditions.iter().any(|c| {
+        let is = |type_: ConditionType| c.type_ == type_.as_str();
+        c.status == "True" && (is(ConditionType::Ready) || is(ConditionType::Degraded))
+    });
+    let young = tenant
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .is_some_and(|created| {
+            now.0.as_second() - created.0.as_second() < served_within.as_secs() as i64
+        });
+    tenant.status.is_some() || !on_its_way || !young
+}
+
 /// Whether the region holds the tenant's current generation and, when not, why.
 fn region_entry(name: &str, fact: &RegionFact, generation: Option<i64>) -> TenantRegionStatus {
     let not_synced = |reason: &str, message: String| TenantRegionStatus {

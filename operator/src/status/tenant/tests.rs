@@ -320,3 +320,33 @@ fn a_region_overdue_while_already_degraded_gets_an_event_of_its_own() {
         overdue_events(&overdue, &status_at(Some(&overdue), &regions, stale(), 260)).is_empty()
     );
 }
+
+#[test]
+fn a_new_tenants_first_status_waits_while_it_is_only_on_its_way() {
+    let at = |second| Time(Timestamp::from_second(second).unwrap());
+    let bound = Duration::from_secs(120);
+    let mut young = tenant();
+    young.metadata.creation_timestamp = Some(at(90));
+    let pending = status_at(None, &[("eu", RegionFact::Pending)], BTreeMap::new(), 100);
+    assert!(!first_status_due(&young, &pending, bound, &at(100)));
+    assert!(
+        first_status_due(&young, &pending, bound, &at(210)),
+        "written once the Tenant is older than the bound"
+    );
+
+    let ready = status(vec![("eu", served(2)), ("us", served(2))]);
+    assert_eq!(condition(&ready, "Ready").status, "True");
+    assert!(first_status_due(&young, &ready, bound, &at(100)));
+    let missing = status_at(None, &[("eu", RegionFact::Missing)], BTreeMap::new(), 100);
+    assert_eq!(condition(&missing, "Degraded").status, "True");
+    assert!(
+        first_status_due(&young, &missing, bound, &at(100)),
+        "a problem at once"
+    );
+
+    young.status = Some(pending.clone());
+    assert!(
+        first_status_due(&young, &pending, bound, &at(100)),
+        "only the first status waits"
+    );
+}
