@@ -1,6 +1,9 @@
 //! What every reconcile shares: the hub client, caches of the hub's objects, region clients,
 //! the sync state between the two controllers, Events and metrics.
 
+use std::collections::BTreeSet;
+use std::time::Duration;
+
 use futures::channel::mpsc::UnboundedSender;
 use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use kube::Client;
@@ -8,6 +11,7 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::SyncState;
+use super::renders::TenantRenders;
 use super::retry::Retries;
 use crate::api::{AuthRegion, Tenant};
 use crate::edge::jwks::JwksFetcher;
@@ -24,6 +28,8 @@ pub struct Context {
     pub secrets: Store<Secret>,
     pub region_clients: RegionClients,
     pub apply_cache: ApplyCache,
+    /// Each tenant's files as last rendered, shared by the regions.
+    pub renders: TenantRenders,
     pub sync: SyncState,
     pub recorder: Recorder,
     pub metrics: Metrics,
@@ -54,6 +60,7 @@ impl Context {
             secrets,
             region_clients,
             apply_cache: ApplyCache::default(),
+            renders: TenantRenders::default(),
             sync: SyncState::default(),
             recorder,
             metrics,
@@ -68,6 +75,17 @@ impl Context {
             // A closed channel means the operator is shutting down; nothing to recompute then.
             let _ = self.tenant_trigger.unbounded_send(ObjectRef::new(name));
         }
+    }
+
+    /// [`Self::trigger_tenants`] once `delay` has passed.
+    pub fn trigger_tenants_after(&self, names: BTreeSet<String>, delay: Duration) {
+        let trigger = self.tenant_trigger.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            for name in names {
+                let _ = trigger.unbounded_send(ObjectRef::new(&name));
+            }
+        });
     }
 
     /// Publishes an Event; a failure to publish is logged, never fatal to a reconcile.

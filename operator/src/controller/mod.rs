@@ -4,6 +4,7 @@
 mod context;
 mod publish;
 mod region;
+mod renders;
 mod retry;
 mod select;
 mod sync_state;

@@ -3,9 +3,11 @@
 //! never blocks another; a failure keeps whatever the region already serves.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 
 use super::publish::publish_status;
@@ -13,13 +15,18 @@ use super::retry::retry_key;
 use super::select::{Selection, select};
 use super::{Context, FINALIZER, ReconcileError, now};
 use crate::api::{AuthRegion, Tenant};
-use crate::edge::hub::hub_inputs;
+use crate::edge::hub::{hub_inputs, inputs_version};
 use crate::edge::region::{
     RegionError, apply_region, check_store, delete_region, observe_region, probe,
 };
 use crate::render::{TenantFiles, TenantInputs, desired_region, tenant_files};
 use crate::status::region::{Converged, region_status};
 use crate::status::report::{RegionSync, TenantProblem};
+
+/// How long after writing a region its tenants look at what it serves. Files just written are
+/// not served yet (the kubelet has to project them, the auth-server to reload them): looking at
+/// once cost every tenant a reconcile and a status write that only said "not yet".
+const SERVING_DELAY: Duration = Duration::from_secs(3);
 
 pub async fn reconcile(
     region: Arc<AuthRegion>,
@@ -47,11 +54,17 @@ pub async fn reconcile(
 async fn apply(region: &AuthRegion, ctx: &Context) -> Result<Action, ReconcileError> {
     let name = region.name_any();
     let outcome = converge(region, ctx).await;
-    let changed = match &outcome {
-        Ok(converged) => ctx.sync.record(&name, converged.sync.clone()),
-        Err(error) => ctx.sync.record_error(&name, error.clone()),
-    };
-    ctx.trigger_tenants(&changed);
+    match &outcome {
+        Ok(converged) => {
+            let changed = ctx.sync.record(&name, converged.sync.clone());
+            if converged.wrote {
+                ctx.trigger_tenants_after(changed, SERVING_DELAY);
+            } else {
+                ctx.trigger_tenants(&changed);
+            }
+        }
+        Err(error) => ctx.trigger_tenants(&ctx.sync.record_error(&name, error.clone())),
+    }
     update_status(region, ctx, &outcome).await?;
     // A failure goes to the error policy, which retries with backoff and counts it by reason.
     outcome?;
@@ -78,6 +91,8 @@ async fn converge(region: &AuthRegion, ctx: &Context) -> Result<Converged, Regio
         &observed.tenant_files(),
         |tenant, tenant_name| render_tenant(tenant, tenant_name, ctx),
     );
+    ctx.renders
+        .retain(|tenant| ctx.tenants.get(&ObjectRef::new(tenant)).is_some());
     let jwks_max_age = u32::try_from(ctx.settings.jwks_max_age.as_secs()).unwrap_or(u32::MAX);
     let desired = desired_region(&name, &region.spec, &placed, jwks_max_age);
     let report = apply_region(&client, &name, &desired, &observed, &ctx.apply_cache).await?;
@@ -102,8 +117,16 @@ fn region_sync_unchanged(ctx: &Context, region: &str) -> RegionSync {
         .unwrap_or_default()
 }
 
-/// A tenant's files from the hub's current inputs, or why they cannot be made.
+/// A tenant's files from the hub's current inputs, or why they cannot be made; rendered again
+/// only when those inputs changed.
 fn render_tenant(tenant: &Tenant, name: &str, ctx: &Context) -> Result<TenantFiles, TenantProblem> {
+    let namespace = &ctx.settings.namespace;
+    let version = inputs_version(tenant, name, &ctx.secrets, namespace);
+    ctx.renders
+        .get_or_render(name, version, || render_afresh(tenant, name, ctx))
+}
+
+fn render_afresh(tenant: &Tenant, name: &str, ctx: &Context) -> Result<TenantFiles, TenantProblem> {
     let inputs = hub_inputs(tenant, name, &ctx.secrets, &ctx.settings.namespace)?;
     let inputs = TenantInputs {
         tenant,

@@ -2,7 +2,9 @@
 //!
 //! A tenant placed in the region is served with the files rendered from the hub's current
 //! inputs; when those cannot be rendered, with its last good files read back from the region;
-//! and when it never had any, not at all. Each outcome is recorded for the Tenant controller.
+//! and when it never had any, not at all. Each outcome is recorded for the Tenant controller,
+//! but for a new tenant still waiting for its first key ring: the region has nothing to say
+//! about it yet, so it stays pending rather than failing, until the key ring is there.
 
 use std::collections::HashMap;
 
@@ -57,6 +59,7 @@ pub fn select<'a>(
                     };
                     (files.clone(), entry)
                 }
+                None if problem.awaits_key_ring() => continue,
                 None => {
                     let entry = TenantInRegion {
                         generation: None,

@@ -68,6 +68,12 @@ pub enum TenantProblem {
 }
 
 impl TenantProblem {
+    /// Whether the tenant only waits for its first key ring, which the Tenant controller is
+    /// creating: part of its first convergence, not a problem.
+    pub fn awaits_key_ring(&self) -> bool {
+        matches!(self, Self::Inputs(InputError::KeyRingPending { .. }))
+    }
+
     /// Short machine reason, for a region's entry in Tenant status.
     pub fn reason(&self) -> &'static str {
         match self {

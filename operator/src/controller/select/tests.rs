@@ -94,6 +94,26 @@ fn broken_inputs_without_a_last_good_state_are_not_served() {
 }
 
 #[test]
+fn a_new_tenant_waiting_for_its_key_ring_is_not_reported_until_it_has_one() {
+    let acme = tenant("acme", &["eu-west"], None);
+    let pending = |_: &Tenant, _: &str| -> Result<TenantFiles, TenantProblem> {
+        Err(InputError::KeyRingPending {
+            name: "meridian-keys-acme".into(),
+        }
+        .into())
+    };
+    let selection = select("eu-west", &eu_west(), [&acme], &HashMap::new(), pending);
+    assert!(selection.placed.is_empty());
+    assert!(selection.sync.tenants.is_empty(), "pending, not failing");
+
+    // One that was served keeps its last good files and says why.
+    let served = HashMap::from([("acme".to_owned(), files("acme", "before"))]);
+    let selection = select("eu-west", &eu_west(), [&acme], &served, pending);
+    assert_eq!(names(&selection), ["acme"]);
+    assert!(selection.sync.tenants["acme"].problem.is_some());
+}
+
+#[test]
 fn only_tenants_placed_here_and_alive_are_selected() {
     let elsewhere = tenant("globex", &["us-east"], None);
     let excluded = tenant("initech", &["eu-west"], Some(&["US"]));

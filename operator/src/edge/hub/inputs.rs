@@ -24,6 +24,9 @@ pub struct HubInputs {
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum InputError {
+    /// The tenant's key ring is not there yet: the Tenant controller creates it.
+    #[error("key ring Secret {name} not created yet")]
+    KeyRingPending { name: String },
     #[error("Secret {name} not found in the operator's namespace")]
     SecretMissing { name: String },
     #[error("Secret {name} has no key {key:?}")]
@@ -39,11 +42,41 @@ pub enum InputError {
 impl InputError {
     pub fn reason(&self) -> &'static str {
         match self {
+            Self::KeyRingPending { .. } => "KeyRingPending",
             Self::SecretMissing { .. } => "SecretMissing",
             Self::KeyMissing { .. } => "SecretKeyMissing",
             Self::Malformed { .. } => "SecretMalformed",
         }
     }
+}
+
+/// The Secrets [`hub_inputs`] reads for tenant `name`, by name.
+fn input_secrets<'a>(tenant: &'a Tenant, key_ring: &'a str) -> impl Iterator<Item = &'a str> {
+    let clients = tenant.spec.clients.iter();
+    let clients = clients.filter_map(|c| c.secret_ref.as_ref().map(|r| r.name.as_str()));
+    let users = tenant.spec.users.iter().map(|u| u.secret_ref.name.as_str());
+    std::iter::once(key_ring).chain(clients).chain(users)
+}
+
+/// What [`hub_inputs`] would read for tenant `name`, as a number that changes whenever its
+/// result may: the Tenant's uid and generation and the resourceVersion (or absence) of every
+/// Secret it reads. Costs a few cache lookups, where reading the inputs parses them.
+pub fn inputs_version(
+    tenant: &Tenant,
+    name: &str,
+    secrets: &Store<Secret>,
+    namespace: &str,
+) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    (&tenant.metadata.uid, tenant.metadata.generation).hash(&mut hasher);
+    let key_ring = key_ring_secret_name(name);
+    for secret in input_secrets(tenant, &key_ring) {
+        let cached = secrets.get(&ObjectRef::new(secret).within(namespace));
+        let version = cached.and_then(|s| s.metadata.resource_version.clone());
+        (secret, version).hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 /// Reads everything tenant `name` needs from the cached Secrets of `namespace`.
@@ -56,12 +89,11 @@ pub fn hub_inputs(
     let read = |secret: &str, key: &str| read_key(secrets, namespace, secret, key);
 
     let key_ring_name = key_ring_secret_name(name);
-    let key_ring = parse(
-        &key_ring_name,
-        KEY_RING_FILE,
-        &read(&key_ring_name, KEY_RING_FILE)?,
-        "key ring",
-    )?;
+    let key_ring = match read(&key_ring_name, KEY_RING_FILE) {
+        Err(InputError::SecretMissing { name }) => Err(InputError::KeyRingPending { name }),
+        read => read,
+    };
+    let key_ring = parse(&key_ring_name, KEY_RING_FILE, &key_ring?, "key ring")?;
 
     let mut client_secrets = ClientSecrets::default();
     for client in &tenant.spec.clients {
