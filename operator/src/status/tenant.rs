@@ -118,10 +118,16 @@ pub fn tenant_status(tenant: &Tenant, facts: &TenantFacts<'_>, now: &Time) -> Te
     }
 }
 
+/// How long a new Tenant may go without any status: long enough for most to be Ready in one
+/// write, short enough that `kubectl get tenants` soon shows the issuer, the signing key and
+/// what each region is waiting for, even when no region ever serves it.
+pub const FIRST_STATUS_HOLD: Duration = Duration::from_secs(10);
+
 /// Whether a new Tenant's first `status` is worth writing yet. One that is only on its way
-/// (not Ready, not Degraded) is not, while the Tenant is younger than `served_within`: it will
-/// be Ready or in trouble within seconds, and a cold start of 10,000 Tenants wrote each of
-/// them a status that said "pending" first. Past that bound it is written, pending or not.
+/// (not Ready, not Degraded) is not, while the Tenant is younger than [`FIRST_STATUS_HOLD`]
+/// (or `served_within`, if shorter): it will be Ready or in trouble within seconds, and a cold
+/// start of 10,000 Tenants wrote each of them a status that said "pending" first. Past that
+/// it is written, pending or not.
 pub fn first_status_due(
     tenant: &Tenant,
     status: &TenantStatus,
@@ -137,7 +143,8 @@ pub fn first_status_due(
         .creation_timestamp
         .as_ref()
         .is_some_and(|created| {
-            now.0.as_second() - created.0.as_second() < served_within.as_secs() as i64
+            let hold = served_within.min(FIRST_STATUS_HOLD);
+            now.0.as_second() - created.0.as_second() < hold.as_secs() as i64
         });
     tenant.status.is_some() || !on_its_way || !young
 }

@@ -326,12 +326,16 @@ fn a_new_tenants_first_status_waits_while_it_is_only_on_its_way() {
     let at = |second| Time(Timestamp::from_second(second).unwrap());
     let bound = Duration::from_secs(120);
     let mut young = tenant();
-    young.metadata.creation_timestamp = Some(at(90));
+    young.metadata.creation_timestamp = Some(at(95));
     let pending = status_at(None, &[("eu", RegionFact::Pending)], BTreeMap::new(), 100);
     assert!(!first_status_due(&young, &pending, bound, &at(100)));
     assert!(
-        first_status_due(&young, &pending, bound, &at(210)),
-        "written once the Tenant is older than the bound"
+        first_status_due(&young, &pending, bound, &at(105)),
+        "written once the Tenant is older than FIRST_STATUS_HOLD, well within served_within"
+    );
+    assert!(
+        first_status_due(&young, &pending, Duration::from_secs(3), &at(99)),
+        "or than served_within, if shorter"
     );
 
     let ready = status(vec![("eu", served(2)), ("us", served(2))]);
