@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::DeleteParams;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
@@ -124,10 +125,10 @@ async fn apply(tenant: &Tenant, ctx: &Context, live: bool) -> Result<Action, Rec
     let recheck = if published {
         recheck
     } else {
-        let created = tenant.metadata.creation_timestamp.as_ref();
-        let waited = now - created.map_or(now, |t| t.0.as_second());
-        let waited = Duration::from_secs(u64::try_from(waited).unwrap_or(0));
-        Some(waited.clamp(NOT_SERVED_RECHECK, NOT_SERVED_RECHECK_LONGEST))
+        Some(recheck_after(
+            tenant.metadata.creation_timestamp.as_ref(),
+            now,
+        ))
     };
     Ok(Action::requeue(recheck.map_or(wake_in, |r| r.min(wake_in))))
 }
@@ -144,13 +145,16 @@ fn recheck_in<'a>(
 ) -> Option<Duration> {
     placed
         .filter(|region| region.revision.is_some() && !is_served(region))
-        .map(|region| {
-            let since = region.not_served_since.as_ref().map(|t| t.0.as_second());
-            let waited = now - since.unwrap_or(now);
-            Duration::from_secs(u64::try_from(waited).unwrap_or(0))
-        })
+        .map(|region| recheck_after(region.not_served_since.as_ref(), now))
         .max()
-        .map(|waited| waited.clamp(NOT_SERVED_RECHECK, NOT_SERVED_RECHECK_LONGEST))
+}
+
+/// As long as the wait that began at `since` has lasted (none if it has not begun), within
+/// [`NOT_SERVED_RECHECK`] and [`NOT_SERVED_RECHECK_LONGEST`].
+fn recheck_after(since: Option<&Time>, now: i64) -> Duration {
+    let waited = now - since.map_or(now, |t| t.0.as_second());
+    Duration::from_secs(u64::try_from(waited).unwrap_or(0))
+        .clamp(NOT_SERVED_RECHECK, NOT_SERVED_RECHECK_LONGEST)
 }
 
 /// Reads the tenant's JWKS at the public URL of every region it is placed in, concurrently and
@@ -272,4 +276,23 @@ async fn cleanup(tenant: &Tenant, ctx: &Context) -> Result<Action, ReconcileErro
     }
     tracing::info!(tenant = %name, "removed from every region; key ring deleted");
     Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_waiting_tenant_is_looked_at_again_as_late_as_it_has_waited_within_bounds() {
+        let at = |second| Time(k8s_openapi::jiff::Timestamp::from_second(second).unwrap());
+        assert_eq!(recheck_after(None, 100), NOT_SERVED_RECHECK);
+        assert_eq!(recheck_after(Some(&at(99)), 100), NOT_SERVED_RECHECK);
+        assert_eq!(recheck_after(Some(&at(93)), 100), Duration::from_secs(7));
+        assert_eq!(recheck_after(Some(&at(0)), 100), NOT_SERVED_RECHECK_LONGEST);
+        assert_eq!(
+            recheck_after(Some(&at(200)), 100),
+            NOT_SERVED_RECHECK,
+            "a clock behind the timestamp"
+        );
+    }
 }
