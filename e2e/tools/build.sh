@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds the pinned Kubernetes control-plane binaries (kube-apiserver, kube-controller-manager,
-# etcd) and helm from the Go module proxy into a cache outside the repository, and prints the
-# directory that holds them. A no-op when they are already built.
+# Builds the pinned Kubernetes binaries (kube-apiserver, kube-controller-manager, etcd, and for
+# the real nodes kubelet, kube-proxy, kube-scheduler and the pods' sandbox program `pause`) and
+# helm from the Go module proxy into a cache outside the repository, and prints the directory
+# that holds them. A no-op when they are already built; each build is named with its time.
 #
 #   build.sh          everything; prints the directory
-#   build.sh NAME...  only these (etcd, kube-apiserver, kube-controller-manager, helm); prints
-#                     the same cache directory. The Rust harness uses this for a binary that
-#                     KUBEBUILDER_ASSETS lacks (setup-envtest ships no controller-manager or helm).
+#   build.sh NAME...  only these (see `build` below); prints the same cache directory. The Rust
+#                     harness uses this for a binary that KUBEBUILDER_ASSETS lacks
+#                     (setup-envtest ships no controller-manager, node binaries or helm).
 #
 # Without arguments, if KUBEBUILDER_ASSETS names a directory that already holds kube-apiserver
 # and etcd (for example from setup-envtest), that directory is printed and nothing is built, so
@@ -60,15 +61,19 @@ build() { # name
     etcd) build_into "$bin_dir" "$here" etcd ./etcd ;;
     kube-apiserver)
       build_into "$bin_dir" "$here" kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$k8s_ldflags" ;;
-    kube-controller-manager)
-      build_into "$bin_dir" "$here" kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_ldflags" ;;
+    kube-controller-manager | kube-scheduler | kube-proxy | kubelet)
+      build_into "$bin_dir" "$here" "$1" "k8s.io/kubernetes/cmd/$1" "$k8s_ldflags" ;;
+    pause) build_into "$bin_dir" "$here" pause ./pause ;;
     helm)
       build_into "$helm_dir" "$here/helm" helm helm.sh/helm/v3/cmd/helm "$helm_ldflags"
       # One directory for all four, as envtest expects: tests find helm beside the control plane.
       mkdir -p "$bin_dir"
       # Re-pointed every time, so a helm version bump cannot leave it at the old binary.
       ln -sfn "$helm_dir/helm" "$bin_dir/helm" ;;
-    *) log "unknown binary '$1' (etcd, kube-apiserver, kube-controller-manager, helm)"; exit 2 ;;
+    *)
+      log "unknown binary '$1' (etcd, kube-apiserver, kube-controller-manager, kube-scheduler,"
+      log "kube-proxy, kubelet, pause, helm)"
+      exit 2 ;;
   esac
 }
 
@@ -83,5 +88,7 @@ if [ -n "${KUBEBUILDER_ASSETS:-}" ] && [ -x "$KUBEBUILDER_ASSETS/kube-apiserver"
   exit 0
 fi
 
-for name in etcd kube-apiserver kube-controller-manager helm; do build "$name"; done
+for name in etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet pause helm; do
+  build "$name"
+done
 echo "$bin_dir"
