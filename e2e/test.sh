@@ -38,7 +38,7 @@ e2e/frontdoor/install.sh
 step "cargo test --workspace"
 cargo test --workspace
 
-for extra in auth-server/tests/node/run.sh; do
+for extra in auth-server/tests/node/run.sh auth-server/tests/python/run.sh; do
   if [ -x "$extra" ]; then
     step "$extra"
     "$extra"

@@ -33,6 +33,7 @@ fn tenant(id: &str, base: &str) -> TenantConfig {
             redirect_uris: vec![],
             scopes: vec!["api".into()],
             audience: Some("https://api.example.com".into()),
+            allowed_origins: None,
         }],
         tokens: TokenLifetimes {
             access_token_seconds: 300,

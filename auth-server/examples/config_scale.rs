@@ -54,6 +54,7 @@ fn tenant(id: &str, base: &str) -> TenantConfig {
             redirect_uris,
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             audience: None,
+            allowed_origins: None,
         };
     TenantConfig {
         id: id.into(),

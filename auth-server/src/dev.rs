@@ -161,6 +161,7 @@ fn demo_tenant(issuer: &str) -> TenantConfig {
                 "api".into(),
             ],
             audience: None,
+            allowed_origins: None,
         }],
         tokens: TokenLifetimes {
             access_token_seconds: 300,

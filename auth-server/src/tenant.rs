@@ -17,6 +17,8 @@ use crate::keys::{KeyError, Signer, TenantKeys};
 pub struct Client {
     pub config: ClientConfig,
     pub secret_digest: Option<[u8; 32]>,
+    /// Browser origins that may read this client's answers (CORS), computed once at load.
+    pub origins: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -24,6 +26,7 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("config", &self.config)
             .field("secret_digest", &self.secret_digest.map(|_| "<redacted>"))
+            .field("origins", &self.origins)
             .finish()
     }
 }
@@ -35,6 +38,11 @@ impl Client {
 
     pub fn is_public(&self) -> bool {
         self.config.kind == ClientKind::Public
+    }
+
+    /// Whether a browser page on `origin` may read this client's answers.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.origins.contains(origin)
     }
 
     /// `aud` of this client's access tokens.
@@ -87,6 +95,8 @@ pub struct Tenant {
     /// Every claim name some user has, gathered once: discovery is unauthenticated and must
     /// not walk the directory per request.
     user_claim_names: BTreeSet<String>,
+    /// Every client's origins, for answers that name no client (discovery, JWKS, preflights).
+    origins: BTreeSet<String>,
     keys: TenantKeys,
     /// The digest of the files this tenant was built from, served so the operator can see
     /// from outside which configuration a region serves.
@@ -113,6 +123,10 @@ impl Tenant {
             .filter(|u| u.query().is_none() && u.fragment().is_none() && u.host().is_some())
             .ok_or_else(|| TenantError::BadIssuer(config.issuer.clone()))?;
         let clients = index_clients(&config.clients, &clients);
+        let origins = clients
+            .values()
+            .flat_map(|client| client.origins.iter().cloned())
+            .collect();
         let users: HashMap<String, User> = users
             .users
             .into_iter()
@@ -135,6 +149,7 @@ impl Tenant {
             clients,
             users,
             user_claim_names,
+            origins,
             keys,
             revision,
         })
@@ -179,6 +194,11 @@ impl Tenant {
         self.config.scopes.iter().map(|scope| scope.name.as_str())
     }
 
+    /// Whether `origin` is an origin of some client of this tenant.
+    pub fn knows_origin(&self, origin: &str) -> bool {
+        self.origins.contains(origin)
+    }
+
     /// Every claim name some user of this tenant has, for discovery's `claims_supported`.
     pub fn user_claim_names(&self) -> impl Iterator<Item = &str> {
         self.user_claim_names.iter().map(String::as_str)
@@ -200,6 +220,7 @@ fn index_clients(configs: &[ClientConfig], secrets: &ClientSecrets) -> HashMap<S
             let client = Client {
                 config: config.clone(),
                 secret_digest,
+                origins: crate::oauth::client_origins(config),
             };
             (config.client_id.clone(), client)
         })
@@ -255,6 +276,7 @@ mod tests {
             redirect_uris: vec![],
             scopes: vec![],
             audience: None,
+            allowed_origins: None,
         }
     }
 

@@ -50,6 +50,11 @@ pub struct ClientConfig {
     /// `aud` of access tokens issued to this client; the issuer when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
+    /// Browser origins (`scheme://host[:port]`) that may read this client's answers from the
+    /// token, userinfo, revocation and introspection endpoints (CORS). Absent: the origins of
+    /// its redirect URIs; empty: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

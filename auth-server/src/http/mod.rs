@@ -6,6 +6,7 @@
 
 mod authorize;
 mod cookies;
+mod cors;
 mod discovery;
 mod login_page;
 mod probes;
@@ -142,6 +143,13 @@ async fn dispatch(
         None => return StatusCode::NOT_FOUND.into_response(),
     };
     let endpoint = endpoint_label(&rest);
+    let cors = cors::Surface::of(endpoint);
+    if let Some(surface) = cors
+        && let Some(answer) = cors::preflight(&tenant, surface, request.method(), request.headers())
+    {
+        return answer;
+    }
+    let origin = request.headers().get(header::ORIGIN).cloned();
     // Only discovery and JWKS say which revision they serve: nothing on the token path.
     let revision = matches!(endpoint, "discovery" | "jwks")
         .then(|| HeaderValue::from_str(tenant.revision.as_str()).ok())
@@ -160,12 +168,17 @@ async fn dispatch(
     request
         .extensions_mut()
         .insert(ClientIp(ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))));
-    request.extensions_mut().insert(CurrentTenant(tenant));
+    request
+        .extensions_mut()
+        .insert(CurrentTenant(tenant.clone()));
     request
         .extensions_mut()
         .insert(JwksMaxAge(snapshot.region.jwks_max_age_seconds));
     let started = Instant::now();
     let mut response = routes.oneshot(request.map(Body::new)).await.into_response();
+    if cors.is_some() {
+        cors::decorate(&mut response, &tenant, origin.as_ref());
+    }
     // The public surface the operator reads to learn which configuration this region serves.
     if let Some(revision) = revision {
         response.headers_mut().insert(REVISION_HEADER, revision);

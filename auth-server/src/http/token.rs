@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use meridian_contract::GrantType;
 use serde::Serialize;
 
+use super::cors::NamedClient;
 use super::{AppState, CurrentTenant};
 use crate::issue::{self, AccessToken, Authentication, Subject};
 use crate::oauth::{Credentials, OAuthError, Params, granted_scope};
@@ -49,9 +50,19 @@ pub async fn token(
     Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
     headers: HeaderMap,
     body: Bytes,
+) -> Response {
+    let named = NamedClient::of_request(&headers, &body);
+    NamedClient::mark(named, grant(&app, &tenant, &headers, &body).await)
+}
+
+async fn grant(
+    app: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    body: &[u8],
 ) -> Result<TokenResponse, OAuthError> {
-    let params = Params::from_form(&body)?;
-    let client = Credentials::from_request(&headers, &params)?.authenticate(&tenant)?;
+    let params = Params::from_form(body)?;
+    let client = Credentials::from_request(headers, &params)?.authenticate(tenant)?;
     let grant = match params.require("grant_type")? {
         "client_credentials" => GrantType::ClientCredentials,
         "authorization_code" => GrantType::AuthorizationCode,
@@ -64,9 +75,9 @@ pub async fn token(
         ));
     }
     let response = match grant {
-        GrantType::ClientCredentials => client_credentials(&app, &tenant, client, &params),
-        GrantType::AuthorizationCode => authorization_code(&app, &tenant, client, &params).await,
-        GrantType::RefreshToken => refresh_token(&app, &tenant, client, &params).await,
+        GrantType::ClientCredentials => client_credentials(app, tenant, client, &params),
+        GrantType::AuthorizationCode => authorization_code(app, tenant, client, &params).await,
+        GrantType::RefreshToken => refresh_token(app, tenant, client, &params).await,
     }?;
     app.metrics.token_issued(tenant.id(), grant.as_str());
     Ok(response)

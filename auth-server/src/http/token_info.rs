@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::cors::NamedClient;
 use super::token::has_openid;
 use super::{AppState, CurrentTenant};
 use crate::oauth::jwt::{self, TokenType};
@@ -58,23 +59,31 @@ pub async fn introspect(
     Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
     headers: HeaderMap,
     body: Bytes,
+) -> Response {
+    let named = NamedClient::of_request(&headers, &body);
+    NamedClient::mark(named, introspection(&app, &tenant, &headers, &body).await)
+}
+
+async fn introspection(
+    app: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    body: &[u8],
 ) -> Result<Response, OAuthError> {
-    let params = Params::from_form(&body)?;
+    let params = Params::from_form(body)?;
     // RFC 7662 §2.1: the caller must be authorized, and one that is not is told so with a 401
     // and a challenge (RFC 6749 §5.2), whichever way it tried; a public client proves nothing.
     let unauthorized = OAuthError::InvalidClient { basic: true };
-    let credentials = Credentials::from_request(&headers, &params).map_err(|e| match e {
+    let credentials = Credentials::from_request(headers, &params).map_err(|e| match e {
         OAuthError::InvalidClient { .. } => unauthorized,
         other => other,
     })?;
-    let client = credentials
-        .authenticate(&tenant)
-        .map_err(|_| unauthorized)?;
+    let client = credentials.authenticate(tenant).map_err(|_| unauthorized)?;
     if client.is_public() {
         return Err(unauthorized);
     }
     let token = params.require("token")?;
-    let access = verify_access(&app, &tenant, token).await?;
+    let access = verify_access(app, tenant, token).await?;
     if let Some(claims) = access.filter(|c| may_see(client, c)) {
         let mut body = serde_json::to_value(&claims).unwrap_or_default();
         body["active"] = Value::Bool(true);
@@ -105,9 +114,19 @@ pub async fn revoke(
     Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
     headers: HeaderMap,
     body: Bytes,
+) -> Response {
+    let named = NamedClient::of_request(&headers, &body);
+    NamedClient::mark(named, revocation(&app, &tenant, &headers, &body).await)
+}
+
+async fn revocation(
+    app: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    body: &[u8],
 ) -> Result<Response, OAuthError> {
-    let params = Params::from_form(&body)?;
-    let client = Credentials::from_request(&headers, &params)?.authenticate(&tenant)?;
+    let params = Params::from_form(body)?;
+    let client = Credentials::from_request(headers, &params)?.authenticate(tenant)?;
     let token = params.require("token")?;
     let now = app.clock.now();
     let refresh = app.store.find_refresh(token, now).await?;
@@ -116,7 +135,7 @@ pub async fn revoke(
     {
         // RFC 7009 §2.1: revoking a refresh token also ends the access tokens of its grant.
         app.store.revoke_family(&grant.family).await?;
-    } else if let Some(claims) = verify_access(&app, &tenant, token).await?
+    } else if let Some(claims) = verify_access(app, tenant, token).await?
         && claims.client_id == client.config.client_id
     {
         app.store.revoke_access(&claims.jti, claims.exp).await?;
@@ -125,15 +144,26 @@ pub async fn revoke(
     Ok(no_store(json!({})))
 }
 
+/// Readable by the origins of the client the token was issued to; an error, which names no
+/// client, by those of the tenant's clients.
 pub async fn userinfo(
     State(app): State<AppState>,
     Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
     headers: HeaderMap,
-) -> Result<Response, OAuthError> {
-    let token = authorization(&headers, "Bearer").ok_or(OAuthError::InvalidToken)?;
-    let claims = verify_access(&app, &tenant, token.trim())
-        .await?
-        .ok_or(OAuthError::InvalidToken)?;
+) -> Response {
+    let Some(token) = authorization(&headers, "Bearer") else {
+        return OAuthError::InvalidToken.into_response();
+    };
+    let claims = match verify_access(&app, &tenant, token.trim()).await {
+        Ok(Some(claims)) => claims,
+        Ok(None) => return OAuthError::InvalidToken.into_response(),
+        Err(error) => return error.into_response(),
+    };
+    let named = Some(NamedClient(claims.client_id.clone()));
+    NamedClient::mark(named, user_claims(&tenant, &claims))
+}
+
+fn user_claims(tenant: &Tenant, claims: &AccessClaims) -> Result<Response, OAuthError> {
     if !has_openid(&claims.scope) {
         return Err(OAuthError::InsufficientScope);
     }

@@ -6,6 +6,7 @@ mod claims;
 mod client_auth;
 mod error;
 pub mod jwt;
+mod origin;
 mod params;
 mod pkce;
 mod prompt;
@@ -18,6 +19,7 @@ pub use claims::{
 };
 pub use client_auth::{Credentials, authorization};
 pub use error::{ErrorCode, OAuthError};
+pub use origin::{client_origins, origin_of};
 pub use params::Params;
 pub use pkce::CodeChallenge;
 pub use prompt::{Answer, HONOURED_PROMPTS, Prompt, SessionView, answer};

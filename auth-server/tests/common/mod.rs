@@ -56,6 +56,26 @@ impl TestServer {
     pub fn issuer(&self, tenant: &str) -> String {
         issuer(&self.base(), tenant)
     }
+
+    /// Rewrites tenant `id`'s configuration with `edit` applied and loads it.
+    pub fn edit_tenant(&self, id: &str, edit: impl FnOnce(&mut TenantConfig)) {
+        let mut config = tenant_config(id, &self.issuer(id));
+        edit(&mut config);
+        write_json(self.dir.path(), &TenantFile::Config.file_name(id), &config);
+        assert!(
+            self.server.config.reload(self.dir.path()),
+            "edited configuration loads"
+        );
+    }
+
+    /// The registered client `client_id` of `config`, to edit.
+    pub fn client_of<'c>(config: &'c mut TenantConfig, client_id: &str) -> &'c mut ClientConfig {
+        config
+            .clients
+            .iter_mut()
+            .find(|c| c.client_id == client_id)
+            .unwrap_or_else(|| panic!("no client {client_id}"))
+    }
 }
 
 pub async fn start_on(dir: &Path, clock: Arc<dyn Clock>) -> RunningServer {
@@ -100,6 +120,7 @@ fn client(id: &str, kind: ClientKind, grants: &[GrantType], scopes: &[&str]) -> 
         redirect_uris: vec![REDIRECT.into()],
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         audience: None,
+        allowed_origins: None,
     }
 }
 

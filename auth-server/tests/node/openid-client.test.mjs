@@ -3,47 +3,10 @@
 // logging in through the server's HTML form as a browser without JavaScript would.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as client from 'openid-client';
+import { codeFlow, startDevServer } from './dev-server.mjs';
 
-const binary = process.env.MERIDIAN_AUTH_SERVER_BIN;
-const port = process.env.MERIDIAN_TEST_PORT ?? '18543';
-const redirectUri = 'http://127.0.0.1:9999/callback';
-let server;
 let demo;
-
-// Reads the issuer, client secret and password the server prints in --dev mode.
-function startDevServer() {
-  return new Promise((resolve, reject) => {
-    const dir = mkdtempSync(join(tmpdir(), 'meridian-node-'));
-    server = spawn(binary, ['--dev', '--listen', `127.0.0.1:${port}`, '--config-dir', dir], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    server.stdout.on('data', (chunk) => {
-      out += chunk;
-      const issuer = out.match(/issuer:\s+(\S+)/)?.[1];
-      const secret = out.match(/client:\s+\S+ \/ (\S+)/)?.[1];
-      const password = out.match(/user:\s+\S+ \/ (\S+)/)?.[1];
-      if (issuer && secret && password) resolve({ issuer, secret, password });
-    });
-    server.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-}
-
-async function waitUntilReady(issuer) {
-  const readyz = new URL('/readyz', issuer);
-  for (let attempt = 0; attempt < 100; attempt++) {
-    try {
-      if ((await fetch(readyz)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('server never became ready');
-}
 
 async function discover() {
   return client.discovery(new URL(demo.issuer), 'demo-client', demo.secret, client.ClientSecretBasic(demo.secret), {
@@ -52,12 +15,10 @@ async function discover() {
 }
 
 before(async () => {
-  assert.ok(binary, 'MERIDIAN_AUTH_SERVER_BIN names the server binary');
-  demo = await startDevServer();
-  await waitUntilReady(demo.issuer);
+  demo = await startDevServer(process.env.MERIDIAN_TEST_PORT ?? '18543');
 });
 
-after(() => server?.kill('SIGTERM'));
+after(() => demo?.stop());
 
 test('discovery matches the issuer and advertises PKCE S256', async () => {
   const config = await discover();
@@ -81,44 +42,8 @@ test('client_credentials issues an RFC 9068 access token', async () => {
 
 test('authorization code flow with PKCE and nonce through the login form', async () => {
   const config = await discover();
-  const verifier = client.randomPKCECodeVerifier();
-  const nonce = client.randomNonce();
-  const state = client.randomState();
-  const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: redirectUri,
-    scope: 'openid email',
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    nonce,
-    state,
-  });
-
-  const page = await fetch(url, { redirect: 'manual' });
-  assert.equal(page.status, 200);
-  const cookie = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-  const html = await page.text();
-  const field = (name) => html.match(new RegExp(`name="${name}" value="([^"]*)"`))[1];
-  const login = await fetch(new URL('login', url), {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
-    body: new URLSearchParams({
-      login_id: field('login_id'),
-      csrf: field('csrf'),
-      username: 'demo',
-      password: demo.password,
-    }),
-  });
-  assert.ok(login.status >= 300 && login.status < 400, `login redirects, got ${login.status}`);
-  const callback = new URL(login.headers.get('location'));
+  const { tokens, callback, nonce } = await codeFlow(client, config, demo.password);
   assert.equal(callback.searchParams.get('iss'), demo.issuer);
-
-  const tokens = await client.authorizationCodeGrant(config, callback, {
-    pkceCodeVerifier: verifier,
-    expectedNonce: nonce,
-    expectedState: state,
-    idTokenExpected: true,
-  });
   const claims = tokens.claims();
   assert.equal(claims.sub, 'demo');
   assert.equal(claims.nonce, nonce);

@@ -32,6 +32,7 @@ fn client(id: &str, kind: ClientKind, grants: &[GrantType]) -> ClientConfig {
         redirect_uris: vec![],
         scopes: vec![],
         audience: None,
+        allowed_origins: None,
     }
 }
 

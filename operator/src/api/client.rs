@@ -68,6 +68,16 @@ pub struct ClientSpec {
     #[schemars(length(max = 512))]
     pub audience: Option<String>,
 
+    /// Browser origins (`https://host[:port]`, http only for localhost, 127.0.0.1 and [::1])
+    /// whose pages may read this client's answers from the token, userinfo, revocation and
+    /// introspection endpoints (CORS). Absent: the origins of `redirectUris`; an empty list:
+    /// none. Authorize and login never answer other origins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16), inner(length(max = 256)))]
+    #[x_kube(validation = Rule::new(format!("self.all(o, {})", super::rules::is_origin("o")))
+        .message("spec.clients[].allowedOrigins must be origins: scheme://host[:port] without a path, https (http only for localhost, 127.0.0.1 or [::1])"))]
+    pub allowed_origins: Option<Vec<String>>,
+
     /// Secret holding this client's secret in the operator's namespace; key defaults to
     /// `clientSecret`. Only its SHA-256 digest ever leaves the hub. Required for confidential
     /// clients, forbidden for public ones.

@@ -7,8 +7,18 @@
 /// A DNS label (RFC 1123), as Kubernetes names namespaces and Meridian names tenants and regions.
 const DNS_LABEL: &str = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
 
-/// An absolute https URL, or http on a loopback host (RFC 8252 §7.3, RFC 9700 §2.1).
-const HTTPS_OR_LOOPBACK_URL: &str = r"^(https://[^/?#\\s@]+|http://(localhost|127\\.0\\.0\\.1|\\[::1\\])(:[0-9]{1,5})?)(/[^\\s]*)?$";
+/// `scheme://host[:port]`: https, or http on a loopback host (RFC 8252 §7.3, RFC 9700 §2.1).
+macro_rules! https_or_loopback_origin {
+    () => {
+        r"(https://[^/?#\\s@]+|http://(localhost|127\\.0\\.0\\.1|\\[::1\\])(:[0-9]{1,5})?)"
+    };
+}
+
+/// An absolute https URL, or http on a loopback host.
+const HTTPS_OR_LOOPBACK_URL: &str = concat!("^", https_or_loopback_origin!(), r"(/[^\\s]*)?$");
+
+/// A browser origin (WHATWG URL §4.5 serialization): no path, query or fragment.
+const ORIGIN: &str = concat!("^", https_or_loopback_origin!(), "$");
 
 /// A DNS subdomain name (RFC 1123), as Kubernetes names Secrets.
 const DNS_SUBDOMAIN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
@@ -27,6 +37,11 @@ pub fn is_dns_label(var: &str) -> String {
 /// CEL: the string `var` is an https URL, or http on a loopback host.
 pub fn is_https_or_loopback_url(var: &str) -> String {
     format!("{var}.matches('{HTTPS_OR_LOOPBACK_URL}')")
+}
+
+/// CEL: the string `var` is an origin.
+pub fn is_origin(var: &str) -> String {
+    format!("{var}.matches('{ORIGIN}')")
 }
 
 /// CEL: the string `self` is a Secret name. Shared by every Secret reference type, so a name

@@ -81,6 +81,7 @@ fn client_config(client: &ClientSpec) -> contract::ClientConfig {
         redirect_uris: client.redirect_uris.clone(),
         scopes: client.scopes.clone(),
         audience: client.audience.clone(),
+        allowed_origins: client.allowed_origins.clone(),
     }
 }
 
@@ -117,7 +118,7 @@ mod tests {
             homeRegion: eu
             tokens: {accessTokenTtl: 10m}
             clients:
-              - {clientId: web, type: public, grantTypes: [authorization_code], redirectUris: ["https://a/cb"]}
+              - {clientId: web, type: public, grantTypes: [authorization_code], redirectUris: ["https://a/cb"], allowedOrigins: ["https://spa.a"]}
             "#,
         );
         let config = tenant_config("acme", &spec, &Settings::default()).unwrap();
@@ -128,6 +129,10 @@ mod tests {
         assert_eq!(
             config.clients[0].grant_types,
             [contract::GrantType::AuthorizationCode]
+        );
+        assert_eq!(
+            config.clients[0].allowed_origins,
+            Some(vec!["https://spa.a".to_owned()])
         );
     }
 
