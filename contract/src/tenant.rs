@@ -41,7 +41,8 @@ pub struct ClientConfig {
     pub display_name: String,
     pub kind: ClientKind,
     pub grant_types: Vec<GrantType>,
-    /// Compared exactly (RFC 9700 §4.1.1): no prefix or pattern matching.
+    /// Compared exactly (RFC 9700 §4.1.1): no prefix or pattern matching, except that an
+    /// http URI on 127.0.0.1 or [::1] without a port matches any port (RFC 8252 §7.3).
     #[serde(default)]
     pub redirect_uris: Vec<String>,
     /// Scopes this client may request.

@@ -7,7 +7,7 @@ use meridian_contract::{GrantType, UnixSeconds};
 use serde::{Deserialize, Serialize};
 
 use super::jwt::{self, TokenType};
-use super::{CodeChallenge, OAuthError, Params, Prompt, granted_scope};
+use super::{CodeChallenge, OAuthError, Params, Prompt, granted_scope, redirect_matches};
 use crate::tenant::{Client, Tenant};
 
 /// A hint longer than any username is not a hint; it is dropped rather than echoed.
@@ -68,12 +68,12 @@ impl AuthorizeRequest {
         let redirect_uri = params
             .get("redirect_uri")
             .ok_or(AuthorizeFailure::Page("redirect_uri is missing"))?;
-        // RFC 9700 §4.1.3: exact string comparison, nothing looser.
+        // RFC 9700 §4.1.3: exact string comparison, loosened only as RFC 8252 §7.3 requires.
         if !client
             .config
             .redirect_uris
             .iter()
-            .any(|uri| uri == redirect_uri)
+            .any(|uri| redirect_matches(uri, redirect_uri))
         {
             return Err(AuthorizeFailure::Page(
                 "redirect_uri is not registered for this client",

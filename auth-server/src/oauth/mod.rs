@@ -10,6 +10,7 @@ mod origin;
 mod params;
 mod pkce;
 mod prompt;
+mod redirect;
 mod scope;
 
 pub use authorize::{AuthorizeFailure, AuthorizeRequest, SignInDemands};
@@ -23,4 +24,5 @@ pub use origin::{client_origins, origin_of};
 pub use params::Params;
 pub use pkce::CodeChallenge;
 pub use prompt::{Answer, HONOURED_PROMPTS, Prompt, SessionView, answer};
+pub use redirect::redirect_matches;
 pub use scope::granted_scope;

@@ -42,15 +42,14 @@ async function waitUntilReady(issuer) {
 }
 
 /// Rewrites the demo tenant's configuration (the server watches its directory) and waits until
-/// discovery shows `ready(metadata)`.
-export async function editDemoTenant(demo, edit, ready) {
+/// `served()` says the server serves it.
+export async function editDemoTenant(demo, edit, served) {
   const file = join(demo.dir, 'demo.tenant.json');
   const config = JSON.parse(readFileSync(file, 'utf8'));
   edit(config);
   writeFileSync(file, JSON.stringify(config, null, 2));
-  const discovery = new URL(`${demo.issuer}/.well-known/openid-configuration`);
   for (let attempt = 0; attempt < 100; attempt++) {
-    if (ready(await (await fetch(discovery)).json())) return;
+    if (await served()) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('the edited configuration was never served');
@@ -84,12 +83,12 @@ export async function signIn(url, username, password, cookie = '') {
 
 /// The code flow with PKCE, state and nonce, as openid-client runs it: signs the demo user in
 /// (within `cookie`'s session, if given) and redeems the callback with every check on.
-export async function codeFlow(client, config, password, { scope = 'openid email', cookie = '' } = {}) {
+export async function codeFlow(client, config, password, { scope = 'openid email', cookie = '', redirect_uri = redirectUri } = {}) {
   const verifier = client.randomPKCECodeVerifier();
   const nonce = client.randomNonce();
   const state = client.randomState();
   const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: redirectUri,
+    redirect_uri,
     scope,
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',

@@ -51,14 +51,15 @@ class DevServer:
     def metadata(self):
         return requests.get(f"{self.issuer}/.well-known/openid-configuration", timeout=5).json()
 
-    def edit_tenant(self, edit, ready):
-        """Rewrites the demo tenant's configuration and waits until discovery shows it."""
+    def edit_tenant(self, edit, served):
+        """Rewrites the demo tenant's configuration (the server watches its directory) and
+        waits until `served()` says the server serves it."""
         path = self.dir / "demo.tenant.json"
         config = json.loads(path.read_text())
         edit(config)
         path.write_text(json.dumps(config, indent=2))
         for _ in range(100):
-            if ready(self.metadata()):
+            if served():
                 return
             time.sleep(0.1)
         raise RuntimeError("the edited configuration was never served")

@@ -47,7 +47,10 @@ pub struct ClientSpec {
     pub grant_types: Vec<GrantType>,
 
     /// Redirect URIs, compared exactly: absolute https URLs (http only for localhost, 127.0.0.1
-    /// and [::1], as native apps use) without a fragment.
+    /// and [::1], as native apps use) without a fragment. One exception (RFC 8252 §7.3): an
+    /// http URI on 127.0.0.1 or [::1] registered without a port matches the same URI with any
+    /// port, for native apps listening on an ephemeral one; localhost is always compared
+    /// exactly (RFC 8252 §8.3 does not recommend it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 16), inner(length(max = 1024)))]
     #[x_kube(
