@@ -34,6 +34,8 @@ fn tenant(id: &str, base: &str) -> TenantConfig {
             scopes: vec!["api".into()],
             audience: Some("https://api.example.com".into()),
             allowed_origins: None,
+            post_logout_redirect_uris: vec![],
+            backchannel_logout_uri: None,
         }],
         tokens: TokenLifetimes {
             access_token_seconds: 300,

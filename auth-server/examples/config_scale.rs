@@ -55,6 +55,8 @@ fn tenant(id: &str, base: &str) -> TenantConfig {
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             audience: None,
             allowed_origins: None,
+            post_logout_redirect_uris: vec![],
+            backchannel_logout_uri: None,
         };
     TenantConfig {
         id: id.into(),

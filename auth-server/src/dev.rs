@@ -162,6 +162,8 @@ fn demo_tenant(issuer: &str) -> TenantConfig {
             ],
             audience: None,
             allowed_origins: None,
+            post_logout_redirect_uris: vec![],
+            backchannel_logout_uri: None,
         }],
         tokens: TokenLifetimes {
             access_token_seconds: 300,

@@ -11,7 +11,10 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::keys::Signer;
 use crate::oauth::jwt::{self, TokenType};
-use crate::oauth::{AccessClaims, IdClaims, at_hash, merged_claims, released_claims};
+use crate::oauth::{
+    AccessClaims, BACKCHANNEL_LOGOUT_EVENT, IdClaims, LogoutClaims, at_hash, merged_claims,
+    released_claims,
+};
 use crate::tenant::{Client, Tenant};
 
 /// 256 bits from the system CSPRNG, base64url: unguessable codes and refresh tokens
@@ -82,6 +85,8 @@ pub fn access_token(
 #[derive(Debug, Clone, Copy)]
 pub struct Authentication<'a> {
     pub auth_time: UnixSeconds,
+    /// The session's public id (`sid`), when the user signed in with one.
+    pub sid: Option<&'a str>,
     pub nonce: Option<&'a str>,
     /// The granted scope: it decides which of the user's claims the token carries.
     pub scope: &'a str,
@@ -109,9 +114,45 @@ pub fn id_token(
         auth_time: authentication.auth_time,
         nonce: authentication.nonce.map(str::to_owned),
         at_hash: at_hash(access_token, signer.alg()),
+        sid: authentication.sid.map(str::to_owned),
         tenant_id: tenant.id().to_owned(),
         region: tenant.region_of(subject.user).to_owned(),
         extra: merged_claims(&tenant.config.claims, user_claims.as_ref()),
     };
     jwt::encode(signer, TokenType::Id, &claims)
+}
+
+/// How long a logout token is good for: it is delivered at once, and only retried briefly.
+const LOGOUT_TOKEN_SECONDS: i64 = 120;
+
+/// A session's `sid` (OIDC Front-/Back-Channel Logout): derived from the session id by a
+/// one-way hash, so it names the session to relying parties without ever being a credential
+/// for it (the session id is the cookie's value).
+pub fn session_sid(session_id: &str) -> String {
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    context.update(b"meridian sid\n");
+    context.update(session_id.as_bytes());
+    URL_SAFE_NO_PAD.encode(&context.finish().as_ref()[..16])
+}
+
+/// A signed logout token for `client` about `sub`'s session `sid` (Back-Channel Logout §2.4).
+pub fn logout_token(
+    tenant: &Tenant,
+    signer: &Signer,
+    client: &Client,
+    sub: &str,
+    sid: &str,
+    now: UnixSeconds,
+) -> String {
+    let claims = LogoutClaims {
+        iss: tenant.issuer().to_owned(),
+        sub: sub.to_owned(),
+        aud: client.config.client_id.clone(),
+        iat: now,
+        exp: now + LOGOUT_TOKEN_SECONDS,
+        jti: random_id(),
+        sid: sid.to_owned(),
+        events: [(BACKCHANNEL_LOGOUT_EVENT.to_owned(), serde_json::json!({}))].into(),
+    };
+    jwt::encode(signer, TokenType::Logout, &claims)
 }

@@ -6,12 +6,13 @@
 //! - pure rules: [`oauth`] (errors and their RFC codes, PKCE, claims, JWS, client
 //!   authentication), [`keys`] (key schedule over parsed keys), [`tenant`], [`throttle`],
 //!   [`client_address`], [`password`] (the bounded pool of password checks);
-//! - I/O edges: [`http`] (handlers), [`config`] (reading and watching the directory),
-//!   [`store`] (codes, refresh tokens, sessions: in memory or PostgreSQL), [`store_health`]
+//! - I/O edges: [`http`] (handlers), [`backchannel`] (logout tokens to relying parties),
+//!   [`config`] (reading and watching the directory), [`store`] (codes, refresh tokens, sessions: in memory or PostgreSQL), [`store_health`]
 //!   (late migration, up/down, sweeping), [`server`] (wiring).
 //!
 //! Time always comes from a [`clock::Clock`]. No secret, token or key material is ever logged.
 
+pub mod backchannel;
 pub mod client_address;
 pub mod clock;
 pub mod config;

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::backchannel::{Backchannel, DeliveryPolicy};
 use crate::client_address::TrustedProxies;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigHandle, DirWatch};
@@ -38,6 +39,8 @@ pub struct ServerOptions {
     pub admin_listen: Option<SocketAddr>,
     /// How often expired grants are deleted.
     pub sweep_interval: Duration,
+    /// How back-channel logout tokens are delivered.
+    pub backchannel: DeliveryPolicy,
 }
 
 impl ServerOptions {
@@ -53,6 +56,7 @@ impl ServerOptions {
             trusted_proxies: TrustedProxies::default(),
             admin_listen: None,
             sweep_interval: Duration::from_secs(60),
+            backchannel: DeliveryPolicy::default(),
         }
     }
 }
@@ -105,6 +109,7 @@ pub async fn start(options: ServerOptions) -> std::io::Result<RunningServer> {
         throttle: LoginThrottle::new(options.throttle),
         passwords: PasswordPool::for_memory_limit(options.memory_limit),
         trusted_proxies: Arc::new(options.trusted_proxies.clone()),
+        backchannel: Backchannel::new(options.backchannel),
     };
     let listener = TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;

@@ -277,6 +277,8 @@ mod tests {
             scopes: vec![],
             audience: None,
             allowed_origins: None,
+            post_logout_redirect_uris: vec![],
+            backchannel_logout_uri: None,
         }
     }
 

@@ -7,17 +7,6 @@ use common::*;
 use meridian_contract::Algorithm;
 use serde_json::Value;
 
-async fn metadata(issuer: &str) -> Value {
-    http()
-        .get(format!("{issuer}/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 fn strings(value: &Value) -> Vec<&str> {
     value
         .as_array()
@@ -30,7 +19,7 @@ fn strings(value: &Value) -> Vec<&str> {
 #[tokio::test]
 async fn discovery_lists_the_claims_and_prompts_it_honours() {
     let server = TestServer::start(&[("acme", Algorithm::EdDSA)]).await;
-    let metadata = metadata(&server.issuer("acme")).await;
+    let metadata = discovery(&server.issuer("acme")).await;
     let claims = strings(&metadata["claims_supported"]);
     for claim in [
         "sub",

@@ -6,9 +6,8 @@ mod common;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
-use meridian_auth_server::keys::Signer;
 use meridian_auth_server::oauth::jwt::{self, TokenType};
-use meridian_contract::{Algorithm, KeyRing, TenantFile};
+use meridian_contract::Algorithm;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -241,19 +240,13 @@ fn encode_part(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
 }
 
-fn tenant_signer(server: &TestServer, tenant: &str) -> Signer {
-    let path = server.dir.path().join(TenantFile::Keys.file_name(tenant));
-    let ring: KeyRing = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    Signer::from_contract(&ring.keys[0]).unwrap()
-}
-
 #[tokio::test]
 async fn userinfo_refuses_every_forged_or_foreign_token() {
     let server = TestServer::start(&[("acme", Algorithm::ES256)]).await;
     let issuer = server.issuer("acme");
     let (_, tokens) = user_tokens(&issuer, "web", Some(WEB_SECRET), "alice").await;
     let access = tokens["access_token"].as_str().unwrap();
-    let signer = tenant_signer(&server, "acme");
+    let signer = server.tenant_signer("acme");
     let claims: Value = serde_json::from_slice(
         &URL_SAFE_NO_PAD
             .decode(access.split('.').nth(1).unwrap())

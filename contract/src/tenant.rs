@@ -56,6 +56,14 @@ pub struct ClientConfig {
     /// its redirect URIs; empty: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_origins: Option<Vec<String>>,
+    /// Where the end-session endpoint may send the browser after a logout this client asked
+    /// for (OIDC RP-Initiated Logout 1.0 §3), compared exactly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where a signed logout token is POSTed when a session this client took part in ends
+    /// (OIDC Back-Channel Logout 1.0 §2.2); none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

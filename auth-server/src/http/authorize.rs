@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 use super::cookies;
 use super::login_page::{self, LoginForm};
 use super::{AppState, ClientIp, CurrentTenant};
-use crate::issue::random_token;
+use crate::issue::{random_token, session_sid};
 use crate::oauth::{
     Answer, AuthorizeFailure, AuthorizeRequest, ErrorCode, OAuthError, Params, SessionView, answer,
 };
@@ -38,12 +38,8 @@ pub async fn authorize(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let encoded = if method == Method::POST {
-        &body[..]
-    } else {
-        query.as_deref().unwrap_or_default().as_bytes()
-    };
-    let Ok(params) = Params::from_form(encoded) else {
+    let Ok(params) = Params::from_query_or_form(method == Method::POST, query.as_deref(), &body)
+    else {
         return login_page::error(
             StatusCode::BAD_REQUEST,
             "The request parameters are malformed.",
@@ -62,9 +58,9 @@ pub async fn authorize(
     };
     let session = match live_session(&app, &tenant, &headers).await {
         Ok(session) => session,
-        Err(unavailable) => return unavailable_page(unavailable),
+        Err(unavailable) => return unavailable_page(unavailable, SIGN_IN_UNAVAILABLE),
     };
-    let view = session.as_ref().map(|session| SessionView {
+    let view = session.as_ref().map(|(_, session)| SessionView {
         username: &session.username,
         auth_time: session.auth_time,
     });
@@ -72,8 +68,13 @@ pub async fn authorize(
     let hinted_user = demands.hinted_user.as_deref();
     let decided = answer(request.prompt, demands.max_age, hinted_user, view, now);
     let reply = match (decided, session) {
-        (Answer::Code, Some(session)) => {
-            code_redirect(&app, &tenant, request, &session.username, session.auth_time).await
+        (Answer::Code, Some((id, session))) => {
+            let signed_in = SignedIn {
+                session_id: &id,
+                username: &session.username,
+                auth_time: session.auth_time,
+            };
+            code_redirect(&app, &tenant, request, signed_in).await
         }
         (Answer::Error(error), _) => {
             let (uri, state) = (request.redirect_uri.clone(), request.state.clone());
@@ -81,31 +82,33 @@ pub async fn authorize(
         }
         (Answer::SignIn | Answer::Code, _) => show_login(&app, &tenant, request).await,
     };
-    reply.unwrap_or_else(unavailable_page)
+    reply.unwrap_or_else(|e| unavailable_page(e, SIGN_IN_UNAVAILABLE))
 }
 
-/// The signed-in user of this tenant, if the session cookie names a live session.
-async fn live_session(
+/// The session id and signed-in user of this tenant, if the session cookie names a live
+/// session.
+pub(super) async fn live_session(
     app: &AppState,
     tenant: &Tenant,
     headers: &HeaderMap,
-) -> Result<Option<Session>, StoreUnavailable> {
+) -> Result<Option<(String, Session)>, StoreUnavailable> {
     let Some(id) = cookies::read(headers, tenant, cookies::SESSION) else {
         return Ok(None);
     };
     let session = app.store.session(id, app.clock.now()).await?;
-    Ok(session.filter(|session| {
-        session.tenant == tenant.id() && tenant.user(&session.username).is_some()
-    }))
+    Ok(session
+        .filter(|session| session.tenant == tenant.id() && tenant.user(&session.username).is_some())
+        .map(|session| (id.to_owned(), session)))
 }
 
-/// Grants need the store; while it is down the user is told to come back, and nothing is lost.
-fn unavailable_page(error: StoreUnavailable) -> Response {
-    tracing::debug!(%error, "sign-in needs the grant store");
-    let mut response = login_page::error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Sign-in is temporarily unavailable. Please try again in a moment.",
-    );
+const SIGN_IN_UNAVAILABLE: &str =
+    "Sign-in is temporarily unavailable. Please try again in a moment.";
+
+/// Grants need the store; while it is down the user is told to come back (`message`), and
+/// nothing is lost.
+pub(super) fn unavailable_page(error: StoreUnavailable, message: &str) -> Response {
+    tracing::debug!(%error, "request needs the grant store");
+    let mut response = login_page::error(StatusCode::SERVICE_UNAVAILABLE, message);
     response
         .extensions_mut()
         .insert(ErrorCode(OAuthError::TemporarilyUnavailable.code()));
@@ -191,7 +194,7 @@ pub async fn login(
     let pending = match verified_form(&app, &tenant, &params, &headers).await {
         Ok(Ok(pending)) => pending,
         Ok(Err((status, message))) => return login_page::error(status, message),
-        Err(unavailable) => return unavailable_page(unavailable),
+        Err(unavailable) => return unavailable_page(unavailable, SIGN_IN_UNAVAILABLE),
     };
     let username = params.get("username").unwrap_or_default().to_owned();
     let password = params.get("password").unwrap_or_default().to_owned();
@@ -219,7 +222,7 @@ pub async fn login(
             return retry(message, StatusCode::TOO_MANY_REQUESTS);
         }
         Ok(Checked::Busy) => return busy_page(),
-        Err(unavailable) => return unavailable_page(unavailable),
+        Err(unavailable) => return unavailable_page(unavailable, SIGN_IN_UNAVAILABLE),
     }
     let store = app.store.as_ref();
     let signed_in = async {
@@ -227,7 +230,9 @@ pub async fn login(
         app.store.remove_login(login_id).await?;
         signed_in(&app, &tenant, pending, &username).await
     };
-    signed_in.await.unwrap_or_else(unavailable_page)
+    signed_in
+        .await
+        .unwrap_or_else(|e| unavailable_page(e, SIGN_IN_UNAVAILABLE))
 }
 
 const MAX_USERNAME: usize = 256;
@@ -336,9 +341,15 @@ async fn signed_in(
         username: username.to_owned(),
         auth_time: now,
         expires_at: now + SESSION_SECONDS,
+        clients: Vec::new(),
     };
     app.store.save_session(&session_id, &session).await?;
-    let mut response = code_redirect(app, tenant, pending.request, username, now).await?;
+    let signed_in = SignedIn {
+        session_id: &session_id,
+        username,
+        auth_time: now,
+    };
+    let mut response = code_redirect(app, tenant, pending.request, signed_in).await?;
     cookies::set(
         &mut response,
         tenant,
@@ -350,21 +361,34 @@ async fn signed_in(
     Ok(response)
 }
 
+/// The session a code is issued in.
+#[derive(Clone, Copy)]
+struct SignedIn<'a> {
+    session_id: &'a str,
+    username: &'a str,
+    auth_time: i64,
+}
+
+/// Issues a code within the session, which remembers the client so that its end can be told
+/// to it (Back-Channel Logout §2.7).
 async fn code_redirect(
     app: &AppState,
     tenant: &Tenant,
     request: AuthorizeRequest,
-    username: &str,
-    auth_time: i64,
+    signed_in: SignedIn<'_>,
 ) -> Result<Response, StoreUnavailable> {
     let code = random_token();
     let (redirect_uri, state) = (request.redirect_uri.clone(), request.state.clone());
+    app.store
+        .add_session_client(signed_in.session_id, &request.client_id)
+        .await?;
     let grant = CodeGrant {
         tenant: tenant.id().to_owned(),
         request,
-        username: username.to_owned(),
-        auth_time,
+        username: signed_in.username.to_owned(),
+        auth_time: signed_in.auth_time,
         expires_at: app.clock.now() + CODE_SECONDS,
+        sid: Some(session_sid(signed_in.session_id)),
     };
     app.store.save_code(&code, &grant).await?;
     Ok(redirect(

@@ -16,6 +16,8 @@ use crate::tenant::Tenant;
 
 pub const SESSION: &str = "meridian_session";
 pub const CSRF: &str = "meridian_csrf";
+/// The logout confirmation's, apart from the login form's so neither clobbers the other.
+pub const LOGOUT_CSRF: &str = "meridian_logout_csrf";
 
 fn is_https(tenant: &Tenant) -> bool {
     tenant.issuer().starts_with("https://")

@@ -35,6 +35,9 @@ fn metadata(tenant: &CurrentTenant) -> Value {
         "userinfo_endpoint": tenant.endpoint("/userinfo"),
         "introspection_endpoint": tenant.endpoint("/introspect"),
         "revocation_endpoint": tenant.endpoint("/revoke"),
+        "end_session_endpoint": tenant.endpoint("/logout"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "scopes_supported": scopes,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -68,6 +71,7 @@ fn claims_supported(tenant: &Tenant) -> Vec<&str> {
         "nonce",
         "at_hash",
         "azp",
+        "sid",
         "tenant_id",
         "region",
     ];

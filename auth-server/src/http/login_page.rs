@@ -57,6 +57,61 @@ pub fn error(status: StatusCode, message: &str) -> Response {
     page(status, body)
 }
 
+/// What the logout confirmation carries over to its POST.
+pub struct LogoutForm<'a> {
+    pub tenant_name: &'a str,
+    pub csrf: &'a str,
+    pub client_id: Option<&'a str>,
+    pub post_logout_redirect_uri: Option<&'a str>,
+    pub state: Option<&'a str>,
+}
+
+/// Asks the user whether to sign out (RP-Initiated Logout 1.0 §2: the OP SHOULD ask when the
+/// request does not show that the user's own relying party sent it).
+pub fn confirm_logout(form: &LogoutForm<'_>) -> Response {
+    let hidden = [
+        ("client_id", form.client_id),
+        ("post_logout_redirect_uri", form.post_logout_redirect_uri),
+        ("state", form.state),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| {
+        value.map(|v| format!(r#"<input type="hidden" name="{name}" value="{}">"#, attr(v)))
+    })
+    .collect::<String>();
+    let body = format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Sign out · {tenant}</title><style>{STYLE}</style></head><body>
+<h1>Sign out of {tenant}?</h1>
+<form method="post" action="logout"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="confirm" value="yes">{hidden}
+<button type="submit">Sign out</button></form></body></html>"#,
+        tenant = text(form.tenant_name),
+        csrf = attr(form.csrf),
+    );
+    page(StatusCode::OK, body)
+}
+
+/// Shown after a logout that names nowhere to go back to.
+pub fn signed_out(tenant_name: &str) -> Response {
+    let body = format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title>
+<style>{STYLE}</style></head><body><h1>You are signed out of {}</h1></body></html>"#,
+        text(tenant_name)
+    );
+    page(StatusCode::OK, body)
+}
+
+/// A logout request that cannot be followed: shown, never redirected.
+pub fn logout_error(message: &str) -> Response {
+    let body = format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-out error</title>
+<style>{STYLE}</style></head><body><h1>This sign-out request cannot continue</h1>
+<p class="error">{}</p><p>Return to the application and try again.</p></body></html>"#,
+        text(message)
+    );
+    page(StatusCode::BAD_REQUEST, body)
+}
+
 fn page(status: StatusCode, body: String) -> Response {
     let mut response = (status, Html(body)).into_response();
     let headers = response.headers_mut();

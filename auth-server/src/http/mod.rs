@@ -9,6 +9,7 @@ mod cookies;
 mod cors;
 mod discovery;
 mod login_page;
+mod logout;
 mod probes;
 mod token;
 mod token_info;
@@ -26,6 +27,7 @@ use axum::routing::{get, post};
 use meridian_contract::REVISION_HEADER;
 use tower::ServiceExt;
 
+use crate::backchannel::Backchannel;
 use crate::client_address::TrustedProxies;
 use crate::clock::Clock;
 use crate::config::{ConfigHandle, Route};
@@ -48,6 +50,8 @@ pub struct AppState {
     pub passwords: Arc<PasswordPool>,
     /// Whose forwarding headers name the client, for the throttle.
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// Tells relying parties that a session ended.
+    pub backchannel: Backchannel,
 }
 
 /// The tenant a request was routed to.
@@ -78,6 +82,10 @@ pub fn router(state: AppState) -> Router {
             get(authorize::authorize).post(authorize::authorize),
         )
         .route("/login", post(authorize::login))
+        .route(
+            "/logout",
+            get(logout::end_session).post(logout::end_session),
+        )
         .route("/token", post(token::token))
         .route("/introspect", post(token_info::introspect))
         .route("/revoke", post(token_info::revoke))
@@ -195,6 +203,7 @@ fn endpoint_label(rest: &str) -> &'static str {
         "/token" => "token",
         "/authorize" => "authorize",
         "/login" => "login",
+        "/logout" => "logout",
         "/introspect" => "introspect",
         "/revoke" => "revoke",
         "/userinfo" => "userinfo",

@@ -137,6 +137,7 @@ async fn authorization_code(
     let id_token = has_openid(&request.scope).then(|| {
         let authentication = Authentication {
             auth_time: grant.auth_time,
+            sid: grant.sid.as_deref(),
             nonce: request.nonce.as_deref(),
             scope: &request.scope,
         };

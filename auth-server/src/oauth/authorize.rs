@@ -6,8 +6,9 @@
 use meridian_contract::{GrantType, UnixSeconds};
 use serde::{Deserialize, Serialize};
 
-use super::jwt::{self, TokenType};
-use super::{CodeChallenge, OAuthError, Params, Prompt, granted_scope, redirect_matches};
+use super::{
+    CodeChallenge, IdTokenHint, OAuthError, Params, Prompt, granted_scope, redirect_matches,
+};
 use crate::tenant::{Client, Tenant};
 
 /// A hint longer than any username is not a hint; it is dropped rather than echoed.
@@ -176,30 +177,17 @@ fn parse_max_age(max_age: Option<&str>) -> Result<Option<u64>, OAuthError> {
     }
 }
 
-/// The claims of an `id_token_hint` this server checks.
-#[derive(Deserialize)]
-struct HintClaims {
-    iss: String,
-    sub: String,
-    aud: String,
-    tenant_id: String,
-}
-
-/// OIDC Core §3.1.2.1: the hint must be an ID token this tenant issued to this client, signed
-/// by a key it publishes now. It may have expired: it names a user, it grants nothing.
+/// OIDC Core §3.1.2.1: the hint must be an ID token this tenant issued to this client.
 fn hinted_user(
     tenant: &Tenant,
     client: &Client,
     hint: &str,
     now: UnixSeconds,
 ) -> Result<String, OAuthError> {
-    let claims: HintClaims =
-        jwt::verify(hint, TokenType::Id, |kid| tenant.keys().verifier(kid, now))
-            .map_err(|_| OAuthError::InvalidRequest("id_token_hint is not a valid ID token"))?;
-    let ours = claims.iss == tenant.issuer()
-        && claims.tenant_id == tenant.id()
-        && claims.aud == client.config.client_id;
-    if !ours {
+    let claims = IdTokenHint::verify(tenant, hint, now).ok_or(OAuthError::InvalidRequest(
+        "id_token_hint is not a valid ID token",
+    ))?;
+    if claims.aud != client.config.client_id {
         return Err(OAuthError::InvalidRequest(
             "id_token_hint was not issued to this client",
         ));

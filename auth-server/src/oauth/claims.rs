@@ -55,11 +55,31 @@ pub struct IdClaims {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
     pub at_hash: String,
+    /// The session the user signed in with (OIDC Back-Channel Logout 1.0 §2.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
     pub tenant_id: String,
     pub region: String,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
+
+/// The claims of a logout token (OIDC Back-Channel Logout 1.0 §2.4): never a `nonce`, always
+/// the back-channel logout event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogoutClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub iat: UnixSeconds,
+    pub exp: UnixSeconds,
+    pub jti: String,
+    pub sid: String,
+    pub events: BTreeMap<String, Value>,
+}
+
+/// The event a logout token carries.
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 /// `at_hash` (OIDC Core §3.1.3.6): the left half of the hash of the access token, with the
 /// hash of the signing algorithm (SHA-512 for Ed25519, as OpenID implementations agree).

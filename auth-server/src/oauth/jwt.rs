@@ -17,6 +17,8 @@ use crate::keys::Signer;
 pub enum TokenType {
     Access,
     Id,
+    /// OIDC Back-Channel Logout 1.0 §2.4: explicitly typed, so it can never pass for an ID token.
+    Logout,
 }
 
 impl TokenType {
@@ -24,6 +26,7 @@ impl TokenType {
         match self {
             Self::Access => "at+jwt",
             Self::Id => "JWT",
+            Self::Logout => "logout+jwt",
         }
     }
 }

@@ -5,7 +5,9 @@ mod authorize;
 mod claims;
 mod client_auth;
 mod error;
+mod id_token_hint;
 pub mod jwt;
+mod logout;
 mod origin;
 mod params;
 mod pkce;
@@ -15,11 +17,13 @@ mod scope;
 
 pub use authorize::{AuthorizeFailure, AuthorizeRequest, SignInDemands};
 pub use claims::{
-    AccessClaims, IdClaims, RESERVED_CLAIMS, SCOPE_CLAIMS, at_hash, merged_claims, released_claims,
-    scope_of_claim,
+    AccessClaims, BACKCHANNEL_LOGOUT_EVENT, IdClaims, LogoutClaims, RESERVED_CLAIMS, SCOPE_CLAIMS,
+    at_hash, merged_claims, released_claims, scope_of_claim,
 };
 pub use client_auth::{Credentials, authorization};
 pub use error::{ErrorCode, OAuthError};
+pub use id_token_hint::IdTokenHint;
+pub use logout::LogoutRequest;
 pub use origin::{client_origins, origin_of};
 pub use params::Params;
 pub use pkce::CodeChallenge;

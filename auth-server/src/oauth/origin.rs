@@ -49,6 +49,8 @@ mod tests {
             scopes: vec![],
             audience: None,
             allowed_origins: explicit.map(|list| list.iter().map(|o| o.to_string()).collect()),
+            post_logout_redirect_uris: vec![],
+            backchannel_logout_uri: None,
         }
     }
 

@@ -33,6 +33,20 @@ impl Params {
         Self::from_pairs(pairs)
     }
 
+    /// The parameters of an endpoint that takes GET or POST in the same encoding (OIDC Core
+    /// §3.1.2.1, RP-Initiated Logout §2): the query of a GET, the body of a POST.
+    pub fn from_query_or_form(
+        is_post: bool,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Result<Self, OAuthError> {
+        if is_post {
+            Self::from_form(body)
+        } else {
+            Self::from_form(query.unwrap_or_default().as_bytes())
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }

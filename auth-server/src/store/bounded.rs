@@ -57,6 +57,10 @@ impl<V> Bounded<V> {
         self.entries.get(key).map(|(_, value)| value)
     }
 
+    pub fn get_mut(&mut self, key: &Digest) -> Option<&mut V> {
+        self.entries.get_mut(key).map(|(_, value)| value)
+    }
+
     pub fn remove(&mut self, key: &Digest) -> Option<V> {
         let (tenant, value) = self.entries.remove(key)?;
         if let Some(keys) = self.order.get_mut(&tenant) {

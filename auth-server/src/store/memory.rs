@@ -227,6 +227,25 @@ impl Store for MemoryStore {
         }))
     }
 
+    async fn add_session_client(&self, id: &str, client_id: &str) -> StoreResult<()> {
+        self.with(|m| {
+            if let Some(session) = m.sessions.get_mut(&digest(id))
+                && !session.clients.iter().any(|c| c == client_id)
+            {
+                session.clients.push(client_id.to_owned());
+            }
+        });
+        Ok(())
+    }
+
+    async fn end_session(&self, id: &str, now: UnixSeconds) -> StoreResult<Option<Session>> {
+        Ok(self.with(|m| {
+            m.sessions
+                .remove(&digest(id))
+                .filter(|s| now < s.expires_at)
+        }))
+    }
+
     async fn save_login(&self, id: &str, login: &PendingLogin) -> StoreResult<()> {
         self.with(|m| m.logins.insert(digest(id), &login.tenant, login.clone()));
         Ok(())
@@ -391,6 +410,7 @@ mod tests {
             username: "alice".into(),
             auth_time: 0,
             expires_at,
+            sid: None,
         }
     }
 
@@ -410,6 +430,29 @@ mod tests {
         jti: "j1",
         expires_at: 50,
     };
+
+    #[tokio::test]
+    async fn a_session_remembers_each_client_once_and_ends_once() {
+        let store = MemoryStore::default();
+        let session = Session {
+            tenant: "acme".into(),
+            username: "alice".into(),
+            auth_time: 0,
+            expires_at: 100,
+            clients: Vec::new(),
+        };
+        store.save_session("s", &session).await.unwrap();
+        for client in ["web", "spa", "web"] {
+            store.add_session_client("s", client).await.unwrap();
+        }
+        let ended = store.end_session("s", 10).await.unwrap().expect("live");
+        assert_eq!(ended.clients, ["web", "spa"]);
+        assert!(
+            store.end_session("s", 10).await.unwrap().is_none(),
+            "ends once"
+        );
+        assert!(store.session("s", 10).await.unwrap().is_none());
+    }
 
     #[tokio::test]
     async fn a_code_redeems_once_and_then_reports_what_it_issued() {

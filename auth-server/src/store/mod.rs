@@ -37,6 +37,9 @@ pub struct CodeGrant {
     pub username: String,
     pub auth_time: UnixSeconds,
     pub expires_at: UnixSeconds,
+    /// The `sid` of the session the code was issued in; absent in codes from before logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// The tokens issued from a code, revoked if the code is ever presented again.
@@ -115,6 +118,9 @@ pub struct Session {
     pub username: String,
     pub auth_time: UnixSeconds,
     pub expires_at: UnixSeconds,
+    /// The clients this session signed the user in to, each once: the relying parties told
+    /// when it ends (OIDC Back-Channel Logout 1.0 §2.7).
+    pub clients: Vec<String>,
 }
 
 /// An authorize request waiting for its user to log in, with the CSRF token of its form.
@@ -220,6 +226,11 @@ pub trait Store: Send + Sync + 'static {
     async fn is_access_revoked(&self, jti: &str) -> StoreResult<bool>;
     async fn save_session(&self, id: &str, session: &Session) -> StoreResult<()>;
     async fn session(&self, id: &str, now: UnixSeconds) -> StoreResult<Option<Session>>;
+    /// Records that the session signed the user in to `client_id` (kept once).
+    async fn add_session_client(&self, id: &str, client_id: &str) -> StoreResult<()>;
+    /// Ends a live session and returns it, exactly once across replicas: of two logouts of
+    /// the same session, one gets it and the other `None`.
+    async fn end_session(&self, id: &str, now: UnixSeconds) -> StoreResult<Option<Session>>;
     async fn save_login(&self, id: &str, login: &PendingLogin) -> StoreResult<()>;
     async fn login(&self, id: &str, now: UnixSeconds) -> StoreResult<Option<PendingLogin>>;
     async fn remove_login(&self, id: &str) -> StoreResult<()>;

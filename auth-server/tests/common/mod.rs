@@ -68,6 +68,13 @@ impl TestServer {
         );
     }
 
+    /// The key that signs tenant `id`'s tokens, read from its key ring file.
+    pub fn tenant_signer(&self, id: &str) -> meridian_auth_server::keys::Signer {
+        let path = self.dir.path().join(TenantFile::Keys.file_name(id));
+        let ring: KeyRing = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        meridian_auth_server::keys::Signer::from_contract(&ring.keys[0]).unwrap()
+    }
+
     /// The registered client `client_id` of `config`, to edit.
     pub fn client_of<'c>(config: &'c mut TenantConfig, client_id: &str) -> &'c mut ClientConfig {
         config
@@ -121,6 +128,8 @@ fn client(id: &str, kind: ClientKind, grants: &[GrantType], scopes: &[&str]) -> 
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         audience: None,
         allowed_origins: None,
+        post_logout_redirect_uris: vec![],
+        backchannel_logout_uri: None,
     }
 }
 
@@ -353,4 +362,16 @@ pub async fn userinfo_status(issuer: &str, token: &str) -> reqwest::StatusCode {
         assert!(challenge.contains("invalid_token"), "{challenge}");
     }
     response.status()
+}
+
+/// The tenant's OIDC discovery document.
+pub async fn discovery(issuer: &str) -> serde_json::Value {
+    http()
+        .get(format!("{issuer}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

@@ -33,6 +33,8 @@ fn client(id: &str, kind: ClientKind, grants: &[GrantType]) -> ClientConfig {
         scopes: vec![],
         audience: None,
         allowed_origins: None,
+        post_logout_redirect_uris: vec![],
+        backchannel_logout_uri: None,
     }
 }
 

@@ -33,12 +33,27 @@ impl Region {
         Self::start_on(db, count).await
     }
 
+    /// As [`Region::start`], with the demo tenant's configuration edited first.
+    pub async fn start_with_tenant(count: usize, edit: impl FnOnce(&mut Value)) -> Region {
+        let db = Postgres::from_env_or_start().await.expect("postgres");
+        Self::start_on_edited(db, count, edit).await
+    }
+
     async fn start_on(db: Postgres, count: usize) -> Region {
+        Self::start_on_edited(db, count, |_| {}).await
+    }
+
+    async fn start_on_edited(db: Postgres, count: usize, edit: impl FnOnce(&mut Value)) -> Region {
         let uri = db
             .create_database("grants")
             .await
             .expect("database created");
         let (dir, setup) = demo_tenant();
+        let file = dir.path().join("demo.tenant.json");
+        let mut tenant: Value = serde_json::from_slice(&std::fs::read(&file).expect("tenant file"))
+            .expect("tenant JSON");
+        edit(&mut tenant);
+        std::fs::write(&file, serde_json::to_vec(&tenant).expect("JSON")).expect("tenant written");
         let mut replicas = Vec::new();
         for n in 0..count {
             let name = format!("replica-{n}");
@@ -86,7 +101,7 @@ pub fn http() -> reqwest::Client {
         .expect("client")
 }
 
-fn tenant_url(base: &str, path: &str) -> String {
+pub fn tenant_url(base: &str, path: &str) -> String {
     format!("{base}/t/demo{path}")
 }
 

@@ -81,6 +81,31 @@ pub struct ClientSpec {
         .message("spec.clients[].allowedOrigins must be origins: scheme://host[:port] without a path, https (http only for localhost, 127.0.0.1 or [::1])"))]
     pub allowed_origins: Option<Vec<String>>,
 
+    /// Where the end-session endpoint may send the browser after a logout this client asked
+    /// for (OIDC RP-Initiated Logout 1.0 `post_logout_redirect_uri`), compared exactly: absolute
+    /// https URLs (http only for localhost, 127.0.0.1 and [::1]) without a fragment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(length(max = 1024)))]
+    #[x_kube(
+        validation = Rule::new(format!("self.all(u, {})", super::rules::is_https_or_loopback_url("u"))).message("spec.clients[].postLogoutRedirectUris must be absolute https URLs (http only for localhost, 127.0.0.1 or [::1])"),
+        validation = Rule::new("self.all(u, !u.contains('#'))")
+            .message("spec.clients[].postLogoutRedirectUris must not contain a fragment")
+    )]
+    pub post_logout_redirect_uris: Vec<String>,
+
+    /// Where the auth-server POSTs a signed logout token (`typ: logout+jwt`, with `sub` and
+    /// `sid`) when a session this client signed a user in with ends (OIDC Back-Channel Logout
+    /// 1.0): an absolute https URL (http only for localhost, 127.0.0.1 and [::1]) without a
+    /// fragment. Delivered after the user's answer, retried at most three times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    #[x_kube(
+        validation = Rule::new(super::rules::is_https_or_loopback_url("self")).message("spec.clients[].backchannelLogoutUri must be an absolute https URL (http only for localhost, 127.0.0.1 or [::1])"),
+        validation = Rule::new("!self.contains('#')")
+            .message("spec.clients[].backchannelLogoutUri must not contain a fragment")
+    )]
+    pub backchannel_logout_uri: Option<String>,
+
     /// Secret holding this client's secret in the operator's namespace; key defaults to
     /// `clientSecret`. Only its SHA-256 digest ever leaves the hub. Required for confidential
     /// clients, forbidden for public ones.

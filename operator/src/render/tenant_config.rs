@@ -82,6 +82,8 @@ fn client_config(client: &ClientSpec) -> contract::ClientConfig {
         scopes: client.scopes.clone(),
         audience: client.audience.clone(),
         allowed_origins: client.allowed_origins.clone(),
+        post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+        backchannel_logout_uri: client.backchannel_logout_uri.clone(),
     }
 }
 
@@ -118,7 +120,8 @@ mod tests {
             homeRegion: eu
             tokens: {accessTokenTtl: 10m}
             clients:
-              - {clientId: web, type: public, grantTypes: [authorization_code], redirectUris: ["https://a/cb"], allowedOrigins: ["https://spa.a"]}
+              - {clientId: web, type: public, grantTypes: [authorization_code], redirectUris: ["https://a/cb"], allowedOrigins: ["https://spa.a"],
+                 postLogoutRedirectUris: ["https://a/bye"], backchannelLogoutUri: "https://a/bc"}
             "#,
         );
         let config = tenant_config("acme", &spec, &Settings::default()).unwrap();
@@ -133,6 +136,14 @@ mod tests {
         assert_eq!(
             config.clients[0].allowed_origins,
             Some(vec!["https://spa.a".to_owned()])
+        );
+        assert_eq!(
+            config.clients[0].post_logout_redirect_uris,
+            ["https://a/bye"]
+        );
+        assert_eq!(
+            config.clients[0].backchannel_logout_uri.as_deref(),
+            Some("https://a/bc")
         );
     }
 

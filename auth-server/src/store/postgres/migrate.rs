@@ -35,6 +35,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("schema/0002_bounded_logins_and_sessions.sql"),
         readable_from: 1,
     },
+    Migration {
+        version: 3,
+        name: "the clients of a session",
+        sql: include_str!("schema/0003_session_clients.sql"),
+        readable_from: 1,
+    },
 ];
 
 /// The schema version this server is written for.

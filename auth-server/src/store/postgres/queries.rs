@@ -92,8 +92,13 @@ const IS_ACCESS_REVOKED: &str = "SELECT 1 FROM revoked_access_tokens WHERE jti =
 
 const SAVE_SESSION: &str = "INSERT INTO sessions (digest, tenant, username, auth_time, expires_at) \
      VALUES ($1, $2, $3, $4, $5)";
-const SESSION: &str = "SELECT tenant, username, auth_time, expires_at FROM sessions \
+const SESSION: &str = "SELECT tenant, username, auth_time, expires_at, clients FROM sessions \
      WHERE digest = $1 AND expires_at > $2";
+const ADD_SESSION_CLIENT: &str = "UPDATE sessions SET clients = array_append(clients, $2) \
+     WHERE digest = $1 AND NOT ($2 = ANY (clients))";
+/// One row lock: of two logouts of one session, only one deletes (and so returns) it.
+const END_SESSION: &str = "DELETE FROM sessions WHERE digest = $1 AND expires_at > $2 \
+     RETURNING tenant, username, auth_time, expires_at, clients";
 
 const SAVE_LOGIN: &str =
     "INSERT INTO pending_logins (digest, tenant, login, expires_at) VALUES ($1, $2, $3, $4)";
@@ -361,12 +366,27 @@ impl Store for PgStore {
         self.with_client(|c| async move {
             let statement = c.prepare_cached(SESSION).await?;
             let row = c.query_opt(&statement, &[&&key[..], &now]).await?;
-            Ok(row.map(|row| Session {
-                tenant: row.get(0),
-                username: row.get(1),
-                auth_time: row.get(2),
-                expires_at: row.get(3),
-            }))
+            Ok(row.as_ref().map(session_of))
+        })
+        .await
+    }
+
+    async fn add_session_client(&self, id: &str, client_id: &str) -> StoreResult<()> {
+        let key = digest(id);
+        self.with_client(|c| async move {
+            let statement = c.prepare_cached(ADD_SESSION_CLIENT).await?;
+            c.execute(&statement, &[&&key[..], &client_id]).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn end_session(&self, id: &str, now: UnixSeconds) -> StoreResult<Option<Session>> {
+        let key = digest(id);
+        self.with_client(|c| async move {
+            let statement = c.prepare_cached(END_SESSION).await?;
+            let row = c.query_opt(&statement, &[&&key[..], &now]).await?;
+            Ok(row.as_ref().map(session_of))
         })
         .await
     }
@@ -446,5 +466,16 @@ impl Store for PgStore {
         }
         self.with_client(|c| async move { c.simple_query("SELECT 1").await.map(drop) })
             .await
+    }
+}
+
+/// A row of `sessions` as selected by [`SESSION`] and [`END_SESSION`].
+fn session_of(row: &tokio_postgres::Row) -> Session {
+    Session {
+        tenant: row.get(0),
+        username: row.get(1),
+        auth_time: row.get(2),
+        expires_at: row.get(3),
+        clients: row.get(4),
     }
 }
