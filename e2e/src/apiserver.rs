@@ -8,13 +8,23 @@
 //! nodes, storage, certificates and quotas. Namespace lifecycle, service accounts, pod
 //! security and admission webhooks/policies stay on, as in a production cluster.
 
+use std::net::Ipv4Addr;
 use std::path::Path;
 
 use crate::{error::Component, files::ClusterFiles, process::ProcessSpec};
 
-/// The Service CIDR; the first address is the `kubernetes` Service and is in the serving cert.
+/// The Service CIDR of a cluster without nodes; the first address is the `kubernetes` Service
+/// and is in the serving cert. A cluster with a node takes its node's range instead, so the
+/// host can route each cluster's ClusterIPs to its node.
 pub(crate) const SERVICE_CLUSTER_IP_RANGE: &str = "10.0.0.0/24";
 pub(crate) const KUBERNETES_SERVICE_IP: &str = "10.0.0.1";
+
+/// Where the API server listens and which Service range it hands out.
+pub(crate) struct Network {
+    /// 127.0.0.1, or the host's node-network address for a cluster whose node must reach it.
+    pub bind: Ipv4Addr,
+    pub service_cidr: String,
+}
 
 const DISABLED_ADMISSION_PLUGINS: &[&str] = &[
     "TaintNodesByCondition",
@@ -46,13 +56,15 @@ pub(crate) fn spec(
     files: &ClusterFiles,
     port: u16,
     etcd_url: &str,
+    network: &Network,
 ) -> ProcessSpec {
     let path = |p: &Path| p.display().to_string();
+    let bind = network.bind;
     let args = vec![
         format!("--etcd-servers={etcd_url}"),
         format!("--etcd-prefix=/clusters/{cluster}"),
-        "--bind-address=127.0.0.1".into(),
-        "--advertise-address=127.0.0.1".into(),
+        format!("--bind-address={bind}"),
+        format!("--advertise-address={bind}"),
         format!("--secure-port={port}"),
         format!("--cert-dir={}", path(&files.dir)),
         format!("--tls-cert-file={}", path(&files.serving_cert)),
@@ -71,7 +83,7 @@ pub(crate) fn spec(
             "--service-account-signing-key-file={}",
             path(&files.service_account_key)
         ),
-        format!("--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}"),
+        format!("--service-cluster-ip-range={}", network.service_cidr),
         "--allow-privileged=true".into(),
         "--endpoint-reconciler-type=none".into(),
         "--enable-priority-and-fairness=false".into(),

@@ -67,6 +67,12 @@ impl Binaries {
         self.optional("helm")
     }
 
+    /// A node binary (`kubelet`, `kube-proxy`, `kube-scheduler`, `pause`), built into the
+    /// cache if the directory lacks it.
+    pub fn node_binary(&self, name: &str) -> Result<PathBuf> {
+        self.optional(name)
+    }
+
     fn optional(&self, name: &str) -> Result<PathBuf> {
         let beside = self.dir.join(name);
         if is_executable(&beside) {

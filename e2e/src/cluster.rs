@@ -5,6 +5,7 @@
 //! test's temporary directory.
 
 use std::{
+    net::Ipv4Addr,
     path::{Path, PathBuf},
     sync::{Mutex, MutexGuard},
     time::Duration,
@@ -19,8 +20,10 @@ use crate::{
     files::ClusterFiles,
     health::{probe_client, wait_healthy},
     kubeconfig::{self, Credentials},
+    node::{HOST_ADDRESS, Node, NodePlan, Slot},
     pki::{self, CertificateAuthority},
     process::{Process, ProcessSpec},
+    scheduler,
 };
 
 /// The admin identity of every cluster: a client certificate in group `system:masters`.
@@ -40,11 +43,18 @@ pub(crate) struct ClusterPlan<'a> {
     pub extra_apiserver_args: &'a [String],
     /// `Some((program, port))` runs kube-controller-manager serving health on that port.
     pub controller_manager: Option<(PathBuf, u16)>,
+    /// A real node in this slot, with kube-scheduler serving health on the port.
+    pub node: Option<(Slot, u16)>,
     pub ready_timeout: Duration,
 }
 
+/// Field order is drop order: the node (and its pods) go first, the API server last.
 pub struct Cluster {
+    node: Option<Node>,
+    _scheduler: Option<Process>,
     pub(crate) name: String,
+    /// 127.0.0.1, or [`HOST_ADDRESS`] when the cluster's node must reach its API server.
+    host: Ipv4Addr,
     pub(crate) port: u16,
     pub(crate) files: ClusterFiles,
     pub(crate) ca: CertificateAuthority,
@@ -74,7 +84,18 @@ impl Cluster {
     pub(crate) async fn start(plan: ClusterPlan<'_>) -> Result<Cluster> {
         let files = ClusterFiles::create(plan.dir)?;
         let ca = CertificateAuthority::generate(&plan.name)?;
-        let server = format!("https://127.0.0.1:{}", plan.apiserver_port);
+        let network = match &plan.node {
+            Some((slot, _)) => apiserver::Network {
+                bind: HOST_ADDRESS,
+                service_cidr: slot.addresses.service_cidr(),
+            },
+            None => apiserver::Network {
+                bind: Ipv4Addr::LOCALHOST,
+                service_cidr: apiserver::SERVICE_CLUSTER_IP_RANGE.into(),
+            },
+        };
+        let host = network.bind;
+        let server = format!("https://{host}:{}", plan.apiserver_port);
         let kubeconfig = write_bootstrap_files(&plan.name, &server, &files, &ca)?;
         let admin_config = kubeconfig::config(&kubeconfig).await?;
         let probe = probe_client(admin_config.clone())?;
@@ -84,23 +105,53 @@ impl Cluster {
             &files,
             plan.apiserver_port,
             plan.etcd_url,
+            &network,
         );
         apiserver_spec
             .args
             .extend_from_slice(plan.extra_apiserver_args);
         let mut apiserver = apiserver_spec.spawn()?;
         wait_healthy(&mut apiserver, &probe, "/readyz", plan.ready_timeout).await?;
+        let with_node = plan.node.is_some();
         let controller_manager = match plan.controller_manager {
             Some((program, port)) => {
-                let spec = controller_manager::spec(&plan.name, &program, &files, port);
-                Some(start_controller_manager(spec, &ca, port, plan.ready_timeout).await?)
+                let spec = controller_manager::spec(&plan.name, &program, &files, port, with_node);
+                Some(start_component(spec, &ca, port, plan.ready_timeout).await?)
             }
             None => None,
         };
+        let client = kubeconfig::client(admin_config.clone())?;
+        let (node, scheduler) = match plan.node {
+            Some((slot, scheduler_port)) => {
+                let program =
+                    tokio::task::spawn_blocking(|| plan.binaries.node_binary("kube-scheduler"))
+                        .await
+                        .expect("locating kube-scheduler does not panic")?;
+                let spec = scheduler::spec(&plan.name, &program, &files, scheduler_port);
+                let scheduler =
+                    start_component(spec, &ca, scheduler_port, plan.ready_timeout).await?;
+                let node = Node::start(NodePlan {
+                    cluster: &plan.name,
+                    slot,
+                    dir: files.dir.join("node"),
+                    binaries: plan.binaries,
+                    ca: &ca,
+                    server: &server,
+                    admin: client.clone(),
+                    ready_timeout: plan.ready_timeout,
+                })
+                .await?;
+                (Some(node), Some(scheduler))
+            }
+            None => (None, None),
+        };
         Ok(Cluster {
+            node,
+            _scheduler: scheduler,
             name: plan.name,
+            host,
             port: plan.apiserver_port,
-            client: kubeconfig::client(admin_config.clone())?,
+            client,
             audit: AuditLog::new(files.audit_log.clone()),
             files,
             ca,
@@ -120,9 +171,16 @@ impl Cluster {
         &self.name
     }
 
-    /// `https://127.0.0.1:<port>`; the same across API server restarts.
+    /// `https://127.0.0.1:<port>` (`https://10.250.255.1:<port>` with a node, see
+    /// [`crate::node::HOST_ADDRESS`]); the same across API server restarts.
     pub fn server_url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.port)
+        format!("https://{}:{}", self.host, self.port)
+    }
+
+    /// The cluster's real node, when it was started with one
+    /// ([`crate::ClusterOptions::with_nodes`]).
+    pub fn node(&self) -> Option<&Node> {
+        self.node.as_ref()
     }
 
     /// A client authenticated as [`ADMIN_USER`] (group `system:masters`). Cheap to clone.
@@ -203,8 +261,10 @@ fn write_bootstrap_files(
     files: &ClusterFiles,
     ca: &CertificateAuthority,
 ) -> Result<String> {
+    let host_address = HOST_ADDRESS.to_string();
     let serving = ca.serving(&[
         "127.0.0.1",
+        &host_address,
         "localhost",
         "kubernetes",
         "kubernetes.default",
@@ -241,10 +301,22 @@ fn write_bootstrap_files(
         Credentials::ClientCertificate(&kcm),
     );
     ClusterFiles::write_private(&files.controller_manager_kubeconfig, &kcm_kubeconfig)?;
+    // Kubernetes' default RBAC binds the scheduler's roles to this user: no system:masters.
+    let scheduler = ca.client(scheduler::USER, None)?;
+    let scheduler_kubeconfig = kubeconfig::render(
+        name,
+        server,
+        ca.cert_pem(),
+        scheduler::USER,
+        Credentials::ClientCertificate(&scheduler),
+    );
+    ClusterFiles::write_private(&files.scheduler_kubeconfig, &scheduler_kubeconfig)?;
     Ok(admin_kubeconfig)
 }
 
-async fn start_controller_manager(
+/// Starts a control-plane component serving `/healthz` over TLS on a loopback port, and waits
+/// until it answers.
+async fn start_component(
     spec: ProcessSpec,
     ca: &CertificateAuthority,
     port: u16,

@@ -19,6 +19,7 @@ use crate::{
     error::{Error, Result},
     etcd::Etcd,
     leftovers,
+    node::Slot,
     ports::free_loopback_ports,
 };
 
@@ -39,6 +40,9 @@ pub struct ClusterOptions {
     /// Extra kube-apiserver flags (e.g. `--feature-gates=...`), after the harness's own; for a
     /// flag given twice the later value wins.
     pub extra_apiserver_args: Vec<String>,
+    /// Give every cluster but the hub a real node (kubelet, containerd, kube-proxy) and a
+    /// kube-scheduler, and so kube-controller-manager too: see [`crate::node`]. Needs root.
+    pub nodes: bool,
 }
 
 impl Default for ClusterOptions {
@@ -47,12 +51,20 @@ impl Default for ClusterOptions {
             controller_manager: false,
             ready_timeout: Duration::from_secs(90),
             extra_apiserver_args: Vec::new(),
+            nodes: false,
         }
     }
 }
 
 impl ClusterOptions {
     pub fn with_controller_manager(mut self) -> Self {
+        self.controller_manager = true;
+        self
+    }
+
+    /// Real nodes in every cluster not named `hub`.
+    pub fn with_nodes(mut self) -> Self {
+        self.nodes = true;
         self.controller_manager = true;
         self
     }
@@ -102,18 +114,20 @@ impl Clusters {
         let (binaries, kcm_program) = locate_binaries(options.controller_manager).await?;
         let dir = create_directory()?;
         let etcd = Etcd::start(&binaries.etcd(), dir.path(), options.ready_timeout).await?;
+        let mut slots = node_slots(&names, &options, dir.path())?;
         // All ports at once, so no two components are handed the same one.
-        let ports = free_loopback_ports(names.len() * 2)?;
+        let ports = free_loopback_ports(names.len() * 3)?;
         let plans = names.iter().enumerate().map(|(i, name)| ClusterPlan {
             name: name.to_string(),
             dir: dir.path().join(name),
             binaries,
             etcd_url: etcd.client_url(),
-            apiserver_port: ports[2 * i],
+            apiserver_port: ports[3 * i],
             extra_apiserver_args: &options.extra_apiserver_args,
             controller_manager: kcm_program
                 .clone()
-                .map(|program| (program, ports[2 * i + 1])),
+                .map(|program| (program, ports[3 * i + 1])),
+            node: slots[i].take().map(|slot| (slot, ports[3 * i + 2])),
             ready_timeout: options.ready_timeout,
         });
         let clusters = try_join_all(plans.map(Cluster::start)).await?;
@@ -163,6 +177,30 @@ impl Clusters {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// A node slot for every cluster that gets a node (all but `hub`), in `names`' order.
+fn node_slots(names: &[&str], options: &ClusterOptions, dir: &Path) -> Result<Vec<Option<Slot>>> {
+    if !options.nodes {
+        return Ok(names.iter().map(|_| None).collect());
+    }
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(Error::Node {
+            node: "(any)".into(),
+            step: "start".into(),
+            reason: "real nodes need root (network namespaces, cgroups, mounts)".into(),
+        });
+    }
+    crate::node::ensure_host_address()?;
+    names
+        .iter()
+        .map(|name| {
+            (*name != "hub")
+                .then(|| Slot::acquire(&dir.join(name).join("node")))
+                .transpose()
+        })
+        .collect()
 }
 
 /// The binaries, and kube-controller-manager's if wanted; off the async runtime, because the

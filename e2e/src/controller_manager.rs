@@ -20,14 +20,16 @@ const CONTROLLERS: &[&str] = &[
     "serviceaccount-controller",
 ];
 
-pub(crate) fn spec(cluster: &str, program: &Path, files: &ClusterFiles, port: u16) -> ProcessSpec {
+/// With a node, pods run for real: kube-proxy routes Services by their EndpointSlices, and an
+/// eviction (`kubectl drain`) is allowed only as far as the PodDisruptionBudget's status says.
+const NODE_CONTROLLERS: &[&str] = &["endpointslice-controller", "disruption-controller"];
+
+/// What kube-controller-manager and kube-scheduler share: one instance (no leader election),
+/// health on a loopback TLS port with the cluster's serving certificate, and a higher API rate
+/// than the defaults (20 qps slow namespace deletion, garbage collection and scheduling).
+pub(crate) fn component_args(files: &ClusterFiles, port: u16) -> Vec<String> {
     let path = |p: &Path| p.display().to_string();
-    let args = vec![
-        format!(
-            "--kubeconfig={}",
-            path(&files.controller_manager_kubeconfig)
-        ),
-        format!("--controllers={}", CONTROLLERS.join(",")),
+    vec![
         "--leader-elect=false".into(),
         "--bind-address=127.0.0.1".into(),
         format!("--secure-port={port}"),
@@ -36,11 +38,32 @@ pub(crate) fn spec(cluster: &str, program: &Path, files: &ClusterFiles, port: u1
         format!("--tls-private-key-file={}", path(&files.serving_key)),
         // /healthz is always allowed; nothing else on this port is for tests.
         "--authentication-skip-lookup=true".into(),
-        // The defaults (20 qps) slow namespace deletion and garbage collection in tests.
         "--kube-api-qps=200".into(),
         "--kube-api-burst=400".into(),
+    ]
+}
+
+pub(crate) fn spec(
+    cluster: &str,
+    program: &Path,
+    files: &ClusterFiles,
+    port: u16,
+    with_node: bool,
+) -> ProcessSpec {
+    let path = |p: &Path| p.display().to_string();
+    let mut controllers = CONTROLLERS.to_vec();
+    if with_node {
+        controllers.extend_from_slice(NODE_CONTROLLERS);
+    }
+    let mut args = vec![
+        format!(
+            "--kubeconfig={}",
+            path(&files.controller_manager_kubeconfig)
+        ),
+        format!("--controllers={}", controllers.join(",")),
         format!("--cluster-name={cluster}"),
     ];
+    args.extend(component_args(files, port));
     ProcessSpec {
         cluster: cluster.to_string(),
         component: Component::KubeControllerManager,

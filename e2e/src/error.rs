@@ -17,6 +17,11 @@ pub enum Component {
     Postgres,
     /// Debian's HAProxy: the issuer's front door or the API gateway (see `haproxy`).
     HaProxy,
+    KubeScheduler,
+    /// A node's container runtime (Debian's containerd, see `node`).
+    Containerd,
+    Kubelet,
+    KubeProxy,
 }
 
 impl fmt::Display for Component {
@@ -28,6 +33,10 @@ impl fmt::Display for Component {
             Component::AuthServer => "meridian-auth-server",
             Component::Postgres => "postgres",
             Component::HaProxy => "haproxy",
+            Component::KubeScheduler => "kube-scheduler",
+            Component::Containerd => "containerd",
+            Component::Kubelet => "kubelet",
+            Component::KubeProxy => "kube-proxy",
         })
     }
 }
@@ -79,6 +88,13 @@ pub enum Error {
 
     #[error("PostgreSQL: could not {action}: {reason}")]
     Postgres { action: String, reason: String },
+
+    #[error("node {node}: {step} failed: {reason}")]
+    Node {
+        node: String,
+        step: String,
+        reason: String,
+    },
 }
 
 impl Error {
@@ -96,6 +112,7 @@ impl Error {
             Error::UnknownCluster(_) => "UnknownCluster",
             Error::NoToken(_) => "NoToken",
             Error::Postgres { .. } => "Postgres",
+            Error::Node { .. } => "Node",
         }
     }
 

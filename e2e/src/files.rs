@@ -24,8 +24,10 @@ pub(crate) struct ClusterFiles {
     pub audit_log: PathBuf,
     pub admin_kubeconfig: PathBuf,
     pub controller_manager_kubeconfig: PathBuf,
+    pub scheduler_kubeconfig: PathBuf,
     pub apiserver_log: PathBuf,
     pub controller_manager_log: PathBuf,
+    pub scheduler_log: PathBuf,
 }
 
 impl ClusterFiles {
@@ -42,8 +44,10 @@ impl ClusterFiles {
             audit_log: at("audit.log"),
             admin_kubeconfig: at("kubeconfig"),
             controller_manager_kubeconfig: at("controller-manager.kubeconfig"),
+            scheduler_kubeconfig: at("scheduler.kubeconfig"),
             apiserver_log: at("kube-apiserver.log"),
             controller_manager_log: at("kube-controller-manager.log"),
+            scheduler_log: at("kube-scheduler.log"),
             dir,
         })
     }

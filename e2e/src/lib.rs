@@ -57,10 +57,12 @@ pub mod kubelet;
 mod leftovers;
 pub mod local;
 pub mod meridian;
+pub mod node;
 mod pki;
 mod ports;
 pub mod postgres;
 mod process;
+mod scheduler;
 pub mod tokens;
 mod wait;
 

@@ -25,11 +25,12 @@ mod store;
 pub use store::{LocalStore, REPLICAS, RegionStores, STORE_SECRET};
 
 use crate::frontdoor::{IssuerFrontDoor, front_door_from_hub};
-use crate::kubelet::{Kubelet, KubeletOptions};
+use crate::kubelet::{Kubelet, KubeletOptions, SHARED_GROUP};
 use crate::meridian::{
     OPERATOR_NAMESPACE, Operator, apply_examples, free_loopback_urls, install_crds,
     register_regions, tenant_ready,
 };
+use crate::node::ServiceBalancer;
 use crate::tokens::RegionIssuer;
 use crate::{ClusterOptions, Clusters, eventually};
 
@@ -65,6 +66,10 @@ pub struct LocalOptions {
     /// The JWKS max-age the auth-servers announce (and the operator waits out before a new
     /// key signs); `None` keeps the operator's default.
     pub jwks_max_age: Option<Duration>,
+    /// Run each region on a real node (kubelet, containerd, kube-proxy; see [`crate::node`]),
+    /// its public URL forwarded to the auth-server Service; otherwise the [`Kubelet`]
+    /// stand-in runs the auth-servers as processes.
+    pub nodes: bool,
 }
 
 impl LocalOptions {
@@ -75,6 +80,7 @@ impl LocalOptions {
             ready_timeout: Duration::from_secs(90),
             store: LocalStore::Postgres,
             jwks_max_age: None,
+            nodes: true,
         }
     }
 
@@ -85,11 +91,17 @@ impl LocalOptions {
             ready_timeout: Duration::from_secs(90),
             store: LocalStore::Memory,
             jwks_max_age: None,
+            nodes: false,
         }
     }
 
     pub fn with_store(mut self, store: LocalStore) -> Self {
         self.store = store;
+        self
+    }
+
+    pub fn on_nodes(mut self) -> Self {
+        self.nodes = true;
         self
     }
 }
@@ -139,6 +151,7 @@ impl Steps {
 pub struct LocalMeridian {
     front_door: Option<IssuerFrontDoor>,
     kubelets: BTreeMap<String, Kubelet>,
+    balancers: BTreeMap<String, ServiceBalancer>,
     operator: Option<Operator>,
     stores: RegionStores,
     clusters: Clusters,
@@ -167,6 +180,7 @@ impl LocalMeridian {
         let mut meridian = Self {
             front_door: None,
             kubelets: BTreeMap::new(),
+            balancers: BTreeMap::new(),
             operator: Some(operator),
             stores,
             clusters,
@@ -181,12 +195,21 @@ impl LocalMeridian {
         };
         for region in REGIONS {
             let url = meridian.public_url(region).to_owned();
-            steps
-                .run(
-                    &format!("{serving} of {region} serving on {url}"),
-                    meridian.start_kubelet(region),
-                )
-                .await?;
+            if options.nodes {
+                steps
+                    .run(
+                        &format!("{serving} of {region}: pods Ready on {region}-node, its Service on {url}"),
+                        meridian.start_balancer(region),
+                    )
+                    .await?;
+            } else {
+                steps
+                    .run(
+                        &format!("{serving} of {region} serving on {url}"),
+                        meridian.start_kubelet(region),
+                    )
+                    .await?;
+            }
         }
         // Ready means served: only now can both regions be seen serving the tenant.
         meridian.issuer = steps
@@ -296,6 +319,29 @@ impl LocalMeridian {
         Ok(())
     }
 
+    /// Forwards the region's public URL to its shared auth-server Service (on the region's real
+    /// node) and waits until the Deployment's pods are all Ready and `/readyz` answers there.
+    pub async fn start_balancer(&mut self, region: &str) -> anyhow::Result<()> {
+        let cluster = self.clusters.get(region)?;
+        let address = KubeletOptions::for_public_url(self.public_url(region))?.public_address;
+        let namespace = region_namespace(&self.hub(), region).await?;
+        let balancer =
+            ServiceBalancer::start(cluster.client(), &namespace, SHARED_GROUP, 80, address).await?;
+        self.balancers.insert(region.to_owned(), balancer);
+        wait_deployment_ready(&cluster.client(), &namespace, SHARED_GROUP, WAIT_PODS).await?;
+        let readyz = format!("{}/readyz", self.public_url(region));
+        eventually(
+            "the region's /readyz through its Service",
+            WAIT_SERVED,
+            async || {
+                let answer = reqwest::get(&readyz).await;
+                Ok(answer.ok().filter(|a| a.status().is_success()).map(drop))
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
     /// The region's nodes go away: every auth-server process of the region is killed and
     /// none restarts until [`Self::start_kubelet`].
     pub fn stop_kubelet(&mut self, region: &str) {
@@ -318,6 +364,7 @@ impl LocalMeridian {
     pub async fn stop(mut self) {
         self.front_door = None;
         self.kubelets.clear();
+        self.balancers.clear();
         if let Some(operator) = self.operator.take() {
             operator.stop().await;
         }
@@ -330,11 +377,22 @@ async fn start_clusters(
     options: &LocalOptions,
     steps: &Steps,
 ) -> anyhow::Result<(Clusters, BTreeMap<String, String>, RegionStores)> {
-    let clusters = steps
-        .run(
-            "control planes: hub, eu-west, us-east (kube-apiserver + etcd)",
-            async { Ok(Clusters::start(3, ClusterOptions::default()).await?) },
+    let (what, cluster_options) = if options.nodes {
+        (
+            "control planes: hub, eu-west, us-east, each region with a real node \
+             (kubelet, containerd, kube-proxy, kube-scheduler)",
+            ClusterOptions::default().with_nodes(),
         )
+    } else {
+        (
+            "control planes: hub, eu-west, us-east (kube-apiserver + etcd)",
+            ClusterOptions::default(),
+        )
+    };
+    let clusters = steps
+        .run(what, async {
+            Ok(Clusters::start(3, cluster_options).await?)
+        })
         .await?;
     steps
         .run("CRDs installed in the hub", async {
@@ -375,6 +433,46 @@ async fn start_clusters(
 
 /// How long the front door may take to answer for a Ready tenant (its first health checks).
 const WAIT_SERVED: Duration = Duration::from_secs(20);
+/// How long a region's pods may take to be scheduled, started and pass their readiness probe.
+const WAIT_PODS: Duration = Duration::from_secs(120);
+
+/// The namespace the region's auth-servers run in (`spec.namespace` of its AuthRegion).
+pub async fn region_namespace(hub: &Client, region: &str) -> anyhow::Result<String> {
+    let region = Api::<AuthRegion>::all(hub.clone()).get(region).await?;
+    Ok(region.spec.namespace)
+}
+
+/// Waits until the Deployment has rolled out its current template: every replica updated,
+/// available and Ready, none left of an older template.
+pub async fn wait_deployment_ready(
+    region: &Client,
+    namespace: &str,
+    name: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let deployments = Api::<Deployment>::namespaced(region.clone(), namespace);
+    let what = format!("Deployment {namespace}/{name} rolled out and Ready");
+    eventually(&what, timeout, async || {
+        let Some(deployment) = deployments.get_opt(name).await? else {
+            return Ok(None);
+        };
+        let wanted = deployment
+            .spec
+            .as_ref()
+            .and_then(|s| s.replicas)
+            .unwrap_or(1);
+        let status = deployment.status.unwrap_or_default();
+        let current = deployment.metadata.generation == status.observed_generation
+            && status.updated_replicas == Some(wanted)
+            && status.ready_replicas == Some(wanted)
+            && status.available_replicas == Some(wanted)
+            && status.replicas == Some(wanted);
+        Ok(current.then_some(()))
+    })
+    .await?;
+    Ok(())
+}
 
 fn issuer_base(choice: &PublicUrls) -> anyhow::Result<String> {
     Ok(match choice {

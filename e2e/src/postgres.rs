@@ -69,6 +69,8 @@ enum Server {
 /// directory goes.
 #[derive(Debug)]
 struct LocalServer {
+    /// Where clients are told to connect: 127.0.0.1, or the node network's host address.
+    host: std::net::Ipv4Addr,
     port: u16,
     tools: ServerTools,
     spec: ProcessSpec,
@@ -92,12 +94,35 @@ impl Postgres {
     /// `127.0.0.1:<free port>` (and a unix socket in that directory); returns once it accepts
     /// connections.
     pub async fn start() -> Result<Postgres> {
+        Self::start_listening(false).await
+    }
+
+    /// As [`Postgres::start`], reachable from the pods of the harness's real nodes too: it
+    /// also listens on the node network's host address ([`crate::node::HOST_ADDRESS`]), trusts
+    /// connections from the node network (10.250.0.0/16, veth pairs on this machine only,
+    /// routed nowhere else), and its URIs name that address.
+    pub async fn start_for_nodes() -> Result<Postgres> {
+        Self::start_listening(true).await
+    }
+
+    async fn start_listening(for_nodes: bool) -> Result<Postgres> {
         let tools = tokio::task::spawn_blocking(ServerTools::locate)
             .await
             .expect("locating PostgreSQL does not panic")?;
         let owner = SystemUser::server_owner()?;
         let dir = create_directory(owner)?;
         tools.initdb(dir.path(), ROLE, owner).await?;
+        let (host, listen) = if for_nodes {
+            let hba = data_dir(dir.path()).join("pg_hba.conf");
+            let mut rules = std::fs::read_to_string(&hba)
+                .map_err(Error::io(format!("read {}", hba.display())))?;
+            rules.push_str("host all all 10.250.0.0/16 trust\n");
+            std::fs::write(&hba, rules).map_err(Error::io(format!("write {}", hba.display())))?;
+            let host = crate::node::HOST_ADDRESS;
+            (host, format!("127.0.0.1,{host}"))
+        } else {
+            (std::net::Ipv4Addr::LOCALHOST, "127.0.0.1".to_owned())
+        };
         let port = free_loopback_ports(1)?[0];
         let spec = ProcessSpec {
             cluster: "(shared)".into(),
@@ -108,9 +133,10 @@ impl Postgres {
                 data_dir(dir.path()).display().to_string(),
                 "-p".into(),
                 port.to_string(),
-                // Loopback only: trust authentication must not reach the network.
+                // Loopback (and the node network) only: trust authentication must not reach
+                // the network.
                 "-c".into(),
-                "listen_addresses=127.0.0.1".into(),
+                format!("listen_addresses={listen}"),
                 "-c".into(),
                 format!(
                     "unix_socket_directories={}",
@@ -120,6 +146,7 @@ impl Postgres {
             log: dir.path().join("postgres.log"),
         };
         let local = LocalServer {
+            host,
             port,
             tools,
             spec,
@@ -290,7 +317,7 @@ impl Postgres {
 
 impl LocalServer {
     fn uri(&self, database: &str) -> String {
-        format!("postgres://{ROLE}@127.0.0.1:{}/{database}", self.port)
+        format!("postgres://{ROLE}@{}:{}/{database}", self.host, self.port)
     }
 
     /// Polls `pg_isready` while watching the process, so a server that cannot start (port

@@ -54,7 +54,13 @@ impl RegionStores {
     /// Starts PostgreSQL, creates one database per region and writes each region's URI
     /// Secret into the namespace its AuthRegion names (read from the hub).
     pub async fn start_postgres(clusters: &Clusters, regions: &[&str]) -> anyhow::Result<Self> {
-        let postgres = Postgres::from_env_or_start().await?;
+        // Pods on real nodes reach the host only on the node network.
+        let on_nodes = clusters.regions().iter().any(|r| r.node().is_some());
+        let postgres = match std::env::var(crate::postgres::URL_ENV) {
+            Ok(url) if !url.trim().is_empty() => Postgres::external(url.trim())?,
+            _ if on_nodes => Postgres::start_for_nodes().await?,
+            _ => Postgres::start().await?,
+        };
         let hub_regions = Api::<AuthRegion>::all(clusters.hub().client());
         let mut databases = BTreeMap::new();
         for region in regions {

@@ -14,15 +14,13 @@
 //! while its EU region is down, never served by us-east.
 
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 use kube::Api;
 use kube::api::PostParams;
 use meridian_e2e::eventually;
-use meridian_e2e::frontdoor::{IssuerFrontDoor, SERVED_BY_HEADER, served_by};
+use meridian_e2e::frontdoor::{IssuerFrontDoor, served_by};
 use meridian_e2e::local::{
     LocalMeridian, LocalOptions, LocalStore, REGIONS, Steps, wait_tenant_ready,
 };
@@ -32,16 +30,14 @@ use meridian_operator::api::Tenant;
 use meridian_routing::{FrontDoor, HealthCheck};
 use openidconnect::core::{CoreClient, CoreProviderMetadata};
 use openidconnect::{ClientId, ClientSecret, IssuerUrl, OAuth2TokenResponse, Scope};
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::common::{
     AUDIENCE, BACKEND, SignedIn, WAIT, backend_secret, browser, install_node_clients, sign_in,
     start,
 };
+use crate::load::{Outcome, SteadyLoad, longest_gap, percentile};
 
-/// One token request every this often: the steady loop of a machine client.
-const PACE: Duration = Duration::from_millis(20);
 /// The acceptance bound: within this long after the home region dies, every request succeeds.
 const FAILOVER_WITHIN: Duration = Duration::from_secs(10);
 
@@ -435,133 +431,4 @@ async fn refresh(token_url: &str, refresh_token: &str) -> anyhow::Result<(u16, s
         .send()
         .await?;
     Ok((response.status().as_u16(), response.json().await?))
-}
-
-/// One request of the loop: when it was sent, what came back, how long it took.
-#[derive(Clone, Debug)]
-struct Outcome {
-    at: Instant,
-    status: Option<u16>,
-    region: Option<String>,
-    took: Duration,
-}
-
-impl Outcome {
-    fn ok(&self) -> bool {
-        self.status == Some(200)
-    }
-}
-
-/// A machine client asking the issuer for a token every [`PACE`], one request at a time.
-struct SteadyLoad {
-    outcomes: Arc<Mutex<Vec<Outcome>>>,
-    stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl SteadyLoad {
-    fn start(url: String, client_id: &str, secret: &str) -> Self {
-        let outcomes = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (id, secret) = (client_id.to_owned(), secret.to_owned());
-        let task = tokio::spawn({
-            let (outcomes, stop) = (outcomes.clone(), stop.clone());
-            async move {
-                let http = http_client();
-                let mut next = Instant::now();
-                while !stop.load(Ordering::Relaxed) {
-                    let at = Instant::now();
-                    let response = http
-                        .post(&url)
-                        .basic_auth(&id, Some(&secret))
-                        .form(&[
-                            ("grant_type", "client_credentials"),
-                            ("scope", "orders:read"),
-                        ])
-                        .send()
-                        .await;
-                    let outcome = match response {
-                        Ok(r) => Outcome {
-                            at,
-                            status: Some(r.status().as_u16()),
-                            region: r
-                                .headers()
-                                .get(SERVED_BY_HEADER)
-                                .and_then(|v| v.to_str().ok())
-                                .map(str::to_owned),
-                            took: at.elapsed(),
-                        },
-                        Err(_) => Outcome {
-                            at,
-                            status: None,
-                            region: None,
-                            took: at.elapsed(),
-                        },
-                    };
-                    outcomes.lock().await.push(outcome);
-                    next += PACE;
-                    tokio::time::sleep_until(next.max(Instant::now())).await;
-                }
-            }
-        });
-        Self {
-            outcomes,
-            stop,
-            task,
-        }
-    }
-
-    async fn served(&self) -> bool {
-        self.outcomes.lock().await.iter().any(Outcome::ok)
-    }
-
-    async fn since(&self, from: Instant) -> Vec<Outcome> {
-        let all = self.outcomes.lock().await;
-        all.iter().filter(|o| o.at >= from).cloned().collect()
-    }
-
-    /// Whether the last request sent since `from` was answered by `region`.
-    async fn last_answered_by(&self, from: Instant, region: &str) -> bool {
-        let all = self.outcomes.lock().await;
-        all.last()
-            .is_some_and(|r| r.at >= from && r.region.as_deref() == Some(region))
-    }
-
-    async fn all(&self) -> Vec<Outcome> {
-        self.outcomes.lock().await.clone()
-    }
-
-    async fn stop(self) -> Vec<Outcome> {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.task.await;
-        self.outcomes.lock().await.clone()
-    }
-}
-
-/// The longest time without a successful answer, from the last success before `from` on.
-fn longest_gap(outcomes: &[Outcome], from: Instant) -> Duration {
-    let successes: Vec<Instant> = outcomes
-        .iter()
-        .filter(|o| o.ok())
-        .map(|o| o.at + o.took)
-        .collect();
-    let start = successes.iter().rposition(|t| *t < from).unwrap_or(0);
-    successes[start..]
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .max()
-        .unwrap_or_default()
-}
-
-/// The latency of successful requests at quantile `q`, in milliseconds.
-fn percentile(outcomes: &[Outcome], q: f64) -> f64 {
-    let mut took: Vec<f64> = outcomes
-        .iter()
-        .filter(|o| o.ok())
-        .map(|o| o.took.as_secs_f64() * 1e3)
-        .collect();
-    took.sort_by(f64::total_cmp);
-    took.get(((took.len() as f64 - 1.0) * q).round() as usize)
-        .copied()
-        .unwrap_or(f64::NAN)
 }

@@ -159,6 +159,15 @@ fn pods_are_locked_down() {
     );
     assert!(container.readiness_probe.is_some() && container.liveness_probe.is_some());
     assert!(container.resources.as_ref().unwrap().requests.is_some());
+    // A terminating pod keeps serving until its Service has stopped routing to it.
+    let pre_stop = container
+        .lifecycle
+        .as_ref()
+        .unwrap()
+        .pre_stop
+        .as_ref()
+        .unwrap();
+    assert_eq!(pre_stop.sleep.as_ref().unwrap().seconds, 5);
 }
 
 #[test]

@@ -12,9 +12,10 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapProjection, Container, ContainerPort, EnvVar, EnvVarSource,
-    HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ProjectedVolumeSource,
-    ResourceRequirements, SeccompProfile, SecretKeySelector, SecretProjection, SecurityContext,
-    Service, ServicePort, ServiceSpec, Volume, VolumeMount, VolumeProjection,
+    HTTPGetAction, Lifecycle, LifecycleHandler, PodSecurityContext, PodSpec, PodTemplateSpec,
+    Probe, ProjectedVolumeSource, ResourceRequirements, SeccompProfile, SecretKeySelector,
+    SecretProjection, SecurityContext, Service, ServicePort, ServiceSpec, SleepAction, Volume,
+    VolumeMount, VolumeProjection,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -29,6 +30,14 @@ use super::shards::{TENANTS_PER_SHARD, shard_count};
 /// Where the pod sees the contract files.
 pub const CONFIG_DIR: &str = "/etc/meridian/config";
 const HTTP_PORT: i32 = 8080;
+/// How long a terminating pod keeps serving before it is sent SIGTERM. Its Service stops
+/// routing to it only once the EndpointSlice change has reached every node's kube-proxy (and
+/// any load balancer in front); a pod that stopped at once would have new connections sent
+/// to it meanwhile, which hang or are refused. Measured on real nodes: without it, a deleted
+/// pod cost a token request; with it, rollouts, deletions and drains lose none. Well within
+/// the default 30 s grace period. (The `sleep` action needs no shell in the image:
+/// Kubernetes 1.30+.)
+const PRE_STOP_SLEEP_SECONDS: i64 = 5;
 const ADMIN_PORT: i32 = 9090;
 const NON_ROOT_UID: i64 = 65532;
 /// The auth-server's store setting: `memory` (its default) or a libpq URI.
@@ -163,6 +172,15 @@ fn container(w: &Workload<'_>) -> Container {
         ]),
         readiness_probe: Some(probe("/readyz", 5)),
         liveness_probe: Some(probe("/healthz", 10)),
+        lifecycle: Some(Lifecycle {
+            pre_stop: Some(LifecycleHandler {
+                sleep: Some(SleepAction {
+                    seconds: PRE_STOP_SLEEP_SECONDS,
+                }),
+                ..LifecycleHandler::default()
+            }),
+            ..Lifecycle::default()
+        }),
         resources: Some(
             w.spec
                 .resources
