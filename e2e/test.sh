@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every Meridian check: formatting, lints, unit and integration tests, and the tests
-# against real Kubernetes control planes. Installs and builds everything it needs (Go-built
-# kube-apiserver/etcd/helm, npm clients, Debian's PostgreSQL), caching outside the repository
-# under ${MERIDIAN_CACHE:-$HOME/.cache/meridian}. Exits non-zero when anything fails.
+# against real Kubernetes control planes and real nodes. Installs and builds everything it
+# needs (Go-built kube-apiserver/etcd/kubelet/kube-proxy/kube-scheduler/helm, npm clients,
+# Debian's PostgreSQL, HAProxy, containerd, runc, CNI plugins and buildah), caching outside
+# the repository under ${MERIDIAN_CACHE:-$HOME/.cache/meridian}. Exits non-zero when anything
+# fails.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,7 +17,7 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 step() { printf '\n==> %s\n' "$*"; }
 started=$SECONDS
 
-step "control-plane binaries (kube-apiserver, etcd, kube-controller-manager, helm)"
+step "Kubernetes binaries (kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, pause) and helm"
 KUBEBUILDER_ASSETS=$(e2e/tools/build.sh)
 export KUBEBUILDER_ASSETS
 echo "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
@@ -34,6 +36,9 @@ e2e/postgres/install.sh
 
 step "HAProxy for the front door and the API gateway (Debian haproxy)"
 e2e/frontdoor/install.sh
+
+step "node runtime for the region clusters' real nodes (Debian containerd, runc, CNI plugins, buildah)"
+e2e/nodes/install.sh
 
 step "cargo test --workspace"
 cargo test --workspace

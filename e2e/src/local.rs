@@ -146,6 +146,16 @@ impl Steps {
     }
 }
 
+/// One auth-server pod of a region's shared group, as a person watching the demo sees it.
+#[derive(Clone, Debug)]
+pub struct ServingPod {
+    pub name: String,
+    /// Where it listens: its pod IP on its node, or the stand-in's loopback port.
+    pub address: String,
+    /// Among its Service's ready endpoints.
+    pub ready: bool,
+}
+
 /// Meridian on local control planes. Field order is drop order: front door, auth-servers,
 /// operator, databases, clusters.
 pub struct LocalMeridian {
@@ -317,6 +327,46 @@ impl LocalMeridian {
         let kubelet = Kubelet::start(self.clusters.get(region)?, options).await?;
         self.kubelets.insert(region.to_owned(), kubelet);
         Ok(())
+    }
+
+    /// The region's shared auth-server pods as they run now: on its node, or in the stand-in.
+    pub async fn serving_pods(&self, region: &str) -> anyhow::Result<Vec<ServingPod>> {
+        if let Some(kubelet) = self.kubelets.get(region) {
+            return Ok(kubelet
+                .pods(SHARED_GROUP)?
+                .into_iter()
+                .map(|pod| ServingPod {
+                    name: pod.name,
+                    address: pod.listen.to_string(),
+                    ready: pod.ready,
+                })
+                .collect());
+        }
+        use k8s_openapi::api::core::v1::Pod;
+        let namespace = region_namespace(&self.hub(), region).await?;
+        let selector = format!("app.kubernetes.io/instance={SHARED_GROUP}");
+        let pods = Api::<Pod>::namespaced(self.clusters.get(region)?.client(), &namespace)
+            .list(&kube::api::ListParams::default().labels(&selector))
+            .await?;
+        Ok(pods
+            .items
+            .into_iter()
+            .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+            .map(|pod| {
+                let status = pod.status.unwrap_or_default();
+                let ready = status
+                    .conditions
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True");
+                let node = pod.spec.and_then(|s| s.node_name).unwrap_or_default();
+                ServingPod {
+                    name: pod.metadata.name.unwrap_or_default(),
+                    address: format!("{}:8080 on {node}", status.pod_ip.unwrap_or_default()),
+                    ready,
+                }
+            })
+            .collect())
     }
 
     /// Forwards the region's public URL to its shared auth-server Service (on the region's real

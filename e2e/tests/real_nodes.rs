@@ -1,13 +1,31 @@
-//! The harness's real nodes themselves: a region cluster's node registers and goes Ready, and
-//! dropping the clusters leaves nothing of it behind on the machine (processes, network
-//! namespace, cgroups, mounts).
+//! The harness's real nodes themselves: a region cluster's node registers and goes Ready, runs
+//! a pod, and dropping the clusters leaves nothing of it behind on the machine (processes,
+//! network namespaces, cgroups, mounts).
 
+use std::collections::BTreeSet;
 use std::path::Path;
+use std::time::Duration;
 
-use meridian_e2e::{ClusterOptions, Clusters};
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::PostParams;
+use meridian_e2e::node::SANDBOX_IMAGE;
+use meridian_e2e::{ClusterOptions, Clusters, eventually};
+
+fn pinned_namespaces() -> BTreeSet<String> {
+    std::fs::read_dir("/run/netns")
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 #[tokio::test]
 async fn a_region_cluster_gets_a_ready_node_that_leaves_nothing_behind() -> anyhow::Result<()> {
+    let namespaces_before = pinned_namespaces();
     let clusters =
         Clusters::start_named(&["hub", "eu-west"], ClusterOptions::default().with_nodes()).await?;
     assert!(clusters.hub().node().is_none(), "the hub runs no pods");
@@ -24,6 +42,11 @@ async fn a_region_cluster_gets_a_ready_node_that_leaves_nothing_behind() -> anyh
     );
 
     drop(clusters);
+    assert_eq!(
+        pinned_namespaces(),
+        namespaces_before,
+        "no network namespace is left"
+    );
     assert!(!netns.exists(), "{} is gone", netns.display());
     assert!(!cgroup.exists(), "{} is gone", cgroup.display());
     assert!(!dir.exists(), "{} is gone", dir.display());

@@ -9,7 +9,6 @@ use anyhow::Context;
 use meridian_e2e::example_api::ExampleApi;
 use meridian_e2e::frontdoor::served_by;
 use meridian_e2e::gateway::{ApiGateway, GatewayPlan, TenantSource};
-use meridian_e2e::kubelet::SHARED_GROUP;
 use meridian_e2e::local::{LocalMeridian, LocalOptions, Steps};
 
 /// The confidential client of examples/ and the Secret holding its secret.
@@ -115,7 +114,7 @@ async fn show(
         "\nready in {:.1} s (start to verified token)\n",
         started.elapsed().as_secs_f64()
     );
-    println!("{}\n", store_summary(meridian)?);
+    println!("{}\n", store_summary(meridian).await?);
     println!("Clusters (kubectl --kubeconfig <path> get ...):");
     for cluster in meridian.clusters().iter() {
         println!(
@@ -145,7 +144,7 @@ async fn show(
         println!("  {:<8} {}", region.region, region.public_url);
         println!("           discovery {}", region.discovery_url());
         println!("           JWKS      {}", region.jwks_url());
-        print_serving(meridian, &region.region)?;
+        print_serving(meridian, &region.region).await?;
     }
     let claims = &verified.claims;
     println!(
@@ -234,10 +233,10 @@ async fn start_api(meridian: &LocalMeridian) -> anyhow::Result<DemoApi> {
 }
 
 /// One line on how the regions run, counted from what runs rather than from what was asked.
-fn store_summary(meridian: &LocalMeridian) -> anyhow::Result<String> {
+async fn store_summary(meridian: &LocalMeridian) -> anyhow::Result<String> {
     let mut replicas = Vec::new();
     for region in ["eu-west", "us-east"] {
-        replicas.push(meridian.kubelet(region)?.pods(SHARED_GROUP)?.len());
+        replicas.push(meridian.serving_pods(region).await?.len());
     }
     let counts = if replicas.iter().all(|n| *n == replicas[0]) {
         format!("{} auth-server replicas", replicas[0])
@@ -253,12 +252,12 @@ fn store_summary(meridian: &LocalMeridian) -> anyhow::Result<String> {
 }
 
 /// Which processes serve the region's address, and where they keep state.
-fn print_serving(meridian: &LocalMeridian, region: &str) -> anyhow::Result<()> {
-    let pods = meridian.kubelet(region)?.pods(SHARED_GROUP)?;
+async fn print_serving(meridian: &LocalMeridian, region: &str) -> anyhow::Result<()> {
+    let pods = meridian.serving_pods(region).await?;
     let ready = pods.iter().filter(|p| p.ready).count();
     let names: Vec<String> = pods
         .iter()
-        .map(|p| format!("{} on {}", p.name, p.listen))
+        .map(|p| format!("{} at {}", p.name, p.address))
         .collect();
     println!(
         "           serving   {} replicas ({ready} ready): {}",

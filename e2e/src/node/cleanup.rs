@@ -14,11 +14,16 @@ const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// Everything of the node in slot `a` whose files are (or were) under `dir`.
 pub(crate) fn tear_down(a: &NodeAddresses, dir: &Path) {
+    // containerd pins each pod's network namespace at /run/netns/cni-<id>; with containerd
+    // killed rather than asked to stop the sandboxes, the pins are ours to remove. Known by
+    // their namespace's inode, read while the pods' processes still hold them.
+    let pod_namespaces = pod_network_namespaces(&a.cgroup());
     kill_cgroup_tree(&a.cgroup());
     kill_processes_naming(dir);
     // Containers started between the two passes (the kubelet was still running) go now.
     kill_cgroup_tree(&a.cgroup());
     unmount_under(dir);
+    remove_pinned_namespaces(&pod_namespaces);
     network::remove(a);
     remove_cgroups(&a.cgroup());
     remove_container_log_links(dir);
@@ -93,6 +98,42 @@ fn kill_cgroup_tree(cgroup: &str) {
         }
         pids.into_iter().for_each(kill);
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The inodes of the network namespaces the node's pod processes are in.
+fn pod_network_namespaces(cgroup: &str) -> Vec<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let mut inodes: Vec<u64> = cgroup_dirs(cgroup)
+        .iter()
+        .flat_map(|dir| processes_in(dir))
+        .filter_map(|pid| std::fs::metadata(format!("/proc/{pid}/ns/net")).ok())
+        .map(|m| m.ino())
+        .collect();
+    inodes.sort_unstable();
+    inodes.dedup();
+    inodes
+}
+
+/// Unmounts and removes the /run/netns pins of these namespaces.
+fn remove_pinned_namespaces(inodes: &[u64]) {
+    use std::os::unix::fs::MetadataExt;
+    if inodes.is_empty() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir("/run/netns") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let pinned = std::fs::metadata(entry.path()).is_ok_and(|m| inodes.contains(&m.ino()));
+        if !pinned {
+            continue;
+        }
+        if let Ok(target) = std::ffi::CString::new(entry.path().display().to_string()) {
+            // SAFETY: umount2(2) with a valid NUL-terminated path.
+            unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+        }
+        let _ = std::fs::remove_file(entry.path());
     }
 }
 
