@@ -33,6 +33,7 @@ fn tenant(id: &str, base: &str) -> TenantConfig {
             redirect_uris: vec![],
             scopes: vec!["api".into()],
             audience: Some("https://api.example.com".into()),
+            resources: vec![],
             allowed_origins: None,
             post_logout_redirect_uris: vec![],
             backchannel_logout_uri: None,

@@ -54,6 +54,7 @@ fn tenant(id: &str, base: &str) -> TenantConfig {
             redirect_uris,
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             audience: None,
+            resources: vec![],
             allowed_origins: None,
             post_logout_redirect_uris: vec![],
             backchannel_logout_uri: None,

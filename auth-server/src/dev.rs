@@ -161,6 +161,7 @@ fn demo_tenant(issuer: &str) -> TenantConfig {
                 "api".into(),
             ],
             audience: None,
+            resources: vec![],
             allowed_origins: None,
             post_logout_redirect_uris: vec![],
             backchannel_logout_uri: None,

@@ -50,24 +50,31 @@ pub struct AccessToken {
     pub expires_in: u64,
 }
 
+/// What an access token grants: its scope, and the audience it is for.
+#[derive(Debug, Clone, Copy)]
+pub struct Grant<'a> {
+    pub scope: &'a str,
+    pub audience: &'a str,
+}
+
 pub fn access_token(
     tenant: &Tenant,
     signer: &Signer,
     client: &Client,
     subject: Subject<'_>,
-    scope: &str,
+    grant: Grant<'_>,
     now: UnixSeconds,
 ) -> AccessToken {
     let lifetime = tenant.config.tokens.access_token_seconds;
     let claims = AccessClaims {
         iss: tenant.issuer().to_owned(),
         sub: subject.id.to_owned(),
-        aud: client.audience(tenant.issuer()).to_owned(),
+        aud: grant.audience.to_owned(),
         exp: now + lifetime as i64,
         iat: now,
         jti: random_id(),
         client_id: client.config.client_id.clone(),
-        scope: scope.to_owned(),
+        scope: grant.scope.to_owned(),
         tenant_id: tenant.id().to_owned(),
         region: tenant.region_of(subject.user).to_owned(),
         extra: merged_claims(&tenant.config.claims, None),

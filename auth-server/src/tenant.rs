@@ -276,6 +276,7 @@ mod tests {
             redirect_uris: vec![],
             scopes: vec![],
             audience: None,
+            resources: vec![],
             allowed_origins: None,
             post_logout_redirect_uris: vec![],
             backchannel_logout_uri: None,

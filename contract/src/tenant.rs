@@ -51,6 +51,10 @@ pub struct ClientConfig {
     /// `aud` of access tokens issued to this client; the issuer when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
+    /// Resource indicators (RFC 8707) this client may ask for with `resource`: the one asked
+    /// for becomes the access token's `aud` in place of `audience`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
     /// Browser origins (`scheme://host[:port]`) that may read this client's answers from the
     /// token, userinfo, revocation and introspection endpoints (CORS). Absent: the origins of
     /// its redirect URIs; empty: none.

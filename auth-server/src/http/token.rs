@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use super::cors::NamedClient;
 use super::{AppState, CurrentTenant};
-use crate::issue::{self, AccessToken, Authentication, Subject};
-use crate::oauth::{Credentials, OAuthError, Params, granted_scope};
+use crate::issue::{self, AccessToken, Authentication, Grant, Subject};
+use crate::oauth::{Credentials, OAuthError, Params, granted_scope, token_audience};
 use crate::store::{
     CodeGrant, CodePeek, CodeRedemption, FamilyAccess, IssuedTokens, RefreshGrant, RefreshPeek,
     RefreshRedemption,
@@ -111,7 +111,12 @@ fn client_credentials(
         id: &client.config.client_id,
         user: None,
     };
-    let access = issue::access_token(tenant, signer, client, subject, &scope, now);
+    let audience = token_audience(client, tenant.issuer(), None, params.get("resource"))?;
+    let grant = Grant {
+        scope: &scope,
+        audience: &audience,
+    };
+    let access = issue::access_token(tenant, signer, client, subject, grant, now);
     Ok(TokenResponse {
         access_token: access.token,
         token_type: "Bearer",
@@ -133,7 +138,13 @@ async fn authorization_code(
     let grant = redeem_code(app, tenant, client, params, code).await?;
     let request = &grant.request;
     let (subject, signer) = user_subject(tenant, &grant.username, now)?;
-    let access = issue::access_token(tenant, signer, client, subject, &request.scope, now);
+    let granted = request.resource.as_deref();
+    let audience = token_audience(client, tenant.issuer(), granted, params.get("resource"))?;
+    let access_grant = Grant {
+        scope: &request.scope,
+        audience: &audience,
+    };
+    let access = issue::access_token(tenant, signer, client, subject, access_grant, now);
     let id_token = has_openid(&request.scope).then(|| {
         let authentication = Authentication {
             auth_time: grant.auth_time,
@@ -196,7 +207,7 @@ async fn redeem_code(
     };
     check_code_binding(&grant, tenant, client, params)?;
     match app.store.redeem_code(code, now).await? {
-        CodeRedemption::Fresh(grant) => Ok(grant),
+        CodeRedemption::Fresh(grant) => Ok(*grant),
         // Another request redeemed it between the look and the redemption.
         CodeRedemption::Replayed(issued) => {
             code_replayed(app, tenant, client, issued).await?;
@@ -243,6 +254,13 @@ fn check_code_binding(
             "redirect_uri differs from the authorization request",
         ));
     }
+    // RFC 8707 §2.2: a resource outside the grant is refused before the code is spent.
+    token_audience(
+        client,
+        tenant.issuer(),
+        request.resource.as_deref(),
+        params.get("resource"),
+    )?;
     match (&request.challenge, params.get("code_verifier")) {
         (Some(challenge), Some(verifier)) if challenge.is_met_by(verifier) => Ok(()),
         (Some(_), _) => Err(OAuthError::InvalidGrant("code_verifier does not match")),
@@ -271,6 +289,8 @@ async fn refresh_token(
         RefreshPeek::Unknown => return Err(unknown_refresh()),
     };
     let scope = narrowed_scope(&grant.scope, params.get("scope"))?;
+    let granted = grant.resource.as_deref();
+    let audience = token_audience(client, tenant.issuer(), granted, params.get("resource"))?;
     let (subject, signer) = user_subject(tenant, &grant.username, now)?;
     let grant = match app.store.redeem_refresh(presented, binding, now).await? {
         RefreshRedemption::Fresh(grant) => grant,
@@ -279,7 +299,11 @@ async fn refresh_token(
         }
         RefreshRedemption::Unknown => return Err(unknown_refresh()),
     };
-    let access = issue::access_token(tenant, signer, client, subject, &scope, now);
+    let access_grant = Grant {
+        scope: &scope,
+        audience: &audience,
+    };
+    let access = issue::access_token(tenant, signer, client, subject, access_grant, now);
     // RFC 6749 §6: the new refresh token carries the original grant's scope, whatever this
     // request narrowed its access token to; and the family keeps its original expiry.
     let started = new_refresh_token(app, grant, &access).await?;
@@ -345,6 +369,7 @@ async fn start_family(
         auth_time: grant.auth_time,
         family: issue::random_token(),
         expires_at: app.clock.now() + tenant.config.tokens.refresh_token_seconds as i64,
+        resource: grant.request.resource.clone(),
     };
     new_refresh_token(app, refresh_grant, access).await
 }

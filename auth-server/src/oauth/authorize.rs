@@ -7,7 +7,8 @@ use meridian_contract::{GrantType, UnixSeconds};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CodeChallenge, IdTokenHint, OAuthError, Params, Prompt, granted_scope, redirect_matches,
+    CodeChallenge, IdTokenHint, OAuthError, Params, Prompt, allowed_resource, granted_scope,
+    redirect_matches,
 };
 use crate::tenant::{Client, Tenant};
 
@@ -29,6 +30,9 @@ pub struct AuthorizeRequest {
     /// Defaulted so logins pending before an upgrade still load from the store.
     #[serde(default)]
     pub login_hint: Option<String>,
+    /// The resource (RFC 8707) the grant is for; the client's default audience when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 /// What a request demands of the session that would answer it (OIDC Core §3.1.2.1). Needed
@@ -98,6 +102,11 @@ impl AuthorizeRequest {
             )));
         }
         let scope = granted_scope(client, params.get("scope")).map_err(fail)?;
+        let resource = params
+            .get("resource")
+            .map(|requested| allowed_resource(client, requested))
+            .transpose()
+            .map_err(fail)?;
         let challenge = parse_challenge(client, params).map_err(fail)?;
         let prompt = Prompt::parse(params.get("prompt")).map_err(fail)?;
         let max_age = parse_max_age(params.get("max_age")).map_err(fail)?;
@@ -119,6 +128,7 @@ impl AuthorizeRequest {
             challenge,
             prompt,
             login_hint,
+            resource,
         };
         Ok((
             request,

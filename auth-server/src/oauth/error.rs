@@ -26,6 +26,9 @@ pub enum OAuthError {
     UnsupportedGrantType,
     #[error("invalid_scope")]
     InvalidScope,
+    /// RFC 8707 §2: a `resource` the client may not ask for, or its grant was not for.
+    #[error("invalid_target")]
+    InvalidTarget,
     /// RFC 7009 §2.2.1.
     #[error("unsupported_token_type")]
     UnsupportedTokenType,
@@ -66,6 +69,7 @@ impl OAuthError {
             Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",

@@ -13,6 +13,7 @@ mod params;
 mod pkce;
 mod prompt;
 mod redirect;
+mod resource;
 mod scope;
 
 pub use authorize::{AuthorizeFailure, AuthorizeRequest, SignInDemands};
@@ -29,4 +30,5 @@ pub use params::Params;
 pub use pkce::CodeChallenge;
 pub use prompt::{Answer, HONOURED_PROMPTS, Prompt, SessionView, answer};
 pub use redirect::redirect_matches;
+pub use resource::{allowed_resource, token_audience};
 pub use scope::granted_scope;

@@ -48,6 +48,7 @@ mod tests {
             redirect_uris: redirects.iter().map(|u| u.to_string()).collect(),
             scopes: vec![],
             audience: None,
+            resources: vec![],
             allowed_origins: explicit.map(|list| list.iter().map(|o| o.to_string()).collect()),
             post_logout_redirect_uris: vec![],
             backchannel_logout_uri: None,

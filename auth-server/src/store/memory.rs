@@ -106,7 +106,7 @@ impl Store for MemoryStore {
                 if let Some(stored) = m.codes.get_mut(&key) {
                     stored.redeemed = true;
                 }
-                CodeRedemption::Fresh(grant)
+                CodeRedemption::Fresh(Box::new(grant))
             }
             CodePeek::Redeemed { issued, .. } => CodeRedemption::Replayed(issued),
             CodePeek::Unknown => CodeRedemption::Unknown,
@@ -403,6 +403,7 @@ mod tests {
             challenge: None,
             prompt: Prompt::Default,
             login_hint: None,
+            resource: None,
         };
         CodeGrant {
             tenant: "acme".into(),
@@ -423,6 +424,7 @@ mod tests {
             auth_time: 0,
             family: family.into(),
             expires_at: 100,
+            resource: None,
         }
     }
 

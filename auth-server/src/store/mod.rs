@@ -81,7 +81,7 @@ pub enum RefreshPeek {
 }
 
 pub enum CodeRedemption {
-    Fresh(CodeGrant),
+    Fresh(Box<CodeGrant>),
     /// Presented before: RFC 6749 §4.1.2 asks to revoke what it issued.
     Replayed(Option<IssuedTokens>),
     Unknown,
@@ -96,6 +96,8 @@ pub struct RefreshGrant {
     pub auth_time: UnixSeconds,
     pub family: String,
     pub expires_at: UnixSeconds,
+    /// The resource (RFC 8707) the grant is for, kept across rotations.
+    pub resource: Option<String>,
 }
 
 /// An access token issued within a refresh family: revoked with the family.

@@ -127,6 +127,7 @@ fn client(id: &str, kind: ClientKind, grants: &[GrantType], scopes: &[&str]) -> 
         redirect_uris: vec![REDIRECT.into()],
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         audience: None,
+        resources: vec![],
         allowed_origins: None,
         post_logout_redirect_uris: vec![],
         backchannel_logout_uri: None,

@@ -83,7 +83,7 @@ export async function signIn(url, username, password, cookie = '') {
 
 /// The code flow with PKCE, state and nonce, as openid-client runs it: signs the demo user in
 /// (within `cookie`'s session, if given) and redeems the callback with every check on.
-export async function codeFlow(client, config, password, { scope = 'openid email', cookie = '', redirect_uri = redirectUri } = {}) {
+export async function codeFlow(client, config, password, { scope = 'openid email', cookie = '', redirect_uri = redirectUri, extra = {} } = {}) {
   const verifier = client.randomPKCECodeVerifier();
   const nonce = client.randomNonce();
   const state = client.randomState();
@@ -94,6 +94,7 @@ export async function codeFlow(client, config, password, { scope = 'openid email
     code_challenge_method: 'S256',
     nonce,
     state,
+    ...extra,
   });
   const { callback, session } = await signIn(url, 'demo', password, cookie);
   const tokens = await client.authorizationCodeGrant(config, callback, {

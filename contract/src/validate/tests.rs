@@ -32,6 +32,7 @@ fn client(id: &str, kind: ClientKind, grants: &[GrantType]) -> ClientConfig {
         redirect_uris: vec![],
         scopes: vec![],
         audience: None,
+        resources: vec![],
         allowed_origins: None,
         post_logout_redirect_uris: vec![],
         backchannel_logout_uri: None,

@@ -71,6 +71,16 @@ pub struct ClientSpec {
     #[schemars(length(max = 512))]
     pub audience: Option<String>,
 
+    /// Resource indicators (RFC 8707) this client may ask for with the `resource` parameter at
+    /// authorize and token: the one asked for becomes the access token's `aud` in place of
+    /// `audience`; any other is refused with `invalid_target`. Absolute URIs without a
+    /// fragment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(length(max = 512)))]
+    #[x_kube(validation = Rule::new(r"self.all(r, r.matches('^[a-zA-Z][a-zA-Z0-9+.-]*:[^#\\s]+$'))")
+        .message("spec.clients[].resources must be absolute URIs without a fragment"))]
+    pub resources: Vec<String>,
+
     /// Browser origins (`https://host[:port]`, http only for localhost, 127.0.0.1 and [::1])
     /// whose pages may read this client's answers from the token, userinfo, revocation and
     /// introspection endpoints (CORS). Absent: the origins of `redirectUris`; an empty list:

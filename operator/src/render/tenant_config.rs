@@ -81,6 +81,7 @@ fn client_config(client: &ClientSpec) -> contract::ClientConfig {
         redirect_uris: client.redirect_uris.clone(),
         scopes: client.scopes.clone(),
         audience: client.audience.clone(),
+        resources: client.resources.clone(),
         allowed_origins: client.allowed_origins.clone(),
         post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
         backchannel_logout_uri: client.backchannel_logout_uri.clone(),
@@ -121,7 +122,8 @@ mod tests {
             tokens: {accessTokenTtl: 10m}
             clients:
               - {clientId: web, type: public, grantTypes: [authorization_code], redirectUris: ["https://a/cb"], allowedOrigins: ["https://spa.a"],
-                 postLogoutRedirectUris: ["https://a/bye"], backchannelLogoutUri: "https://a/bc"}
+                 postLogoutRedirectUris: ["https://a/bye"], backchannelLogoutUri: "https://a/bc",
+                 resources: ["https://api.a"]}
             "#,
         );
         let config = tenant_config("acme", &spec, &Settings::default()).unwrap();

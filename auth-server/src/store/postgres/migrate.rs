@@ -41,6 +41,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("schema/0003_session_clients.sql"),
         readable_from: 1,
     },
+    Migration {
+        version: 4,
+        name: "the resource of a refresh token",
+        sql: include_str!("schema/0004_refresh_resource.sql"),
+        readable_from: 1,
+    },
 ];
 
 /// The schema version this server is written for.

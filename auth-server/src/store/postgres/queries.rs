@@ -47,14 +47,16 @@ const SAVE_REFRESH: &str = "WITH family AS ( \
          SELECT $4, $5 FROM family WHERE family.revoked ON CONFLICT (jti) DO NOTHING \
      ) \
      INSERT INTO refresh_tokens \
-         (digest, family, tenant, client_id, username, scope, auth_time, expires_at) \
-     VALUES ($6, $1, $2, $7, $8, $9, $10, $3)";
+         (digest, family, tenant, client_id, username, scope, auth_time, expires_at, resource) \
+     VALUES ($6, $1, $2, $7, $8, $9, $10, $3, $11)";
 
 const LIVE_FAMILY: &str =
     "NOT EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = t.family AND f.revoked)";
 
 const REFRESH_COLUMNS: &str =
-    "t.tenant, t.client_id, t.username, t.scope, t.auth_time, t.family, t.expires_at";
+    "t.tenant, t.client_id, t.username, t.scope, t.auth_time, t.family, t.expires_at, t.resource";
+/// How many columns [`REFRESH_COLUMNS`] selects: what a query selects after them starts here.
+const REFRESH_COLUMN_COUNT: usize = 8;
 
 const BOUND_REFRESH: &str =
     "t.digest = $1 AND t.tenant = $3 AND t.client_id = $4 AND t.expires_at > $2";
@@ -150,6 +152,7 @@ fn refresh_grant(row: &Row) -> RefreshGrant {
         auth_time: row.get(4),
         family: row.get(5),
         expires_at: row.get(6),
+        resource: row.get(7),
     }
 }
 
@@ -173,7 +176,9 @@ fn code_peek(row: Option<&Row>) -> CodePeek {
 /// A row of PEEK_REFRESH: the grant's columns, then whether it was rotated.
 fn refresh_peek(row: Option<&Row>) -> RefreshPeek {
     match row {
-        Some(row) if row.get::<_, bool>(7) => RefreshPeek::Rotated(refresh_grant(row)),
+        Some(row) if row.get::<_, bool>(REFRESH_COLUMN_COUNT) => {
+            RefreshPeek::Rotated(refresh_grant(row))
+        }
         Some(row) => RefreshPeek::Live(refresh_grant(row)),
         None => RefreshPeek::Unknown,
     }
@@ -208,7 +213,7 @@ impl Store for PgStore {
             let redeem = c.prepare_cached(REDEEM_CODE).await?;
             if let Some(row) = c.query_opt(&redeem, &[&&key[..], &now]).await? {
                 let Json(grant): Json<CodeGrant> = row.get(0);
-                return Ok(CodeRedemption::Fresh(grant));
+                return Ok(CodeRedemption::Fresh(Box::new(grant)));
             }
             // Not redeemed by this statement: redeemed before (a replay), or expired.
             let peek = c.prepare_cached(PEEK_CODE).await?;
@@ -241,7 +246,7 @@ impl Store for PgStore {
         let key = digest(token);
         self.with_client(|c| async move {
             let statement = c.prepare_cached(SAVE_REFRESH).await?;
-            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
                 &grant.family,
                 &grant.tenant,
                 &grant.expires_at,
@@ -252,6 +257,7 @@ impl Store for PgStore {
                 &grant.username,
                 &grant.scope,
                 &grant.auth_time,
+                &grant.resource,
             ];
             c.execute(&statement, &params).await.map(drop)
         })
