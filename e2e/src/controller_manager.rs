@@ -20,9 +20,14 @@ const CONTROLLERS: &[&str] = &[
     "serviceaccount-controller",
 ];
 
-/// With a node, pods run for real: kube-proxy routes Services by their EndpointSlices, and an
-/// eviction (`kubectl drain`) is allowed only as far as the PodDisruptionBudget's status says.
-const NODE_CONTROLLERS: &[&str] = &["endpointslice-controller", "disruption-controller"];
+/// With a node, pods run for real: kube-proxy routes Services by their EndpointSlices, an
+/// eviction (`kubectl drain`) is allowed only as far as the PodDisruptionBudget's status says,
+/// and a pod with a service-account token mounts the cluster CA from `kube-root-ca.crt`.
+const NODE_CONTROLLERS: &[&str] = &[
+    "endpointslice-controller",
+    "disruption-controller",
+    "root-ca-certificate-publisher-controller",
+];
 
 /// What kube-controller-manager and kube-scheduler share: one instance (no leader election),
 /// health on a loopback TLS port with the cluster's serving certificate, and a higher API rate
@@ -55,6 +60,7 @@ pub(crate) fn spec(
     if with_node {
         controllers.extend_from_slice(NODE_CONTROLLERS);
     }
+    let root_ca = format!("--root-ca-file={}", path(&files.ca_cert));
     let mut args = vec![
         format!(
             "--kubeconfig={}",
@@ -62,6 +68,7 @@ pub(crate) fn spec(
         ),
         format!("--controllers={}", controllers.join(",")),
         format!("--cluster-name={cluster}"),
+        root_ca,
     ];
     args.extend(component_args(files, port));
     ProcessSpec {

@@ -41,6 +41,35 @@ async fn a_region_cluster_gets_a_ready_node_that_leaves_nothing_behind() -> anyh
         "{kubelet_log}"
     );
 
+    // A pod (the locally built sandbox image, as a container) is scheduled, started and runs.
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "sleeper", "namespace": "default"},
+        "spec": {"containers": [{"name": "sleep", "image": SANDBOX_IMAGE}]}
+    }))?;
+    let pods = Api::<Pod>::namespaced(clusters["eu-west"].client(), "default");
+    // Admission wants the namespace's default ServiceAccount, which the controller-manager
+    // creates shortly after start.
+    eventually("the pod created", Duration::from_secs(30), async || {
+        Ok(pods.create(&PostParams::default(), &pod).await.ok())
+    })
+    .await?;
+    let running = eventually("the pod running", Duration::from_secs(60), async || {
+        let pod = pods.get("sleeper").await?;
+        let phase = pod.status.as_ref().and_then(|s| s.phase.clone());
+        Ok((phase.as_deref() == Some("Running")).then_some(pod))
+    })
+    .await?;
+    let uid = running.metadata.uid.unwrap_or_default();
+    assert!(
+        !node.pod_processes(&uid).is_empty(),
+        "the pod's processes are found by its cgroup"
+    );
+    assert_ne!(
+        pinned_namespaces(),
+        namespaces_before,
+        "containerd pinned the pod's network namespace"
+    );
+
     drop(clusters);
     assert_eq!(
         pinned_namespaces(),
