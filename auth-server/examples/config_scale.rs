@@ -58,6 +58,7 @@ fn tenant(id: &str, base: &str) -> TenantConfig {
             allowed_origins: None,
             post_logout_redirect_uris: vec![],
             backchannel_logout_uri: None,
+            require_pushed_authorization_requests: false,
         };
     TenantConfig {
         id: id.into(),

@@ -165,6 +165,7 @@ fn demo_tenant(issuer: &str) -> TenantConfig {
             allowed_origins: None,
             post_logout_redirect_uris: vec![],
             backchannel_logout_uri: None,
+            require_pushed_authorization_requests: false,
         }],
         tokens: TokenLifetimes {
             access_token_seconds: 300,

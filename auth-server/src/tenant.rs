@@ -280,6 +280,7 @@ mod tests {
             allowed_origins: None,
             post_logout_redirect_uris: vec![],
             backchannel_logout_uri: None,
+            require_pushed_authorization_requests: false,
         }
     }
 

@@ -41,14 +41,7 @@ fn payload(jwt: &str) -> Value {
 
 /// alice signs in to web in `browser`; web's ID token.
 async fn signed_in_to_web(browser: &reqwest::Client, issuer: &str) -> String {
-    let url = authorize_url(
-        issuer,
-        "web",
-        &[
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let url = authorize_url(issuer, "web", &PKCE);
     let callback = log_in(browser, &url, "alice", PASSWORD).await;
     let code = query(&callback, "code").unwrap();
     let (status, _, body) = redeem(issuer, "web", Some(WEB_SECRET), &code, Some(VERIFIER)).await;
@@ -280,15 +273,7 @@ async fn each_client_of_the_ended_session_gets_a_signed_logout_token_after_bound
     let browser = browser();
     let id_token = signed_in_to_web(&browser, &issuer).await;
     // The same session signs alice in to spa too, with no login page.
-    let url = authorize_url(
-        &issuer,
-        "spa",
-        &[
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-            ("prompt", "none"),
-        ],
-    );
+    let url = authorize_url(&issuer, "spa", &[PKCE[0], PKCE[1], ("prompt", "none")]);
     assert!(query(&location(&browser.get(url).send().await.unwrap()), "code").is_some());
 
     let started = Instant::now();

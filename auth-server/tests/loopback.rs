@@ -23,23 +23,8 @@ async fn server() -> TestServer {
 
 /// spa's authorize URL with PKCE and `redirect_uri` in place of the fixture's.
 fn authorize_to(issuer: &str, redirect_uri: &str) -> Url {
-    let mut url = authorize_url(
-        issuer,
-        "spa",
-        &[
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-        ],
-    );
-    let pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| match &*k {
-            "redirect_uri" => (k.into_owned(), redirect_uri.to_owned()),
-            _ => (k.into_owned(), v.into_owned()),
-        })
-        .collect();
-    url.query_pairs_mut().clear().extend_pairs(pairs);
-    url
+    let url = authorize_url(issuer, "spa", &PKCE);
+    with_param(&url, "redirect_uri", redirect_uri)
 }
 
 /// alice signs in for spa with `redirect_uri`; the callback she is sent to.

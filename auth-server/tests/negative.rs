@@ -38,19 +38,8 @@ async fn code_reuse_is_refused_and_revokes_the_tokens_it_issued() {
 #[tokio::test]
 async fn an_unregistered_redirect_uri_gets_an_error_page_not_a_redirect() {
     let server = TestServer::start(&[("acme", Algorithm::ES256)]).await;
-    let mut url = authorize_url(&server.issuer("acme"), "web", &[]);
-    let pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| {
-            let v = if k == "redirect_uri" {
-                format!("{v}/evil")
-            } else {
-                v.into_owned()
-            };
-            (k.into_owned(), v)
-        })
-        .collect();
-    url.query_pairs_mut().clear().extend_pairs(pairs);
+    let url = authorize_url(&server.issuer("acme"), "web", &[]);
+    let url = with_param(&url, "redirect_uri", &format!("{REDIRECT}/evil"));
     let response = browser().get(url).send().await.unwrap();
     assert_eq!(response.status(), 400);
     assert!(response.headers().get("location").is_none());

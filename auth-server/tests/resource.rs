@@ -62,10 +62,7 @@ async fn client_credentials_select_a_registered_resource_and_nothing_else() {
 
 /// A code for web with `resource` at authorize (if any).
 async fn code_for(issuer: &str, resource: Option<&str>) -> String {
-    let mut extra = vec![
-        ("code_challenge", CHALLENGE),
-        ("code_challenge_method", "S256"),
-    ];
+    let mut extra = PKCE.to_vec();
     extra.extend(resource.map(|r| ("resource", r)));
     let url = authorize_url(issuer, "web", &extra);
     let callback = log_in(&browser(), &url, "alice", PASSWORD).await;

@@ -68,6 +68,9 @@ pub struct ClientConfig {
     /// (OIDC Back-Channel Logout 1.0 §2.2); none when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_uri: Option<String>,
+    /// Authorization requests must be pushed first (RFC 9126 §5); authorize refuses others.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

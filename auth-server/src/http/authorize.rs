@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 
 use super::cookies;
 use super::login_page::{self, LoginForm};
+use super::par;
 use super::{AppState, ClientIp, CurrentTenant};
 use crate::issue::{random_token, session_sid};
 use crate::oauth::{
@@ -45,7 +46,21 @@ pub async fn authorize(
             "The request parameters are malformed.",
         );
     };
-    let (request, demands) = match AuthorizeRequest::validate(&tenant, &params, app.clock.now()) {
+    // A request_uri of ours names a pushed request; any other is a request object by
+    // reference, which validation refuses with its own error.
+    let handle = params
+        .get("request_uri")
+        .and_then(|uri| uri.strip_prefix(par::REQUEST_URI_PREFIX));
+    let (params, pushed) = match handle {
+        Some(handle) => match par::take(&app, &tenant, &params, handle).await {
+            Ok(Ok(pushed)) => (pushed, true),
+            Ok(Err(why)) => return login_page::error(StatusCode::BAD_REQUEST, why),
+            Err(unavailable) => return unavailable_page(unavailable, SIGN_IN_UNAVAILABLE),
+        },
+        None => (params, false),
+    };
+    let now = app.clock.now();
+    let (request, demands) = match AuthorizeRequest::validate(&tenant, &params, now, pushed) {
         Ok(validated) => validated,
         Err(AuthorizeFailure::Page(why)) => return login_page::error(StatusCode::BAD_REQUEST, why),
         Err(AuthorizeFailure::Redirect {

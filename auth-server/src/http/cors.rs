@@ -1,5 +1,5 @@
-//! CORS (WHATWG Fetch §3.2) for the endpoints a browser app calls: token, userinfo,
-//! revocation, introspection, discovery and JWKS. Never on authorize or login: those are
+//! CORS (WHATWG Fetch §3.2) for the endpoints a browser app calls: token, pushed
+//! authorization requests, userinfo, revocation, introspection, discovery and JWKS. Never on authorize or login: those are
 //! navigations, and a page of another origin must not read a login form or its answer.
 //!
 //! An answer is readable from an origin only if the client the request named registered it
@@ -7,12 +7,17 @@
 //! preflight, which carries no body) from any origin some client of the tenant registered.
 //! Credentials (cookies) are never allowed across origins: these endpoints use none.
 
+use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::oauth::{Credentials, Params};
 use crate::tenant::Tenant;
 
+/// The largest request body read to find the client named (axum's own default limit).
+const MAX_BODY: usize = 2 * 1024 * 1024;
 /// How long a browser may cache a preflight's answer.
 const PREFLIGHT_MAX_AGE: &str = "600";
 const ALLOWED_HEADERS: &str = "authorization, content-type";
@@ -24,7 +29,7 @@ const EXPOSED_HEADERS: &str = "www-authenticate";
 pub enum Surface {
     /// Discovery and JWKS: public documents, read with GET.
     Metadata,
-    /// Token, revocation and introspection: POST only.
+    /// Token, pushed authorization requests, revocation and introspection: POST only.
     ClientPost,
     /// Userinfo: GET or POST (OIDC Core §5.3.1).
     Userinfo,
@@ -34,7 +39,7 @@ impl Surface {
     pub fn of(endpoint: &str) -> Option<Self> {
         match endpoint {
             "discovery" | "jwks" => Some(Self::Metadata),
-            "token" | "revoke" | "introspect" => Some(Self::ClientPost),
+            "token" | "par" | "revoke" | "introspect" => Some(Self::ClientPost),
             "userinfo" => Some(Self::Userinfo),
             _ => None,
         }
@@ -60,6 +65,20 @@ impl NamedClient {
         let params = Params::from_form(body).ok()?;
         let credentials = Credentials::from_request(headers, &params).ok()?;
         Some(Self(credentials.client_id))
+    }
+
+    /// Middleware for the endpoints where clients authenticate (token, PAR, revocation,
+    /// introspection): marks each answer with the client its request names.
+    pub async fn layer(request: Request, next: Next) -> Response {
+        let (parts, body) = request.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        };
+        let named = Self::of_request(&parts.headers, &bytes);
+        let response = next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+        Self::mark(named, response)
     }
 
     /// Marks `response` as answering this client, if one was named.

@@ -36,6 +36,9 @@ fn metadata(tenant: &CurrentTenant) -> Value {
         "introspection_endpoint": tenant.endpoint("/introspect"),
         "revocation_endpoint": tenant.endpoint("/revoke"),
         "end_session_endpoint": tenant.endpoint("/logout"),
+        "pushed_authorization_request_endpoint": tenant.endpoint("/par"),
+        // Per client (requirePushedAuthorizationRequests), never for every client at once.
+        "require_pushed_authorization_requests": false,
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "scopes_supported": scopes,

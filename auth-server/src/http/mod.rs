@@ -10,6 +10,7 @@ mod cors;
 mod discovery;
 mod login_page;
 mod logout;
+mod par;
 mod probes;
 mod token;
 mod token_info;
@@ -22,11 +23,13 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use meridian_contract::REVISION_HEADER;
 use tower::ServiceExt;
 
+use self::cors::NamedClient;
 use crate::backchannel::Backchannel;
 use crate::client_address::TrustedProxies;
 use crate::clock::Clock;
@@ -86,9 +89,19 @@ pub fn router(state: AppState) -> Router {
             "/logout",
             get(logout::end_session).post(logout::end_session),
         )
-        .route("/token", post(token::token))
-        .route("/introspect", post(token_info::introspect))
-        .route("/revoke", post(token_info::revoke))
+        .route(
+            "/token",
+            post(token::token).layer(from_fn(NamedClient::layer)),
+        )
+        .route("/par", post(par::push).layer(from_fn(NamedClient::layer)))
+        .route(
+            "/introspect",
+            post(token_info::introspect).layer(from_fn(NamedClient::layer)),
+        )
+        .route(
+            "/revoke",
+            post(token_info::revoke).layer(from_fn(NamedClient::layer)),
+        )
         .route(
             "/userinfo",
             get(token_info::userinfo).post(token_info::userinfo),
@@ -201,6 +214,7 @@ async fn dispatch(
 fn endpoint_label(rest: &str) -> &'static str {
     match rest {
         "/token" => "token",
+        "/par" => "par",
         "/authorize" => "authorize",
         "/login" => "login",
         "/logout" => "logout",

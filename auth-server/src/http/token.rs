@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use meridian_contract::GrantType;
 use serde::Serialize;
 
-use super::cors::NamedClient;
 use super::{AppState, CurrentTenant};
 use crate::issue::{self, AccessToken, Authentication, Grant, Subject};
 use crate::oauth::{Credentials, OAuthError, Params, granted_scope, token_audience};
@@ -50,17 +49,8 @@ pub async fn token(
     Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let named = NamedClient::of_request(&headers, &body);
-    NamedClient::mark(named, grant(&app, &tenant, &headers, &body).await)
-}
-
-async fn grant(
-    app: &AppState,
-    tenant: &Tenant,
-    headers: &HeaderMap,
-    body: &[u8],
 ) -> Result<TokenResponse, OAuthError> {
+    let (app, tenant, headers, body) = (&app, &*tenant, &headers, &body[..]);
     let params = Params::from_form(body)?;
     let client = Credentials::from_request(headers, &params)?.authenticate(tenant)?;
     let grant = match params.require("grant_type")? {

@@ -59,17 +59,8 @@ pub async fn introspect(
     Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let named = NamedClient::of_request(&headers, &body);
-    NamedClient::mark(named, introspection(&app, &tenant, &headers, &body).await)
-}
-
-async fn introspection(
-    app: &AppState,
-    tenant: &Tenant,
-    headers: &HeaderMap,
-    body: &[u8],
 ) -> Result<Response, OAuthError> {
+    let (app, tenant, headers, body) = (&app, &*tenant, &headers, &body[..]);
     let params = Params::from_form(body)?;
     // RFC 7662 §2.1: the caller must be authorized, and one that is not is told so with a 401
     // and a challenge (RFC 6749 §5.2), whichever way it tried; a public client proves nothing.
@@ -114,17 +105,8 @@ pub async fn revoke(
     Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let named = NamedClient::of_request(&headers, &body);
-    NamedClient::mark(named, revocation(&app, &tenant, &headers, &body).await)
-}
-
-async fn revocation(
-    app: &AppState,
-    tenant: &Tenant,
-    headers: &HeaderMap,
-    body: &[u8],
 ) -> Result<Response, OAuthError> {
+    let (app, tenant, headers, body) = (&app, &*tenant, &headers, &body[..]);
     let params = Params::from_form(body)?;
     let client = Credentials::from_request(headers, &params)?.authenticate(tenant)?;
     let token = params.require("token")?;

@@ -59,10 +59,12 @@ pub enum AuthorizeFailure {
 }
 
 impl AuthorizeRequest {
+    /// `pushed`: the parameters came from a pushed authorization request (RFC 9126).
     pub fn validate(
         tenant: &Tenant,
         params: &Params,
         now: UnixSeconds,
+        pushed: bool,
     ) -> Result<(Self, SignInDemands), AuthorizeFailure> {
         let client_id = params
             .get("client_id")
@@ -90,6 +92,11 @@ impl AuthorizeRequest {
             state: state.clone(),
             error,
         };
+        if client.config.require_pushed_authorization_requests && !pushed {
+            return Err(fail(OAuthError::InvalidRequest(
+                "this client must push its authorization requests (RFC 9126)",
+            )));
+        }
         refuse_unsupported(params).map_err(fail)?;
         match params.get("response_type") {
             Some("code") => {}

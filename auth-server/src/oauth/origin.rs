@@ -52,6 +52,7 @@ mod tests {
             allowed_origins: explicit.map(|list| list.iter().map(|o| o.to_string()).collect()),
             post_logout_redirect_uris: vec![],
             backchannel_logout_uri: None,
+            require_pushed_authorization_requests: false,
         }
     }
 

@@ -51,6 +51,11 @@ impl Params {
         self.0.get(name).map(String::as_str)
     }
 
+    /// Every parameter with a value, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     pub fn require(&self, name: &'static str) -> Result<&str, OAuthError> {
         self.get(name).ok_or(OAuthError::InvalidRequest(name))
     }

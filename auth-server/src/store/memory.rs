@@ -11,8 +11,8 @@ use meridian_contract::UnixSeconds;
 use super::bounded::Bounded;
 use super::digest::{Digest, digest};
 use super::{
-    CodeGrant, CodePeek, CodeRedemption, FamilyAccess, IssuedTokens, PendingLogin, RefreshGrant,
-    RefreshPeek, RefreshRedemption, Session, Store, StoreResult, Swept,
+    CodeGrant, CodePeek, CodeRedemption, FamilyAccess, IssuedTokens, PendingLogin, PushedRequest,
+    RefreshGrant, RefreshPeek, RefreshRedemption, Session, Store, StoreResult, Swept,
 };
 
 struct StoredCode {
@@ -40,6 +40,7 @@ struct Memory {
     revoked_access: HashMap<String, UnixSeconds>,
     sessions: Bounded<Session>,
     logins: Bounded<PendingLogin>,
+    pushed: Bounded<PushedRequest>,
     failures: HashMap<String, FailureWindow>,
 }
 
@@ -52,6 +53,12 @@ struct FailureWindow {
 impl Default for Bounded<Session> {
     fn default() -> Self {
         Bounded::new(super::SESSION_CAPS)
+    }
+}
+
+impl Default for Bounded<PushedRequest> {
+    fn default() -> Self {
+        Bounded::new(super::PUSHED_CAPS)
     }
 }
 
@@ -265,6 +272,26 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn save_pushed(&self, handle: &str, pushed: &PushedRequest) -> StoreResult<()> {
+        self.with(|m| {
+            m.pushed
+                .insert(digest(handle), &pushed.tenant, pushed.clone())
+        });
+        Ok(())
+    }
+
+    async fn take_pushed(
+        &self,
+        handle: &str,
+        now: UnixSeconds,
+    ) -> StoreResult<Option<PushedRequest>> {
+        Ok(self.with(|m| {
+            m.pushed
+                .remove(&digest(handle))
+                .filter(|p| now < p.expires_at)
+        }))
+    }
+
     async fn count_failure(&self, key: &str, window: i64, now: UnixSeconds) -> StoreResult<u32> {
         Ok(self.with(|m| {
             if m.failures.len() >= MAX_FAILURE_KEYS && !m.failures.contains_key(key) {
@@ -329,6 +356,7 @@ impl Store for MemoryStore {
             m.revoked_access.retain(|_, expires_at| now < *expires_at);
             m.sessions.retain(|s| now < s.expires_at);
             m.logins.retain(|l| now < l.expires_at);
+            m.pushed.retain(|p| now < p.expires_at);
             m.failures.retain(|_, w| now < w.ends);
             Swept {
                 rows: (before - m.len()) as u64,
@@ -384,6 +412,7 @@ impl Memory {
             + self.revoked_access.len()
             + self.sessions.len()
             + self.logins.len()
+            + self.pushed.len()
             + self.failures.len()
     }
 }

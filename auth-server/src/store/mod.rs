@@ -134,6 +134,20 @@ pub struct PendingLogin {
     pub expires_at: UnixSeconds,
 }
 
+/// A pushed authorization request (RFC 9126): the parameters as the client pushed them,
+/// validated again when its `request_uri` is used, which it can be once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushedRequest {
+    pub tenant: String,
+    pub client_id: String,
+    pub params: Vec<(String, String)>,
+    pub expires_at: UnixSeconds,
+}
+
+/// Pushed requests that may wait at once: anyone may push for a public client, so they are
+/// bounded like pending logins (and live a minute).
+pub const PUSHED_CAPS: Caps = LOGIN_CAPS;
+
 /// Pending logins (created by any unauthenticated `/authorize`) that may wait at once;
 /// beyond a cap the oldest go first (see `bounded.rs`; PostgreSQL evicts a tenant's oldest
 /// the same way, and at the global cap the oldest of all tenants).
@@ -236,6 +250,13 @@ pub trait Store: Send + Sync + 'static {
     async fn save_login(&self, id: &str, login: &PendingLogin) -> StoreResult<()>;
     async fn login(&self, id: &str, now: UnixSeconds) -> StoreResult<Option<PendingLogin>>;
     async fn remove_login(&self, id: &str) -> StoreResult<()>;
+    async fn save_pushed(&self, handle: &str, pushed: &PushedRequest) -> StoreResult<()>;
+    /// Consumes a live pushed request, exactly once across replicas.
+    async fn take_pushed(
+        &self,
+        handle: &str,
+        now: UnixSeconds,
+    ) -> StoreResult<Option<PushedRequest>>;
     /// Counts one failure against `key` in a fixed window of `window` seconds and returns the
     /// failures in the current window, this one included; atomic across replicas.
     async fn count_failure(&self, key: &str, window: i64, now: UnixSeconds) -> StoreResult<u32>;

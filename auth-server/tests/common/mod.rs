@@ -131,6 +131,7 @@ fn client(id: &str, kind: ClientKind, grants: &[GrantType], scopes: &[&str]) -> 
         allowed_origins: None,
         post_logout_redirect_uris: vec![],
         backchannel_logout_uri: None,
+        require_pushed_authorization_requests: false,
     }
 }
 
@@ -265,6 +266,26 @@ pub fn query(url: &Url, name: &str) -> Option<String> {
 /// RFC 7636 Appendix B.
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// The PKCE parameters of [`CHALLENGE`], for `authorize_url`'s extras.
+pub const PKCE: [(&str, &str); 2] = [
+    ("code_challenge", CHALLENGE),
+    ("code_challenge_method", "S256"),
+];
+
+/// `url` with its query parameter `name` set to `value` (others kept, in order).
+pub fn with_param(url: &Url, name: &str, value: &str) -> Url {
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| match &*k == name {
+            true => (k.into_owned(), value.to_owned()),
+            false => (k.into_owned(), v.into_owned()),
+        })
+        .collect();
+    let mut url = url.clone();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    url
+}
 
 /// An authorize URL for `client` with the given extra parameters.
 pub fn authorize_url(issuer: &str, client: &str, extra: &[(&str, &str)]) -> Url {

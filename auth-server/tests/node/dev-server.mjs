@@ -83,11 +83,12 @@ export async function signIn(url, username, password, cookie = '') {
 
 /// The code flow with PKCE, state and nonce, as openid-client runs it: signs the demo user in
 /// (within `cookie`'s session, if given) and redeems the callback with every check on.
-export async function codeFlow(client, config, password, { scope = 'openid email', cookie = '', redirect_uri = redirectUri, extra = {} } = {}) {
+/// `par`: push the request first (RFC 9126) and authorize with its request_uri.
+export async function codeFlow(client, config, password, { scope = 'openid email', cookie = '', redirect_uri = redirectUri, extra = {}, par = false } = {}) {
   const verifier = client.randomPKCECodeVerifier();
   const nonce = client.randomNonce();
   const state = client.randomState();
-  const url = client.buildAuthorizationUrl(config, {
+  const parameters = {
     redirect_uri,
     scope,
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
@@ -95,7 +96,10 @@ export async function codeFlow(client, config, password, { scope = 'openid email
     nonce,
     state,
     ...extra,
-  });
+  };
+  const url = par
+    ? await client.buildAuthorizationUrlWithPAR(config, parameters)
+    : client.buildAuthorizationUrl(config, parameters);
   const { callback, session } = await signIn(url, 'demo', password, cookie);
   const tokens = await client.authorizationCodeGrant(config, callback, {
     pkceCodeVerifier: verifier,
@@ -103,5 +107,5 @@ export async function codeFlow(client, config, password, { scope = 'openid email
     expectedState: state,
     idTokenExpected: true,
   });
-  return { tokens, callback, session, nonce };
+  return { tokens, callback, session, nonce, url };
 }

@@ -36,6 +36,7 @@ fn client(id: &str, kind: ClientKind, grants: &[GrantType]) -> ClientConfig {
         allowed_origins: None,
         post_logout_redirect_uris: vec![],
         backchannel_logout_uri: None,
+        require_pushed_authorization_requests: false,
     }
 }
 

@@ -7,6 +7,7 @@ mod caps;
 mod logout;
 mod migrations;
 mod outage;
+mod par;
 mod resource;
 mod restarts;
 mod support;

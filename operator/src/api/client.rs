@@ -116,6 +116,12 @@ pub struct ClientSpec {
     )]
     pub backchannel_logout_uri: Option<String>,
 
+    /// Whether this client's authorization requests must be pushed to the pushed
+    /// authorization request endpoint first (RFC 9126 §5, as FAPI 2.0 requires); authorize
+    /// then refuses any request that was not. Default false: pushing is allowed, not required.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
+
     /// Secret holding this client's secret in the operator's namespace; key defaults to
     /// `clientSecret`. Only its SHA-256 digest ever leaves the hub. Required for confidential
     /// clients, forbidden for public ones.

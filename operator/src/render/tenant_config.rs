@@ -85,6 +85,7 @@ fn client_config(client: &ClientSpec) -> contract::ClientConfig {
         allowed_origins: client.allowed_origins.clone(),
         post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
         backchannel_logout_uri: client.backchannel_logout_uri.clone(),
+        require_pushed_authorization_requests: client.require_pushed_authorization_requests,
     }
 }
 
@@ -123,7 +124,7 @@ mod tests {
             clients:
               - {clientId: web, type: public, grantTypes: [authorization_code], redirectUris: ["https://a/cb"], allowedOrigins: ["https://spa.a"],
                  postLogoutRedirectUris: ["https://a/bye"], backchannelLogoutUri: "https://a/bc",
-                 resources: ["https://api.a"]}
+                 resources: ["https://api.a"], requirePushedAuthorizationRequests: true}
             "#,
         );
         let config = tenant_config("acme", &spec, &Settings::default()).unwrap();

@@ -47,6 +47,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("schema/0004_refresh_resource.sql"),
         readable_from: 1,
     },
+    Migration {
+        version: 5,
+        name: "pushed authorization requests",
+        sql: include_str!("schema/0005_pushed_requests.sql"),
+        readable_from: 1,
+    },
 ];
 
 /// The schema version this server is written for.

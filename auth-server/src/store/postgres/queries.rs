@@ -12,10 +12,11 @@ use tokio_postgres::{Error, Row};
 
 use super::PgStore;
 use crate::store::digest::digest;
-use crate::store::{Caps, LOGIN_CAPS, SESSION_CAPS};
+use crate::store::{Caps, LOGIN_CAPS, PUSHED_CAPS, SESSION_CAPS};
 use crate::store::{
-    CodeGrant, CodePeek, CodeRedemption, FamilyAccess, IssuedTokens, PendingLogin, RefreshGrant,
-    RefreshPeek, RefreshRedemption, Session, Store, StoreResult, StoreUnavailable, Swept,
+    CodeGrant, CodePeek, CodeRedemption, FamilyAccess, IssuedTokens, PendingLogin, PushedRequest,
+    RefreshGrant, RefreshPeek, RefreshRedemption, Session, Store, StoreResult, StoreUnavailable,
+    Swept,
 };
 
 const SAVE_CODE: &str = "INSERT INTO authorization_codes \
@@ -106,6 +107,11 @@ const SAVE_LOGIN: &str =
     "INSERT INTO pending_logins (digest, tenant, login, expires_at) VALUES ($1, $2, $3, $4)";
 const LOGIN: &str = "SELECT login FROM pending_logins WHERE digest = $1 AND expires_at > $2";
 const REMOVE_LOGIN: &str = "DELETE FROM pending_logins WHERE digest = $1";
+const SAVE_PUSHED: &str =
+    "INSERT INTO pushed_requests (digest, tenant, request, expires_at) VALUES ($1, $2, $3, $4)";
+/// One row lock: of two authorize requests with one `request_uri`, only one deletes it.
+const TAKE_PUSHED: &str =
+    "DELETE FROM pushed_requests WHERE digest = $1 AND expires_at > $2 RETURNING request";
 
 /// After an insert: beyond the tenant's cap ($2) or the global one ($3), the oldest rows go
 /// (`LOGIN_CAPS`, `SESSION_CAPS`). Unlike the memory store, the global cap evicts the oldest
@@ -119,6 +125,7 @@ fn evict_oldest(table: &str) -> String {
 }
 static EVICT_LOGINS: LazyLock<String> = LazyLock::new(|| evict_oldest("pending_logins"));
 static EVICT_SESSIONS: LazyLock<String> = LazyLock::new(|| evict_oldest("sessions"));
+static EVICT_PUSHED: LazyLock<String> = LazyLock::new(|| evict_oldest("pushed_requests"));
 
 async fn evict(c: &Object, statement: &str, tenant: &str, caps: Caps) -> Result<(), Error> {
     let statement = c.prepare_cached(statement).await?;
@@ -424,6 +431,32 @@ impl Store for PgStore {
         self.with_client(|c| async move {
             let statement = c.prepare_cached(REMOVE_LOGIN).await?;
             c.execute(&statement, &[&&key[..]]).await.map(drop)
+        })
+        .await
+    }
+
+    async fn save_pushed(&self, handle: &str, pushed: &PushedRequest) -> StoreResult<()> {
+        let key = digest(handle);
+        self.with_client(|c| async move {
+            let statement = c.prepare_cached(SAVE_PUSHED).await?;
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+                [&&key[..], &pushed.tenant, &Json(pushed), &pushed.expires_at];
+            c.execute(&statement, &params).await?;
+            evict(&c, &EVICT_PUSHED, &pushed.tenant, PUSHED_CAPS).await
+        })
+        .await
+    }
+
+    async fn take_pushed(
+        &self,
+        handle: &str,
+        now: UnixSeconds,
+    ) -> StoreResult<Option<PushedRequest>> {
+        let key = digest(handle);
+        self.with_client(|c| async move {
+            let statement = c.prepare_cached(TAKE_PUSHED).await?;
+            let row = c.query_opt(&statement, &[&&key[..], &now]).await?;
+            Ok(row.map(|row| row.get::<_, Json<PushedRequest>>(0).0))
         })
         .await
     }

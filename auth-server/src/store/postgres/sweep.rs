@@ -23,6 +23,7 @@ const EXPIRING: &[(&str, &str)] = &[
     ("revoked_access_tokens", "expires_at"),
     ("sessions", "expires_at"),
     ("pending_logins", "expires_at"),
+    ("pushed_requests", "expires_at"),
     ("login_failures", "window_ends"),
 ];
 
