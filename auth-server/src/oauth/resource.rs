@@ -40,3 +40,73 @@ pub fn token_audience(
         (None, None) => Ok(client.audience(issuer).to_owned()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use meridian_contract::{ClientConfig, ClientKind, GrantType};
+
+    use super::*;
+
+    const ISSUER: &str = "https://auth.example/t/acme";
+    const ORDERS: &str = "https://orders.example/";
+
+    fn client(audience: Option<&str>) -> Client {
+        Client {
+            config: ClientConfig {
+                client_id: "svc".into(),
+                display_name: String::new(),
+                kind: ClientKind::Confidential,
+                grant_types: vec![GrantType::ClientCredentials],
+                redirect_uris: vec![],
+                scopes: vec![],
+                audience: audience.map(str::to_owned),
+                resources: vec![ORDERS.into(), "urn:example:billing".into()],
+                allowed_origins: None,
+                post_logout_redirect_uris: vec![],
+                backchannel_logout_uri: None,
+                require_pushed_authorization_requests: false,
+            },
+            secret_digest: None,
+            origins: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_audience_is_the_request_within_the_grant_else_the_default() {
+        let svc = client(None);
+        let audience = |granted, requested| token_audience(&svc, ISSUER, granted, requested);
+        assert_eq!(audience(None, None).unwrap(), ISSUER);
+        assert_eq!(audience(None, Some(ORDERS)).unwrap(), ORDERS);
+        assert_eq!(
+            audience(None, Some("urn:example:billing")).unwrap(),
+            "urn:example:billing"
+        );
+        assert_eq!(audience(Some(ORDERS), None).unwrap(), ORDERS);
+        assert_eq!(audience(Some(ORDERS), Some(ORDERS)).unwrap(), ORDERS);
+        for (granted, requested) in [
+            (Some(ORDERS), Some("urn:example:billing")),
+            (None, Some("https://evil.example/")),
+            (None, Some("orders")),
+            (None, Some("https://orders.example/#x")),
+        ] {
+            assert_eq!(
+                audience(granted, requested),
+                Err(OAuthError::InvalidTarget),
+                "{granted:?} {requested:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_registered_audience_may_be_named_too() {
+        let api = client(Some("https://api.example/"));
+        assert_eq!(
+            token_audience(&api, ISSUER, None, None).unwrap(),
+            "https://api.example/"
+        );
+        assert_eq!(
+            allowed_resource(&api, "https://api.example/").unwrap(),
+            "https://api.example/"
+        );
+    }
+}
