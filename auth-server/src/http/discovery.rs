@@ -57,6 +57,8 @@ fn metadata(tenant: &CurrentTenant) -> Value {
         "claim_types_supported": ["normal"],
         "authorization_response_iss_parameter_supported": true,
         "request_parameter_supported": false,
+        // OIDC Core §6.2 request objects by reference stay unsupported; a `request_uri` of
+        // the pushed authorization request endpoint is RFC 9126's, advertised above.
         "request_uri_parameter_supported": false,
     })
 }
