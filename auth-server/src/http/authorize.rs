@@ -1,33 +1,30 @@
-//! The authorization endpoint and its login form (RFC 6749 §4.1, OIDC Core §3.1.2).
+//! The authorization endpoint (RFC 6749 §4.1, OIDC Core §3.1.2): the login form it shows,
+//! and the codes it issues within a session (the form's submission is [`super::login`]).
 //!
 //! A request is validated before anything is shown; errors before the redirect URI is known
 //! good stay on this server. The form is bound to its pending request by a CSRF token held in
-//! both a cookie and the form. Passwords are checked off the async workers, throttled, and
-//! never logged.
+//! both a cookie and the form.
 
 use axum::body::Bytes;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use subtle::ConstantTimeEq;
 
 use super::cookies;
 use super::login_page::{self, LoginForm};
 use super::par;
-use super::{AppState, ClientIp, CurrentTenant};
+use super::{AppState, CurrentTenant};
 use crate::issue::{random_token, session_sid};
 use crate::oauth::{
     Answer, AuthorizeFailure, AuthorizeRequest, ErrorCode, OAuthError, Params, SessionView, answer,
 };
-use crate::password::Overloaded;
 use crate::store::{CodeGrant, MAX_STORED_REQUEST, PendingLogin, Session, StoreUnavailable};
 use crate::tenant::Tenant;
-use crate::throttle::Attempt;
 
 /// RFC 6749 §4.1.2 recommends at most ten minutes; one is plenty for a redirect.
 const CODE_SECONDS: i64 = 60;
 const LOGIN_SECONDS: i64 = 600;
-const SESSION_SECONDS: i64 = 8 * 3600;
+pub(super) const SESSION_SECONDS: i64 = 8 * 3600;
 
 /// GET or POST (OIDC Core §3.1.2.1: both MUST be supported). The query of a GET and the
 /// body of a POST use the same form encoding (RFC 6749 §4.1.1, Appendix B).
@@ -116,7 +113,7 @@ pub(super) async fn live_session(
         .map(|session| (id.to_owned(), session)))
 }
 
-const SIGN_IN_UNAVAILABLE: &str =
+pub(super) const SIGN_IN_UNAVAILABLE: &str =
     "Sign-in is temporarily unavailable. Please try again in a moment.";
 
 /// Grants need the store; while it is down the user is told to come back (`message`), and
@@ -170,7 +167,7 @@ fn oversized(request: &AuthorizeRequest) -> Option<&'static str> {
     (stored > MAX_STORED_REQUEST).then_some("The authorization request is too large.")
 }
 
-fn login_form<'a>(
+pub(super) fn login_form<'a>(
     tenant: &'a Tenant,
     pending: &'a PendingLogin,
     login_id: &'a str,
@@ -194,199 +191,17 @@ fn login_form<'a>(
     }
 }
 
-pub async fn login(
-    State(app): State<AppState>,
-    Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
-    Extension(ClientIp(peer)): Extension<ClientIp>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let now = app.clock.now();
-    let Ok(params) = Params::from_form(&body) else {
-        return login_page::error(StatusCode::BAD_REQUEST, "The form is malformed.");
-    };
-    let login_id = params.get("login_id").unwrap_or_default();
-    let pending = match verified_form(&app, &tenant, &params, &headers).await {
-        Ok(Ok(pending)) => pending,
-        Ok(Err((status, message))) => return login_page::error(status, message),
-        Err(unavailable) => return unavailable_page(unavailable, SIGN_IN_UNAVAILABLE),
-    };
-    let username = params.get("username").unwrap_or_default().to_owned();
-    let password = params.get("password").unwrap_or_default().to_owned();
-    let retry = |message, status| {
-        let form = login_form(&tenant, &pending, login_id, &username, Some(message));
-        login_page::login(&form, status)
-    };
-    // Longer names cannot sign in (README): counting them would make the throttle hold them.
-    if username.len() > MAX_USERNAME {
-        return retry("Wrong username or password.", StatusCode::UNAUTHORIZED);
-    }
-    let attempt = Attempt {
-        tenant: tenant.id(),
-        username: &username,
-        ip: app.trusted_proxies.client(peer, &headers),
-    };
-    match check_password(&app, &tenant, attempt, password, now).await {
-        Ok(Checked::Right) => {}
-        Ok(Checked::Wrong) => {
-            tracing::info!(tenant = tenant.id(), client_id = %pending.request.client_id, "login failed");
-            return retry("Wrong username or password.", StatusCode::UNAUTHORIZED);
-        }
-        Ok(Checked::Throttled) => {
-            let message = "Too many failed attempts. Try again later.";
-            return retry(message, StatusCode::TOO_MANY_REQUESTS);
-        }
-        Ok(Checked::Busy) => return busy_page(),
-        Err(unavailable) => return unavailable_page(unavailable, SIGN_IN_UNAVAILABLE),
-    }
-    let store = app.store.as_ref();
-    let signed_in = async {
-        app.throttle.succeeded(store, attempt).await?;
-        app.store.remove_login(login_id).await?;
-        signed_in(&app, &tenant, pending, &username).await
-    };
-    signed_in
-        .await
-        .unwrap_or_else(|e| unavailable_page(e, SIGN_IN_UNAVAILABLE))
-}
-
-const MAX_USERNAME: usize = 256;
-
-enum Checked {
-    Right,
-    Wrong,
-    Throttled,
-    /// Not checked: every password check of the tenant's share is in use.
-    Busy,
-}
-
-/// Counts the attempt, then checks the password within the pool. Counted before the check,
-/// so parallel guesses cannot all pass (see [`crate::throttle`]).
-async fn check_password(
-    app: &AppState,
-    tenant: &Tenant,
-    attempt: Attempt<'_>,
-    password: String,
-    now: i64,
-) -> Result<Checked, StoreUnavailable> {
-    let store = app.store.as_ref();
-    if !app.throttle.reserve(store, attempt, now).await? {
-        return Ok(Checked::Throttled);
-    }
-    let hash = tenant
-        .user(attempt.username)
-        .map(|user| user.password_hash.clone());
-    match app.passwords.verify(tenant.id(), hash, password).await {
-        Ok(true) => Ok(Checked::Right),
-        Ok(false) => Ok(Checked::Wrong),
-        Err(Overloaded) => {
-            app.throttle.release(store, attempt).await?;
-            tracing::debug!(
-                tenant = tenant.id(),
-                "login refused: password checks at capacity"
-            );
-            Ok(Checked::Busy)
-        }
-    }
-}
-
-/// Every password check is in use: refused at once, never queued (see [`crate::password`]).
-fn busy_page() -> Response {
-    let mut response = login_page::error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Too many sign-ins at once. Please try again in a moment.",
-    );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
-        .extensions_mut()
-        .insert(ErrorCode(OAuthError::TemporarilyUnavailable.code()));
-    response
-}
-
-type FormCheck = Result<PendingLogin, (StatusCode, &'static str)>;
-
-/// The pending login the form belongs to, if its CSRF token matches both the form field and
-/// the cookie set with the form; otherwise what the error page says.
-async fn verified_form(
-    app: &AppState,
-    tenant: &Tenant,
-    params: &Params,
-    headers: &HeaderMap,
-) -> Result<FormCheck, StoreUnavailable> {
-    let login_id = params.get("login_id").unwrap_or_default();
-    let pending = app.store.login(login_id, app.clock.now()).await?;
-    Ok(check_form(tenant, pending, params, headers))
-}
-
-fn check_form(
-    tenant: &Tenant,
-    pending: Option<PendingLogin>,
-    params: &Params,
-    headers: &HeaderMap,
-) -> FormCheck {
-    let pending = pending
-        .filter(|p| p.tenant == tenant.id())
-        .ok_or((StatusCode::BAD_REQUEST, "This sign-in page has expired."))?;
-    let form_csrf = params.get("csrf").unwrap_or_default();
-    let cookie_csrf = cookies::read(headers, tenant, cookies::CSRF).unwrap_or_default();
-    let csrf_ok = bool::from(form_csrf.as_bytes().ct_eq(pending.csrf.as_bytes()))
-        & bool::from(cookie_csrf.as_bytes().ct_eq(pending.csrf.as_bytes()));
-    if !csrf_ok {
-        return Err((
-            StatusCode::FORBIDDEN,
-            "The sign-in form could not be verified.",
-        ));
-    }
-    Ok(pending)
-}
-
-/// Starts a session for the user and answers the pending request with a code.
-async fn signed_in(
-    app: &AppState,
-    tenant: &Tenant,
-    pending: PendingLogin,
-    username: &str,
-) -> Result<Response, StoreUnavailable> {
-    let now = app.clock.now();
-    let session_id = random_token();
-    let session = Session {
-        tenant: tenant.id().to_owned(),
-        username: username.to_owned(),
-        auth_time: now,
-        expires_at: now + SESSION_SECONDS,
-        clients: Vec::new(),
-    };
-    app.store.save_session(&session_id, &session).await?;
-    let signed_in = SignedIn {
-        session_id: &session_id,
-        username,
-        auth_time: now,
-    };
-    let mut response = code_redirect(app, tenant, pending.request, signed_in).await?;
-    cookies::set(
-        &mut response,
-        tenant,
-        cookies::SESSION,
-        &session_id,
-        SESSION_SECONDS,
-    );
-    cookies::set(&mut response, tenant, cookies::CSRF, "", 0);
-    Ok(response)
-}
-
 /// The session a code is issued in.
 #[derive(Clone, Copy)]
-struct SignedIn<'a> {
-    session_id: &'a str,
-    username: &'a str,
-    auth_time: i64,
+pub(super) struct SignedIn<'a> {
+    pub(super) session_id: &'a str,
+    pub(super) username: &'a str,
+    pub(super) auth_time: i64,
 }
 
 /// Issues a code within the session, which remembers the client so that its end can be told
 /// to it (Back-Channel Logout §2.7).
-async fn code_redirect(
+pub(super) async fn code_redirect(
     app: &AppState,
     tenant: &Tenant,
     request: AuthorizeRequest,

@@ -8,6 +8,7 @@ mod authorize;
 mod cookies;
 mod cors;
 mod discovery;
+mod login;
 mod login_page;
 mod logout;
 mod par;
@@ -84,7 +85,7 @@ pub fn router(state: AppState) -> Router {
             "/authorize",
             get(authorize::authorize).post(authorize::authorize),
         )
-        .route("/login", post(authorize::login))
+        .route("/login", post(login::login))
         .route(
             "/logout",
             get(logout::end_session).post(logout::end_session),
