@@ -91,7 +91,7 @@ impl LocalOptions {
             ready_timeout: Duration::from_secs(90),
             store: LocalStore::Memory,
             jwks_max_age: None,
-            nodes: false,
+            nodes: true,
         }
     }
 
@@ -102,6 +102,12 @@ impl LocalOptions {
 
     pub fn on_nodes(mut self) -> Self {
         self.nodes = true;
+        self
+    }
+
+    /// The auth-servers as processes of the kubelet stand-in instead of pods on real nodes.
+    pub fn on_stand_in(mut self) -> Self {
+        self.nodes = false;
         self
     }
 }
@@ -156,6 +162,42 @@ pub struct ServingPod {
     pub ready: bool,
 }
 
+/// The kernel's name for the auth-server process (comm is cut at 15 bytes).
+pub const AUTH_SERVER_COMM: &str = "meridian-auth-s";
+
+/// A pod of the shared group, as the crash helpers follow it.
+struct SharedPod {
+    name: String,
+    uid: String,
+    restarts: i32,
+    ready: bool,
+}
+
+/// The shared group's pods that are not being deleted, oldest name first.
+async fn shared_pods(pods: &Api<k8s_openapi::api::core::v1::Pod>) -> crate::Result<Vec<SharedPod>> {
+    let selector = format!("app.kubernetes.io/instance={SHARED_GROUP}");
+    let list = pods
+        .list(&kube::api::ListParams::default().labels(&selector))
+        .await?;
+    let mut found: Vec<SharedPod> = list
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .map(|p| {
+            let status = p.status.unwrap_or_default();
+            let container = status.container_statuses.unwrap_or_default();
+            SharedPod {
+                name: p.metadata.name.unwrap_or_default(),
+                uid: p.metadata.uid.unwrap_or_default(),
+                restarts: container.first().map_or(0, |c| c.restart_count),
+                ready: container.first().is_some_and(|c| c.ready),
+            }
+        })
+        .collect();
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(found)
+}
+
 /// Meridian on local control planes. Field order is drop order: front door, auth-servers,
 /// operator, databases, clusters.
 pub struct LocalMeridian {
@@ -168,6 +210,11 @@ pub struct LocalMeridian {
     public_urls: BTreeMap<String, String>,
     issuer_base: String,
     issuer: String,
+    /// The regions run on real nodes (else the stand-in).
+    nodes: bool,
+    /// Each region's `spec.namespace`, read at start: a hub outage must not stop a test
+    /// from reaching a region's pods.
+    namespaces: BTreeMap<String, String>,
 }
 
 impl LocalMeridian {
@@ -198,7 +245,13 @@ impl LocalMeridian {
             issuer_base,
             // Known once the Tenant is Ready, below.
             issuer: String::new(),
+            nodes: options.nodes,
+            namespaces: BTreeMap::new(),
         };
+        for region in REGIONS {
+            let namespace = region_namespace(&hub, region).await?;
+            meridian.namespaces.insert(region.to_owned(), namespace);
+        }
         let serving = match meridian.stores.replicas() {
             1 => "auth-server".to_owned(),
             n => format!("{n} auth-server replicas"),
@@ -321,14 +374,6 @@ impl LocalMeridian {
             .with_context(|| format!("no auth-server runs for region {region}"))
     }
 
-    /// Starts the region's kubelet stand-in and waits until its auth-servers serve.
-    pub async fn start_kubelet(&mut self, region: &str) -> anyhow::Result<()> {
-        let options = KubeletOptions::for_public_url(self.public_url(region))?;
-        let kubelet = Kubelet::start(self.clusters.get(region)?, options).await?;
-        self.kubelets.insert(region.to_owned(), kubelet);
-        Ok(())
-    }
-
     /// The region's shared auth-server pods as they run now: on its node, or in the stand-in.
     pub async fn serving_pods(&self, region: &str) -> anyhow::Result<Vec<ServingPod>> {
         if let Some(kubelet) = self.kubelets.get(region) {
@@ -343,7 +388,7 @@ impl LocalMeridian {
                 .collect());
         }
         use k8s_openapi::api::core::v1::Pod;
-        let namespace = region_namespace(&self.hub(), region).await?;
+        let namespace = self.namespace(region)?;
         let selector = format!("app.kubernetes.io/instance={SHARED_GROUP}");
         let pods = Api::<Pod>::namespaced(self.clusters.get(region)?.client(), &namespace)
             .list(&kube::api::ListParams::default().labels(&selector))
@@ -374,17 +419,23 @@ impl LocalMeridian {
     pub async fn start_balancer(&mut self, region: &str) -> anyhow::Result<()> {
         let cluster = self.clusters.get(region)?;
         let address = KubeletOptions::for_public_url(self.public_url(region))?.public_address;
-        let namespace = region_namespace(&self.hub(), region).await?;
+        let namespace = self.namespace(region)?;
         let balancer =
             ServiceBalancer::start(cluster.client(), &namespace, SHARED_GROUP, 80, address).await?;
         self.balancers.insert(region.to_owned(), balancer);
         wait_deployment_ready(&cluster.client(), &namespace, SHARED_GROUP, WAIT_PODS).await?;
         let readyz = format!("{}/readyz", self.public_url(region));
+        // Each try is bounded: until kube-proxy has written the Service's rules, a ClusterIP
+        // routes nowhere, and an unbounded connect would wait out every SYN retry (~2 min).
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .timeout(Duration::from_secs(3))
+            .build()?;
         eventually(
             "the region's /readyz through its Service",
-            WAIT_SERVED,
+            WAIT_PODS,
             async || {
-                let answer = reqwest::get(&readyz).await;
+                let answer = http.get(&readyz).send().await;
                 Ok(answer.ok().filter(|a| a.status().is_success()).map(drop))
             },
         )
@@ -392,10 +443,118 @@ impl LocalMeridian {
         Ok(())
     }
 
-    /// The region's nodes go away: every auth-server process of the region is killed and
-    /// none restarts until [`Self::start_kubelet`].
+    /// Starts the region's auth-servers (again) and waits until they serve: the kubelet of its
+    /// node, or the stand-in.
+    pub async fn start_kubelet(&mut self, region: &str) -> anyhow::Result<()> {
+        if self.nodes {
+            let cluster = self.clusters.get(region)?;
+            let node = cluster.node().context("the region has a node")?;
+            node.start_kubelet(&cluster.client(), WAIT_PODS).await?;
+            return self.start_balancer(region).await;
+        }
+        let options = KubeletOptions::for_public_url(self.public_url(region))?;
+        let kubelet = Kubelet::start(self.clusters.get(region)?, options).await?;
+        self.kubelets.insert(region.to_owned(), kubelet);
+        Ok(())
+    }
+
+    /// The region goes away: every auth-server process of the region is killed and none
+    /// restarts until [`Self::start_kubelet`]; on nodes its kubelet dies too and its public
+    /// URL closes, as a region whose nodes and load balancer are gone.
     pub fn stop_kubelet(&mut self, region: &str) {
         self.kubelets.remove(region);
+        if self.balancers.remove(region).is_some()
+            && let Some(node) = self.clusters.get(region).ok().and_then(|c| c.node())
+        {
+            node.power_off();
+        }
+    }
+
+    /// Every auth-server of the region crashes (SIGKILL); returns once each has been started
+    /// again (by the kubelet: a container restart) and serves.
+    pub async fn crash_auth_servers(&self, region: &str) -> anyhow::Result<()> {
+        if let Some(kubelet) = self.kubelets.get(region) {
+            let before = kubelet.starts(SHARED_GROUP)?;
+            kubelet.kill(SHARED_GROUP)?;
+            eventually("the auth-servers started again", WAIT_PODS, async || {
+                Ok((kubelet.starts(SHARED_GROUP).ok() > Some(before)).then_some(()))
+            })
+            .await?;
+            kubelet.wait_ready(WAIT_PODS).await?;
+            return Ok(());
+        }
+        let (node, client, namespace) = self.region_node(region).await?;
+        let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client, &namespace);
+        let before = shared_pods(&pods).await?;
+        for pod in &before {
+            let killed = node.kill_in_pod(&pod.uid, AUTH_SERVER_COMM);
+            anyhow::ensure!(killed > 0, "no auth-server process in pod {}", pod.name);
+        }
+        eventually(
+            "every auth-server container restarted and Ready",
+            WAIT_PODS,
+            async || {
+                let now = shared_pods(&pods).await?;
+                let restarted = before.iter().all(|old| {
+                    now.iter()
+                        .any(|p| p.uid == old.uid && p.restarts > old.restarts && p.ready)
+                });
+                Ok(restarted.then_some(()))
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// One auth-server replica of the region crashes (SIGKILL) and is left to its kubelet.
+    pub async fn crash_one_replica(&self, region: &str) -> anyhow::Result<()> {
+        if let Some(kubelet) = self.kubelets.get(region) {
+            kubelet.kill_pod(&format!("{SHARED_GROUP}-0"))?;
+            return Ok(());
+        }
+        let (node, client, namespace) = self.region_node(region).await?;
+        let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client, &namespace);
+        let first = shared_pods(&pods)
+            .await?
+            .into_iter()
+            .next()
+            .context("a pod")?;
+        let killed = node.kill_in_pod(&first.uid, AUTH_SERVER_COMM);
+        anyhow::ensure!(killed > 0, "no auth-server process in pod {}", first.name);
+        Ok(())
+    }
+
+    /// The directory an auth-server of the region reads its files from, as the kubelet laid it
+    /// out (the projected volume of one pod, seen from this machine).
+    pub async fn config_dir(&self, region: &str) -> anyhow::Result<std::path::PathBuf> {
+        if let Some(kubelet) = self.kubelets.get(region) {
+            return Ok(kubelet.volume_dir(SHARED_GROUP)?);
+        }
+        let (node, client, namespace) = self.region_node(region).await?;
+        let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client, &namespace);
+        let first = shared_pods(&pods)
+            .await?
+            .into_iter()
+            .next()
+            .context("a pod")?;
+        Ok(node.pod_volume_dir(&first.uid, "projected", "config"))
+    }
+
+    fn namespace(&self, region: &str) -> anyhow::Result<String> {
+        self.namespaces
+            .get(region)
+            .cloned()
+            .with_context(|| format!("no region {region}"))
+    }
+
+    async fn region_node(
+        &self,
+        region: &str,
+    ) -> anyhow::Result<(&crate::node::Node, Client, String)> {
+        let cluster = self.clusters.get(region)?;
+        let node = cluster.node().context("the region has a node")?;
+        let namespace = self.namespace(region)?;
+        Ok((node, cluster.client(), namespace))
     }
 
     /// The client secret of a confidential client, as its owner knows it (from the hub).

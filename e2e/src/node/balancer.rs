@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 /// How often the Service's ClusterIP is looked up (it is assigned when the operator creates
 /// the Service, and again if it is deleted and recreated).
 const LOOKUP_INTERVAL: Duration = Duration::from_millis(500);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Forwards `listen` to a Service's port until dropped.
 #[derive(Debug)]
@@ -57,13 +58,21 @@ impl ServiceBalancer {
                 }
             }
         });
+        // The connections live in the accept task's set: dropping the balancer closes them
+        // too, as a region whose load balancer is gone.
         let accept = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
             while let Ok((mut inbound, _)) = listener.accept().await {
+                while connections.try_join_next().is_some() {}
                 let Some(backend) = *target.lock().unwrap_or_else(|e| e.into_inner()) else {
                     continue;
                 };
-                tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(backend).await {
+                connections.spawn(async move {
+                    // A ClusterIP kube-proxy has no rules for yet routes nowhere: give up as a
+                    // load balancer's connect timeout would, instead of every SYN retry.
+                    let connect =
+                        tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(backend));
+                    if let Ok(Ok(mut outbound)) = connect.await {
                         let _ = inbound.set_nodelay(true);
                         let _ = outbound.set_nodelay(true);
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;

@@ -86,7 +86,7 @@ fn kill(pid: u32) {
 
 /// SIGKILL to every process of the node's pods until none is left (at most a few seconds:
 /// a process being forked into the tree is caught by the next round).
-fn kill_cgroup_tree(cgroup: &str) {
+pub(crate) fn kill_cgroup_tree(cgroup: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let pids: Vec<u32> = cgroup_dirs(cgroup)

@@ -197,9 +197,15 @@ impl Node {
 
     /// Starts the kubelet (again) and waits until the Node is Ready. A no-op when running.
     pub async fn start_kubelet(&self, admin: &kube::Client, timeout: Duration) -> Result<()> {
-        if lock(&self.kubelet).is_none() {
+        let _one_kubelet_starting = if lock(&self.kubelet).is_none() {
+            let held = tokio::task::spawn_blocking(|| network::StartLock::acquire("kubelet-start"))
+                .await
+                .expect("taking a lock does not panic")?;
             *lock(&self.kubelet) = Some(self.kubelet_spec.spawn()?);
-        }
+            Some(held)
+        } else {
+            None
+        };
         let nodes = Api::<NodeObject>::all(admin.clone());
         let what = format!("node {} Ready", self.name);
         eventually(&what, timeout, async || {
@@ -212,6 +218,44 @@ impl Node {
             Ok(node_ready(&node).then_some(()))
         })
         .await
+    }
+
+    /// The node goes away at once: the kubelet is killed and so is every process of its pods.
+    /// containerd stays (it holds no pod); [`Node::start_kubelet`] brings the pods back, as
+    /// a rebooted node's kubelet would.
+    pub fn power_off(&self) {
+        if let Some(kubelet) = lock(&self.kubelet).take() {
+            kubelet.stop_blocking(libc::SIGKILL, STOP_GRACE);
+        }
+        cleanup::kill_cgroup_tree(&self.addresses.cgroup());
+    }
+
+    /// SIGKILL to the processes of a pod whose command is `command` (`/proc/<pid>/comm`, at
+    /// most 15 bytes): a crash the kubelet sees and restarts the container after. Returns how
+    /// many it killed.
+    pub fn kill_in_pod(&self, pod_uid: &str, command: &str) -> usize {
+        let victims: Vec<u32> = self
+            .pod_processes(pod_uid)
+            .into_iter()
+            .filter(|pid| process_facts(*pid).is_some_and(|f| f.command == command))
+            .collect();
+        for pid in &victims {
+            // SAFETY: kill(2) has no memory-safety preconditions.
+            unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+        }
+        victims.len()
+    }
+
+    /// Where the kubelet keeps a pod's volume on this machine: what the container sees at the
+    /// volume's mount path.
+    pub fn pod_volume_dir(&self, pod_uid: &str, plugin: &str, volume: &str) -> PathBuf {
+        self.dirs
+            .kubelet_root()
+            .join("pods")
+            .join(pod_uid)
+            .join("volumes")
+            .join(format!("kubernetes.io~{plugin}"))
+            .join(volume)
     }
 
     /// The processes of a pod's containers (its sandbox included), found by its cgroup.

@@ -142,6 +142,36 @@ impl Slot {
     }
 }
 
+/// A machine-wide lock, held while one kubelet starts: every kubelet binds its device-plugin
+/// socket at the same fixed path (/var/lib/kubelet/device-plugins/kubelet.sock, whatever
+/// `--root-dir` says) after clearing that directory, so two starting at once can collide
+/// (`bind: address already in use`). Once started, they no longer touch it.
+pub(crate) struct StartLock {
+    _file: File,
+}
+
+impl StartLock {
+    /// Blocks until the lock is ours (call from `spawn_blocking`).
+    pub fn acquire(name: &str) -> Result<StartLock> {
+        std::fs::create_dir_all(LOCK_DIR).map_err(Error::io(format!("create {LOCK_DIR}")))?;
+        let path = Path::new(LOCK_DIR).join(format!("{name}.lock"));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(Error::io(format!("open {}", path.display())))?;
+        // SAFETY: flock(2) on a descriptor we own; no memory is shared.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(Error::io(format!("lock {}", path.display()))(
+                std::io::Error::last_os_error(),
+            ));
+        }
+        Ok(StartLock { _file: file })
+    }
+}
+
 /// Runs `ip` (or another network tool) and fails with its stderr.
 pub(crate) fn run(node: &str, program: &str, args: &[&str]) -> Result<()> {
     let output = Command::new(program)

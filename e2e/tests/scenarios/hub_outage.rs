@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use meridian_e2e::eventually;
-use meridian_e2e::kubelet::SHARED_GROUP;
 use meridian_e2e::local::REGIONS;
 use tokio::time::Instant;
 
@@ -28,13 +27,7 @@ async fn regions_keep_serving_their_last_config_while_the_hub_is_down() -> anyho
     }
 
     // A restarted auth-server comes back with the region's objects; the hub is not needed.
-    let us = meridian.kubelet("us-east")?;
-    us.kill(SHARED_GROUP)?;
-    eventually("us-east's auth-server restarted", WAIT, async || {
-        Ok((us.starts(SHARED_GROUP).ok() == Some(2)).then_some(()))
-    })
-    .await?;
-    us.wait_ready(WAIT).await?;
+    meridian.crash_auth_servers("us-east").await?;
     tokens_verify_everywhere(&meridian, backend, &REGIONS).await?;
 
     // Back: the operator picks up a change again.

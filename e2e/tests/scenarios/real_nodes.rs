@@ -35,7 +35,7 @@ const IMAGE: &str = "ghcr.io/meridian-dev/meridian-auth-server";
 const MEMORY_LIMIT_BYTES: u64 = 128 * 1024 * 1024;
 const ROLLOUT: Duration = Duration::from_secs(120);
 /// The kernel's name for the auth-server process (comm is cut at 15 bytes).
-const AUTH_SERVER_COMM: &str = "meridian-auth-s";
+const AUTH_SERVER_COMM: &str = meridian_e2e::local::AUTH_SERVER_COMM;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operators_deployments_run_as_real_pods() -> anyhow::Result<()> {

@@ -4,7 +4,6 @@
 //! the region's objects.
 
 use meridian_e2e::eventually;
-use meridian_e2e::kubelet::SHARED_GROUP;
 
 use crate::common::{
     BACKEND, WAIT, add_client, backend_secret, region_condition, start, tenant_condition,
@@ -22,13 +21,7 @@ async fn a_region_down_never_stops_the_other_and_converges_when_back() -> anyhow
     let hub = meridian.hub();
 
     // A crashed auth-server is started again, from the objects in its region.
-    let eu = meridian.kubelet("eu-west")?;
-    eu.kill(SHARED_GROUP)?;
-    eventually("eu-west's auth-server restarted", WAIT, async || {
-        Ok((eu.starts(SHARED_GROUP).ok() == Some(2)).then_some(()))
-    })
-    .await?;
-    eu.wait_ready(WAIT).await?;
+    meridian.crash_auth_servers("eu-west").await?;
     token_verified(&meridian, backend, "eu-west", "eu-west").await?;
 
     // us-east goes away entirely.

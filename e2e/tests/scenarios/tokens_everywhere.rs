@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use kube::api::ListParams;
-use meridian_e2e::kubelet::SHARED_GROUP;
 use meridian_e2e::local::{REGIONS, TENANT};
 use meridian_operator::api::Tenant;
 
@@ -21,7 +20,7 @@ async fn a_token_from_each_region_verifies_in_every_region() -> anyhow::Result<(
     // Each region's auth-server sees the operator's files, and nothing else: the region
     // identity, and acme's config, keys, client digests and users.
     for region in REGIONS {
-        let dir = meridian.kubelet(region)?.volume_dir(SHARED_GROUP)?;
+        let dir = meridian.config_dir(region).await?;
         let files: BTreeSet<String> = std::fs::read_dir(&dir)?
             .map(|entry| entry.map(|e| e.file_name().to_string_lossy().into_owned()))
             .collect::<Result<_, _>>()?;
