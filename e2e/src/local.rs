@@ -483,8 +483,7 @@ impl LocalMeridian {
             kubelet.wait_ready(WAIT_PODS).await?;
             return Ok(());
         }
-        let (node, client, namespace) = self.region_node(region).await?;
-        let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client, &namespace);
+        let (node, pods) = self.region_node(region)?;
         let before = shared_pods(&pods).await?;
         for pod in &before {
             let killed = node.kill_in_pod(&pod.uid, AUTH_SERVER_COMM);
@@ -512,13 +511,7 @@ impl LocalMeridian {
             kubelet.kill_pod(&format!("{SHARED_GROUP}-0"))?;
             return Ok(());
         }
-        let (node, client, namespace) = self.region_node(region).await?;
-        let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client, &namespace);
-        let first = shared_pods(&pods)
-            .await?
-            .into_iter()
-            .next()
-            .context("a pod")?;
+        let (node, first) = self.first_shared_pod(region).await?;
         let killed = node.kill_in_pod(&first.uid, AUTH_SERVER_COMM);
         anyhow::ensure!(killed > 0, "no auth-server process in pod {}", first.name);
         Ok(())
@@ -530,13 +523,7 @@ impl LocalMeridian {
         if let Some(kubelet) = self.kubelets.get(region) {
             return Ok(kubelet.volume_dir(SHARED_GROUP)?);
         }
-        let (node, client, namespace) = self.region_node(region).await?;
-        let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client, &namespace);
-        let first = shared_pods(&pods)
-            .await?
-            .into_iter()
-            .next()
-            .context("a pod")?;
+        let (node, first) = self.first_shared_pod(region).await?;
         Ok(node.pod_volume_dir(&first.uid, "projected", "config"))
     }
 
@@ -547,14 +534,25 @@ impl LocalMeridian {
             .with_context(|| format!("no region {region}"))
     }
 
-    async fn region_node(
+    /// The region's node and the first (by name) pod of its shared group.
+    async fn first_shared_pod(
         &self,
         region: &str,
-    ) -> anyhow::Result<(&crate::node::Node, Client, String)> {
+    ) -> anyhow::Result<(&crate::node::Node, SharedPod)> {
+        let (node, pods) = self.region_node(region)?;
+        let first = shared_pods(&pods).await?.into_iter().next();
+        Ok((node, first.context("the region runs no auth-server pod")?))
+    }
+
+    /// The region's node and its shared group's pods in the region's namespace.
+    fn region_node(
+        &self,
+        region: &str,
+    ) -> anyhow::Result<(&crate::node::Node, Api<k8s_openapi::api::core::v1::Pod>)> {
         let cluster = self.clusters.get(region)?;
         let node = cluster.node().context("the region has a node")?;
         let namespace = self.namespace(region)?;
-        Ok((node, cluster.client(), namespace))
+        Ok((node, Api::namespaced(cluster.client(), &namespace)))
     }
 
     /// The client secret of a confidential client, as its owner knows it (from the hub).

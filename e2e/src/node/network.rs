@@ -99,19 +99,9 @@ pub(crate) struct Slot {
 impl Slot {
     /// The first free slot; records `dir` as its holder's files.
     pub fn acquire(dir: &Path) -> Result<Slot> {
-        std::fs::create_dir_all(LOCK_DIR).map_err(Error::io(format!("create {LOCK_DIR}")))?;
         for slot in 1..=MAX_SLOT {
-            let path = Path::new(LOCK_DIR).join(format!("slot-{slot}.lock"));
-            let mut lock = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(Error::io(format!("open {}", path.display())))?;
-            // SAFETY: flock(2) on a descriptor we own; no memory is shared.
-            let locked = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-            if locked != 0 {
+            let (path, mut lock) = lock_file(&format!("slot-{slot}"))?;
+            if !flock(&lock, libc::LOCK_EX | libc::LOCK_NB) {
                 continue;
             }
             let mut previous = String::new();
@@ -153,23 +143,34 @@ pub(crate) struct StartLock {
 impl StartLock {
     /// Blocks until the lock is ours (call from `spawn_blocking`).
     pub fn acquire(name: &str) -> Result<StartLock> {
-        std::fs::create_dir_all(LOCK_DIR).map_err(Error::io(format!("create {LOCK_DIR}")))?;
-        let path = Path::new(LOCK_DIR).join(format!("{name}.lock"));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(Error::io(format!("open {}", path.display())))?;
-        // SAFETY: flock(2) on a descriptor we own; no memory is shared.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        let (path, file) = lock_file(name)?;
+        if !flock(&file, libc::LOCK_EX) {
             return Err(Error::io(format!("lock {}", path.display()))(
                 std::io::Error::last_os_error(),
             ));
         }
         Ok(StartLock { _file: file })
     }
+}
+
+/// `<LOCK_DIR>/<name>.lock`, opened for reading and writing (created if missing, kept as is).
+fn lock_file(name: &str) -> Result<(PathBuf, File)> {
+    std::fs::create_dir_all(LOCK_DIR).map_err(Error::io(format!("create {LOCK_DIR}")))?;
+    let path = Path::new(LOCK_DIR).join(format!("{name}.lock"));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(Error::io(format!("open {}", path.display())))?;
+    Ok((path, file))
+}
+
+/// flock(2) with these flags; whether the lock is now ours.
+fn flock(file: &File, flags: libc::c_int) -> bool {
+    // SAFETY: flock(2) on a descriptor we own; no memory is shared.
+    unsafe { libc::flock(file.as_raw_fd(), flags) == 0 }
 }
 
 /// Runs `ip` (or another network tool) and fails with its stderr.
