@@ -8,7 +8,7 @@
 //!   [`client_address`], [`password`] (the bounded pool of password checks);
 //! - I/O edges: [`http`] (handlers), [`backchannel`] (logout tokens to relying parties),
 //!   [`config`] (reading and watching the directory), [`store`] (codes, refresh tokens, sessions: in memory or PostgreSQL), [`store_health`]
-//!   (late migration, up/down, sweeping), [`server`] (wiring).
+//!   (late migration, up/down, sweeping), [`server`] (wiring), [`drain`] (losing no request when stopped).
 //!
 //! Time always comes from a [`clock::Clock`]. No secret, token or key material is ever logged.
 
@@ -17,6 +17,7 @@ pub mod client_address;
 pub mod clock;
 pub mod config;
 pub mod dev;
+pub mod drain;
 pub mod http;
 pub mod issue;
 pub mod keys;

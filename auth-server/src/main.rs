@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use meridian_auth_server::client_address::TrustedProxies;
@@ -30,6 +31,10 @@ const USAGE: &str =
   --trusted-proxies CIDRS  comma-separated addresses/CIDR blocks of proxies whose
                     Forwarded / X-Forwarded-For header names the client for the login
                     throttle (env MERIDIAN_TRUSTED_PROXIES; default none: the TCP peer)
+  --drain-seconds N  on SIGTERM, keep answering for N seconds with `Connection: close` (and
+                    /readyz failing) before stopping, so clients on keep-alive connections
+                    move to another replica without losing a request (env
+                    MERIDIAN_DRAIN_SECONDS, default 5; 0 stops at once); Ctrl-C stops at once
   --dev             serve a demo tenant: written into --config-dir (default a temporary
                     directory) on first start, reused on later ones
 
@@ -42,6 +47,7 @@ struct Args {
     store: StoreChoice,
     login_memory: Option<u64>,
     trusted_proxies: TrustedProxies,
+    drain_period: Option<Duration>,
     dev: bool,
 }
 
@@ -68,6 +74,10 @@ fn parse_args() -> anyhow::Result<Args> {
             .unwrap_or_default()
             .parse()
             .context("MERIDIAN_TRUSTED_PROXIES")?,
+        drain_period: std::env::var("MERIDIAN_DRAIN_SECONDS")
+            .ok()
+            .map(|v| seconds(&v).context("MERIDIAN_DRAIN_SECONDS"))
+            .transpose()?,
         dev: false,
     };
     let mut argv = std::env::args().skip(1);
@@ -97,6 +107,10 @@ fn parse_args() -> anyhow::Result<Args> {
                     .parse()
                     .context("--trusted-proxies")?
             }
+            "--drain-seconds" => {
+                args.drain_period =
+                    Some(seconds(&value("--drain-seconds")?).context("--drain-seconds")?)
+            }
             "--dev" => args.dev = true,
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -110,6 +124,13 @@ fn parse_args() -> anyhow::Result<Args> {
 
 fn bytes(text: &str) -> anyhow::Result<u64> {
     parse_bytes(text).with_context(|| format!("{text:?} is not a size like 128Mi"))
+}
+
+fn seconds(text: &str) -> anyhow::Result<Duration> {
+    let seconds: u64 = text
+        .parse()
+        .with_context(|| format!("{text:?} is not a whole number of seconds"))?;
+    Ok(Duration::from_secs(seconds))
 }
 
 fn init_logging() {
@@ -159,6 +180,9 @@ async fn main() -> anyhow::Result<()> {
         .or_else(cgroup_memory_limit)
         .unwrap_or(DEFAULT_MEMORY_LIMIT);
     options.trusted_proxies = args.trusted_proxies;
+    if let Some(period) = args.drain_period {
+        options.drain_period = period;
+    }
     options.admin_listen = Some(args.admin_listen.unwrap_or_else(|| {
         let host = if args.dev {
             [127, 0, 0, 1]

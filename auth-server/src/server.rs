@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::middleware::from_fn;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -16,6 +17,7 @@ use crate::backchannel::{Backchannel, DeliveryPolicy};
 use crate::client_address::TrustedProxies;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigHandle, DirWatch};
+use crate::drain::Drain;
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
 use crate::password::{DEFAULT_MEMORY_LIMIT, PasswordPool};
@@ -41,7 +43,14 @@ pub struct ServerOptions {
     pub sweep_interval: Duration,
     /// How back-channel logout tokens are delivered.
     pub backchannel: DeliveryPolicy,
+    /// How long SIGTERM's drain answers with `Connection: close` before the server stops.
+    pub drain_period: Duration,
 }
+
+/// Envoy's default drain time for an HTTP connection manager: long enough for every client
+/// that is active at all to send one more request; with the pre-stop sleep the operator
+/// renders, well inside Kubernetes' default 30 s termination grace period.
+pub const DEFAULT_DRAIN_PERIOD: Duration = Duration::from_secs(5);
 
 impl ServerOptions {
     pub fn new(config_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
@@ -57,6 +66,7 @@ impl ServerOptions {
             admin_listen: None,
             sweep_interval: Duration::from_secs(60),
             backchannel: DeliveryPolicy::default(),
+            drain_period: DEFAULT_DRAIN_PERIOD,
         }
     }
 }
@@ -67,6 +77,8 @@ pub struct RunningServer {
     /// The admin listener's address, when one was asked for.
     pub admin_addr: Option<SocketAddr>,
     pub config: ConfigHandle,
+    drain: Drain,
+    drain_period: Duration,
     stop: oneshot::Sender<()>,
     serve: JoinHandle<std::io::Result<()>>,
     background: Vec<JoinHandle<()>>,
@@ -81,9 +93,23 @@ impl RunningServer {
         served
     }
 
-    /// Serves until the process receives Ctrl-C or SIGTERM.
+    /// From now on every response closes its connection and readiness fails; see
+    /// [`crate::drain`]. The server still accepts and answers until [`Self::shutdown`].
+    pub fn begin_drain(&self) {
+        self.drain.start();
+    }
+
+    /// Serves until the process receives SIGTERM, then drains for the drain period (a second
+    /// signal cuts it short) and stops; Ctrl-C, a person at a terminal, stops at once.
     pub async fn run_until_signal(self) -> std::io::Result<()> {
-        shutdown_signal().await;
+        if stop_signal().await == StopSignal::Terminate && !self.drain_period.is_zero() {
+            tracing::info!(period = ?self.drain_period, "draining: closing connections after their next response");
+            self.begin_drain();
+            tokio::select! {
+                () = tokio::time::sleep(self.drain_period) => {},
+                _ = stop_signal() => {},
+            }
+        }
         tracing::info!("shutting down");
         self.shutdown().await
     }
@@ -128,7 +154,17 @@ pub async fn start(options: ServerOptions) -> std::io::Result<RunningServer> {
     ));
     let (stop, stopped) = oneshot::channel::<()>();
     let (admin_stop, admin_stopped) = tokio::sync::watch::channel(false);
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let drain = Drain::default();
+    let draining = drain.clone();
+    let app = router(state)
+        .layer(from_fn(move |request, next| {
+            draining.clone().layer(request, next)
+        }))
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let draining = drain.clone();
+    let admin_router = admin_router.layer(from_fn(move |request, next| {
+        draining.clone().layer(request, next)
+    }));
     // Small responses on keep-alive connections: Nagle's algorithm would only add delay.
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
@@ -160,13 +196,21 @@ pub async fn start(options: ServerOptions) -> std::io::Result<RunningServer> {
         addr,
         admin_addr,
         config,
+        drain,
+        drain_period: options.drain_period,
         stop,
         serve,
         background,
     })
 }
 
-async fn shutdown_signal() {
+#[derive(PartialEq, Eq)]
+enum StopSignal {
+    Interrupt,
+    Terminate,
+}
+
+async fn stop_signal() -> StopSignal {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -182,7 +226,7 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        () = ctrl_c => StopSignal::Interrupt,
+        () = terminate => StopSignal::Terminate,
     }
 }

@@ -34,9 +34,10 @@ const HTTP_PORT: i32 = 8080;
 /// routing to it only once the EndpointSlice change has reached every node's kube-proxy (and
 /// any load balancer in front); a pod that stopped at once would have new connections sent
 /// to it meanwhile, which hang or are refused. Measured on real nodes: without it, a deleted
-/// pod cost a token request; with it, rollouts, deletions and drains lose none. Well within
-/// the default 30 s grace period. (The `sleep` action needs no shell in the image:
-/// Kubernetes 1.30+.)
+/// pod cost a token request; with it, rollouts, deletions and drains lose none. Clients
+/// that keep their connection alive past it are moved off by the auth-server's own drain
+/// after SIGTERM (`--drain-seconds`, 5 s): the two together stay well within the default
+/// 30 s grace period. (The `sleep` action needs no shell in the image: Kubernetes 1.30+.)
 const PRE_STOP_SLEEP_SECONDS: i64 = 5;
 const ADMIN_PORT: i32 = 9090;
 const NON_ROOT_UID: i64 = 65532;
