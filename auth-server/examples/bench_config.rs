@@ -38,6 +38,8 @@ fn tenant(id: &str, base: &str) -> TenantConfig {
             post_logout_redirect_uris: vec![],
             backchannel_logout_uri: None,
             require_pushed_authorization_requests: false,
+            dpop_bound_access_tokens: false,
+            require_dpop_nonce: false,
         }],
         tokens: TokenLifetimes {
             access_token_seconds: 300,

@@ -12,8 +12,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 use crate::keys::Signer;
 use crate::oauth::jwt::{self, TokenType};
 use crate::oauth::{
-    AccessClaims, BACKCHANNEL_LOGOUT_EVENT, IdClaims, LogoutClaims, at_hash, merged_claims,
-    released_claims,
+    AccessClaims, BACKCHANNEL_LOGOUT_EVENT, Confirmation, IdClaims, LogoutClaims, at_hash,
+    merged_claims, released_claims,
 };
 use crate::tenant::{Client, Tenant};
 
@@ -50,11 +50,13 @@ pub struct AccessToken {
     pub expires_in: u64,
 }
 
-/// What an access token grants: its scope, and the audience it is for.
+/// What an access token grants: its scope, the audience it is for, and the key it is bound to.
 #[derive(Debug, Clone, Copy)]
 pub struct Grant<'a> {
     pub scope: &'a str,
     pub audience: &'a str,
+    /// The thumbprint of the DPoP key presenting it must prove (RFC 9449 §6.1).
+    pub jkt: Option<&'a str>,
 }
 
 pub fn access_token(
@@ -77,6 +79,9 @@ pub fn access_token(
         scope: grant.scope.to_owned(),
         tenant_id: tenant.id().to_owned(),
         region: tenant.region_of(subject.user).to_owned(),
+        cnf: grant.jkt.map(|jkt| Confirmation {
+            jkt: jkt.to_owned(),
+        }),
         extra: merged_claims(&tenant.config.claims, None),
     };
     let token = jwt::encode(signer, TokenType::Access, &claims);

@@ -281,6 +281,8 @@ mod tests {
             post_logout_redirect_uris: vec![],
             backchannel_logout_uri: None,
             require_pushed_authorization_requests: false,
+            dpop_bound_access_tokens: false,
+            require_dpop_nonce: false,
         }
     }
 

@@ -71,6 +71,15 @@ pub struct ClientConfig {
     /// Authorization requests must be pushed first (RFC 9126 §5); authorize refuses others.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_pushed_authorization_requests: bool,
+    /// Every token request of this client carries a DPoP proof (RFC 9449 §5.2,
+    /// `dpop_bound_access_tokens`): one without is refused, so its access tokens are always
+    /// sender-constrained.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
+    /// DPoP proofs of this client must carry a nonce the server provided (RFC 9449 §8), which
+    /// bounds how long a proof made in advance is of any use.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_dpop_nonce: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

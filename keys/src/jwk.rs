@@ -77,7 +77,8 @@ impl PublicJwk {
         }
     }
 
-    fn empty(kty: &'static str) -> Self {
+    /// A JWK of type `kty` with no key members yet, for `sig` use.
+    pub fn empty(kty: &'static str) -> Self {
         Self {
             kty,
             usage: "sig",

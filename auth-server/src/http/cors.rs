@@ -20,9 +20,10 @@ use crate::tenant::Tenant;
 const MAX_BODY: usize = 2 * 1024 * 1024;
 /// How long a browser may cache a preflight's answer.
 const PREFLIGHT_MAX_AGE: &str = "600";
-const ALLOWED_HEADERS: &str = "authorization, content-type";
-/// What a page may read beyond the CORS-safelisted headers: the bearer challenge.
-const EXPOSED_HEADERS: &str = "www-authenticate";
+const ALLOWED_HEADERS: &str = "authorization, content-type, dpop";
+/// What a page may read beyond the CORS-safelisted headers: the bearer or DPoP challenge and
+/// the DPoP nonce to use next (RFC 9449 §8).
+const EXPOSED_HEADERS: &str = "www-authenticate, dpop-nonce";
 
 /// The endpoints that answer browsers of other origins, by their metrics label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{AppState, CurrentTenant, JwksMaxAge};
+use crate::oauth::client_key::CLIENT_SIGNING_ALGS;
 use crate::oauth::{HONOURED_PROMPTS, scope_of_claim};
 use crate::tenant::Tenant;
 
@@ -51,6 +52,7 @@ fn metadata(tenant: &CurrentTenant) -> Value {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": client_auth,
         "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
         "prompt_values_supported": HONOURED_PROMPTS,
         "claims_supported": claims_supported(tenant),
         "claims_parameter_supported": false,

@@ -8,6 +8,7 @@ mod authorize;
 mod cookies;
 mod cors;
 mod discovery;
+mod dpop;
 mod login;
 mod login_page;
 mod logout;

@@ -1,5 +1,6 @@
 //! The token endpoint (RFC 6749 §3.2): `client_credentials`, `authorization_code` with PKCE,
-//! and `refresh_token` with rotation.
+//! and `refresh_token` with rotation. A request with a DPoP proof (RFC 9449 §5) gets access
+//! tokens bound to the proof's key, and a public client's refresh tokens are bound to it too.
 //!
 //! Every answer carries `Cache-Control: no-store` (§5.1). Replays of codes and refresh tokens
 //! are logged with tenant and client only, never with the token.
@@ -12,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use meridian_contract::GrantType;
 use serde::Serialize;
 
+use super::dpop::{self, Refusal, Surface};
 use super::{AppState, CurrentTenant};
 use crate::issue::{self, AccessToken, Authentication, Grant, Subject};
 use crate::oauth::{Credentials, OAuthError, Params, granted_scope, token_audience};
@@ -49,38 +51,75 @@ pub async fn token(
     Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<TokenResponse, Refusal> {
     let (app, tenant, headers, body) = (&app, &*tenant, &headers, &body[..]);
     let params = Params::from_form(body)?;
     let client = Credentials::from_request(headers, &params)?.authenticate(tenant)?;
+    let nonce_required = client.config.require_dpop_nonce;
+    let target = ("POST", "/token");
+    let proof = dpop::proof(
+        app,
+        tenant,
+        headers,
+        target,
+        None,
+        nonce_required,
+        Surface::Token,
+    );
+    let proof = proof.await?;
+    if proof.is_none() && client.config.dpop_bound_access_tokens {
+        return Err(OAuthError::InvalidDpopProof("this client must send a DPoP proof").into());
+    }
+    let jkt = proof.as_ref().map(|proof| proof.jkt.as_str());
     let grant = match params.require("grant_type")? {
         "client_credentials" => GrantType::ClientCredentials,
         "authorization_code" => GrantType::AuthorizationCode,
         "refresh_token" => GrantType::RefreshToken,
-        _ => return Err(OAuthError::UnsupportedGrantType),
+        _ => return Err(OAuthError::UnsupportedGrantType.into()),
     };
     if !client.may_use(grant) {
-        return Err(OAuthError::UnauthorizedClient(
-            "grant_type not allowed for this client",
-        ));
+        return Err(
+            OAuthError::UnauthorizedClient("grant_type not allowed for this client").into(),
+        );
     }
+    let request = TokenRequest {
+        client,
+        params: &params,
+        jkt,
+    };
     let response = match grant {
-        GrantType::ClientCredentials => client_credentials(app, tenant, client, &params),
-        GrantType::AuthorizationCode => authorization_code(app, tenant, client, &params).await,
-        GrantType::RefreshToken => refresh_token(app, tenant, client, &params).await,
+        GrantType::ClientCredentials => client_credentials(app, tenant, request),
+        GrantType::AuthorizationCode => authorization_code(app, tenant, request).await,
+        GrantType::RefreshToken => refresh_token(app, tenant, request).await,
     }?;
     app.metrics.token_issued(tenant.id(), grant.as_str());
     Ok(response)
 }
 
-/// Never touches the store: signing keys and client digests come from the files, so machine
-/// clients keep getting tokens while the database is down.
+/// An authenticated token request: its client, its parameters, and the DPoP key it proved.
+#[derive(Clone, Copy)]
+struct TokenRequest<'r> {
+    client: &'r Client,
+    params: &'r Params,
+    jkt: Option<&'r str>,
+}
+
+impl TokenRequest<'_> {
+    /// RFC 9449 §5.1: `DPoP` for a token bound to a key, `Bearer` otherwise.
+    fn token_type(&self) -> &'static str {
+        if self.jkt.is_some() { "DPoP" } else { "Bearer" }
+    }
+}
+
+/// Never touches the store (but for a DPoP proof's replay check): signing keys and client
+/// digests come from the files, so machine clients keep getting tokens while the database is
+/// down.
 fn client_credentials(
     app: &AppState,
     tenant: &Tenant,
-    client: &Client,
-    params: &Params,
+    request: TokenRequest<'_>,
 ) -> Result<TokenResponse, OAuthError> {
+    let TokenRequest { client, params, .. } = request;
     // `openid` asks about an end-user, and a client acting for itself has none: such a token
     // must never open userinfo, even for a user whose name equals the client id.
     let requested = params.get("scope");
@@ -105,11 +144,12 @@ fn client_credentials(
     let grant = Grant {
         scope: &scope,
         audience: &audience,
+        jkt: request.jkt,
     };
     let access = issue::access_token(tenant, signer, client, subject, grant, now);
     Ok(TokenResponse {
         access_token: access.token,
-        token_type: "Bearer",
+        token_type: request.token_type(),
         expires_in: access.expires_in,
         scope,
         refresh_token: None,
@@ -120,9 +160,11 @@ fn client_credentials(
 async fn authorization_code(
     app: &AppState,
     tenant: &Tenant,
-    client: &Client,
-    params: &Params,
+    request: TokenRequest<'_>,
 ) -> Result<TokenResponse, OAuthError> {
+    let TokenRequest { client, params, .. } = request;
+    let token_type = request.token_type();
+    let jkt = request.jkt;
     let code = params.require("code")?;
     let now = app.clock.now();
     let grant = redeem_code(app, tenant, client, params, code).await?;
@@ -133,6 +175,7 @@ async fn authorization_code(
     let access_grant = Grant {
         scope: &request.scope,
         audience: &audience,
+        jkt,
     };
     let access = issue::access_token(tenant, signer, client, subject, access_grant, now);
     let id_token = has_openid(&request.scope).then(|| {
@@ -153,7 +196,9 @@ async fn authorization_code(
         )
     });
     let refresh = if client.may_use(GrantType::RefreshToken) {
-        Some(start_family(app, tenant, client, &grant, &access).await?)
+        // RFC 9449 §5: a public client's refresh tokens are bound to the key it proved.
+        let bound = jkt.filter(|_| client.is_public());
+        Some(start_family(app, tenant, client, (&grant, bound), &access).await?)
     } else {
         None
     };
@@ -166,7 +211,7 @@ async fn authorization_code(
     app.store.record_code_tokens(code, &issued).await?;
     Ok(TokenResponse {
         access_token: access.token,
-        token_type: "Bearer",
+        token_type,
         expires_in: access.expires_in,
         scope: request.scope.clone(),
         refresh_token: refresh.map(|started| started.token),
@@ -263,9 +308,13 @@ fn check_code_binding(
 async fn refresh_token(
     app: &AppState,
     tenant: &Tenant,
-    client: &Client,
-    params: &Params,
+    request: TokenRequest<'_>,
 ) -> Result<TokenResponse, OAuthError> {
+    let TokenRequest {
+        client,
+        params,
+        jkt,
+    } = request;
     let presented = params.require("refresh_token")?;
     let now = app.clock.now();
     let binding = (tenant.id(), client.config.client_id.as_str());
@@ -278,20 +327,30 @@ async fn refresh_token(
         }
         RefreshPeek::Unknown => return Err(unknown_refresh()),
     };
+    if grant.jkt.is_some() && grant.jkt.as_deref() != jkt {
+        return Err(OAuthError::InvalidDpopProof(
+            "the refresh token is bound to another DPoP key",
+        ));
+    }
     let scope = narrowed_scope(&grant.scope, params.get("scope"))?;
     let granted = grant.resource.as_deref();
     let audience = token_audience(client, tenant.issuer(), granted, params.get("resource"))?;
     let (subject, signer) = user_subject(tenant, &grant.username, now)?;
-    let grant = match app.store.redeem_refresh(presented, binding, now).await? {
+    let mut grant = match app.store.redeem_refresh(presented, binding, now).await? {
         RefreshRedemption::Fresh(grant) => grant,
         RefreshRedemption::Replayed(grant) => {
             return Err(refresh_reused(app, tenant, client, &grant).await);
         }
         RefreshRedemption::Unknown => return Err(unknown_refresh()),
     };
+    if grant.jkt.is_none() && client.is_public() {
+        // A family started without DPoP is bound from its first refresh with a proof on.
+        grant.jkt = jkt.map(str::to_owned);
+    }
     let access_grant = Grant {
         scope: &scope,
         audience: &audience,
+        jkt,
     };
     let access = issue::access_token(tenant, signer, client, subject, access_grant, now);
     // RFC 6749 §6: the new refresh token carries the original grant's scope, whatever this
@@ -300,7 +359,7 @@ async fn refresh_token(
     let refresh = started.token;
     Ok(TokenResponse {
         access_token: access.token,
-        token_type: "Bearer",
+        token_type: request.token_type(),
         expires_in: access.expires_in,
         scope,
         refresh_token: Some(refresh),
@@ -343,12 +402,13 @@ struct StartedRefresh {
     expires_at: meridian_contract::UnixSeconds,
 }
 
-/// The first refresh token of a new family, expiring a fixed time after the authorization.
+/// The first refresh token of a new family, expiring a fixed time after the authorization,
+/// bound to a DPoP key if one is given.
 async fn start_family(
     app: &AppState,
     tenant: &Tenant,
     client: &Client,
-    grant: &CodeGrant,
+    (grant, jkt): (&CodeGrant, Option<&str>),
     access: &AccessToken,
 ) -> Result<StartedRefresh, OAuthError> {
     let refresh_grant = RefreshGrant {
@@ -360,6 +420,7 @@ async fn start_family(
         family: issue::random_token(),
         expires_at: app.clock.now() + tenant.config.tokens.refresh_token_seconds as i64,
         resource: grant.request.resource.clone(),
+        jkt: jkt.map(str::to_owned),
     };
     new_refresh_token(app, refresh_grant, access).await
 }

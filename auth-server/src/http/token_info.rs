@@ -6,17 +6,16 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Extension, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::cors::NamedClient;
+use super::dpop::{self, Presented};
 use super::token::has_openid;
 use super::{AppState, CurrentTenant};
 use crate::oauth::jwt::{self, TokenType};
-use crate::oauth::{
-    AccessClaims, Credentials, OAuthError, Params, authorization, merged_claims, released_claims,
-};
+use crate::oauth::{AccessClaims, Credentials, OAuthError, Params, merged_claims, released_claims};
 use crate::tenant::{Client, Tenant};
 
 /// A current access token of this tenant: signed by a published key, right `typ` and issuer,
@@ -78,7 +77,12 @@ pub async fn introspect(
     if let Some(claims) = access.filter(|c| may_see(client, c)) {
         let mut body = serde_json::to_value(&claims).unwrap_or_default();
         body["active"] = Value::Bool(true);
-        body["token_type"] = Value::from("Bearer");
+        let token_type = if claims.cnf.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        };
+        body["token_type"] = Value::from(token_type);
         return Ok(no_store(body));
     }
     let now = app.clock.now();
@@ -127,21 +131,31 @@ pub async fn revoke(
 }
 
 /// Readable by the origins of the client the token was issued to; an error, which names no
-/// client, by those of the tenant's clients.
+/// client, by those of the tenant's clients. A DPoP-bound token needs its key's proof.
 pub async fn userinfo(
     State(app): State<AppState>,
     Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
+    method: Method,
     headers: HeaderMap,
 ) -> Response {
-    let Some(token) = authorization(&headers, "Bearer") else {
+    let Some(presented) = Presented::of(&headers) else {
         return OAuthError::InvalidToken.into_response();
     };
-    let claims = match verify_access(&app, &tenant, token.trim()).await {
+    let claims = match verify_access(&app, &tenant, presented.token()).await {
         Ok(Some(claims)) => claims,
+        Ok(None) if matches!(presented, Presented::Dpop(_)) => {
+            return OAuthError::InvalidDpopToken.into_response();
+        }
         Ok(None) => return OAuthError::InvalidToken.into_response(),
         Err(error) => return error.into_response(),
     };
     let named = Some(NamedClient(claims.client_id.clone()));
+    let target = (method.as_str(), "/userinfo");
+    let presentation =
+        dpop::check_presentation(&app, &tenant, &headers, target, presented, &claims).await;
+    if let Err(refusal) = presentation {
+        return NamedClient::mark(named, refusal);
+    }
     NamedClient::mark(named, user_claims(&tenant, &claims))
 }
 

@@ -26,8 +26,17 @@ pub struct AccessClaims {
     pub scope: String,
     pub tenant_id: String,
     pub region: String,
+    /// The key the token is bound to (RFC 9449 §6): only a DPoP proof by it may present it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
+}
+
+/// A token's confirmation claim (RFC 7800 §3.1) with the JWK thumbprint of RFC 9449 §6.1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 impl AccessClaims {
@@ -199,6 +208,7 @@ mod tests {
             scope: "openid".into(),
             tenant_id: "t".into(),
             region: "r".into(),
+            cnf: None,
             extra: BTreeMap::new(),
         };
         assert!(claims.is_current("https://a", 99));

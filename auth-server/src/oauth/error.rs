@@ -55,6 +55,22 @@ pub enum OAuthError {
     RegistrationNotSupported,
     #[error("access_denied")]
     AccessDenied,
+    /// RFC 9449 §5: the token request's DPoP proof is missing where required, or invalid.
+    #[error("invalid_dpop_proof: {0}")]
+    InvalidDpopProof(&'static str),
+    /// RFC 9449 §8: the proof must carry the nonce the `DPoP-Nonce` header provides.
+    #[error("use_dpop_nonce")]
+    UseDpopNonce,
+    /// RFC 9449 §7.1: at a resource, a DPoP-bound token presented without its key's proof,
+    /// or an unbound one presented as DPoP.
+    #[error("invalid_token")]
+    InvalidDpopToken,
+    /// RFC 9449 §7.1: at a resource, the DPoP proof is invalid.
+    #[error("invalid_dpop_proof")]
+    InvalidResourceDpopProof(&'static str),
+    /// RFC 9449 §9: at a resource, the proof must carry the nonce provided.
+    #[error("use_dpop_nonce")]
+    UseResourceDpopNonce,
     #[error("temporarily_unavailable")]
     TemporarilyUnavailable,
 }
@@ -80,22 +96,31 @@ impl OAuthError {
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::RegistrationNotSupported => "registration_not_supported",
             Self::AccessDenied => "access_denied",
+            Self::InvalidDpopProof(_) | Self::InvalidResourceDpopProof(_) => "invalid_dpop_proof",
+            Self::UseDpopNonce | Self::UseResourceDpopNonce => "use_dpop_nonce",
+            Self::InvalidDpopToken => "invalid_token",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 
     pub const fn description(self) -> Option<&'static str> {
         match self {
-            Self::InvalidRequest(why) | Self::InvalidGrant(why) | Self::UnauthorizedClient(why) => {
-                Some(why)
-            }
+            Self::InvalidRequest(why)
+            | Self::InvalidGrant(why)
+            | Self::UnauthorizedClient(why)
+            | Self::InvalidDpopProof(why)
+            | Self::InvalidResourceDpopProof(why) => Some(why),
             _ => None,
         }
     }
 
     pub const fn status(self) -> StatusCode {
         match self {
-            Self::InvalidClient { basic: true } | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::InvalidClient { basic: true }
+            | Self::InvalidToken
+            | Self::InvalidDpopToken
+            | Self::InvalidResourceDpopProof(_)
+            | Self::UseResourceDpopNonce => StatusCode::UNAUTHORIZED,
             Self::InsufficientScope => StatusCode::FORBIDDEN,
             Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
@@ -108,6 +133,13 @@ impl OAuthError {
             Self::InvalidClient { basic: true } => Some(r#"Basic realm="token""#.to_owned()),
             Self::InvalidToken => Some(r#"Bearer error="invalid_token""#.to_owned()),
             Self::InsufficientScope => Some(r#"Bearer error="insufficient_scope""#.to_owned()),
+            // RFC 9449 §7.1: the DPoP scheme, with the algorithms a proof may use.
+            Self::InvalidDpopToken
+            | Self::InvalidResourceDpopProof(_)
+            | Self::UseResourceDpopNonce => {
+                let algs = super::client_key::CLIENT_SIGNING_ALGS.join(" ");
+                Some(format!(r#"DPoP error="{}", algs="{algs}""#, self.code()))
+            }
             _ => None,
         }
     }

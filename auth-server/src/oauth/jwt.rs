@@ -38,15 +38,45 @@ struct Header<'a> {
     kid: &'a str,
 }
 
+/// The JOSE header of a token this server is shown.
 #[derive(Deserialize)]
-struct ReceivedHeader {
-    alg: String,
+pub struct ReceivedHeader {
+    pub alg: String,
     #[serde(default)]
-    typ: Option<String>,
+    pub typ: Option<String>,
     #[serde(default)]
-    kid: Option<String>,
+    pub kid: Option<String>,
     #[serde(default)]
     crit: Option<serde_json::Value>,
+    /// The public key a DPoP proof is signed with (RFC 9449 §4.2).
+    #[serde(default)]
+    pub jwk: Option<serde_json::Value>,
+}
+
+impl ReceivedHeader {
+    /// Whether `typ` is `expected` (RFC 8725 §3.11: explicit typing; compared
+    /// case-insensitively, as RFC 7515 §4.1.9 says media types are).
+    pub fn has_type(&self, expected: &str) -> bool {
+        self.typ
+            .as_deref()
+            .is_some_and(|received| received.eq_ignore_ascii_case(expected))
+    }
+}
+
+/// A key a JWS is verified with: it verifies exactly one `alg`.
+pub trait JwsKey {
+    fn alg(&self) -> &str;
+    fn verify(&self, message: &[u8], signature: &[u8]) -> bool;
+}
+
+impl JwsKey for Signer {
+    fn alg(&self) -> &str {
+        Signer::alg(self).as_str()
+    }
+
+    fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        Signer::verify(self, message, signature)
+    }
 }
 
 /// Why a presented token is not accepted. Deliberately coarse: callers answer
@@ -91,39 +121,65 @@ pub fn verify<'k, C: DeserializeOwned>(
     typ: TokenType,
     key: impl FnOnce(&str) -> Option<&'k Signer>,
 ) -> Result<C, JwtError> {
-    let mut parts = token.split('.');
-    let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(JwtError::Malformed);
-    };
-    let header: ReceivedHeader = decode_part(header_b64)?;
-    if header.crit.is_some() {
-        // RFC 7515 §4.1.11: no extension is understood here, so none may be critical.
-        return Err(JwtError::Malformed);
-    }
-    let signer = header
+    let jws = Jws::parse(token)?;
+    let signer = jws
+        .header
         .kid
         .as_deref()
         .and_then(key)
         .ok_or(JwtError::UnknownKey)?;
-    if header.alg != signer.alg().as_str() {
-        return Err(JwtError::AlgorithmMismatch);
+    jws.verified_claims(typ.typ(), signer)
+}
+
+/// A compact JWS taken apart; nothing in it is trusted until [`Jws::verified_claims`].
+pub struct Jws<'t> {
+    pub header: ReceivedHeader,
+    signing_input: &'t str,
+    claims_b64: &'t str,
+    signature_b64: &'t str,
+}
+
+impl<'t> Jws<'t> {
+    pub fn parse(token: &'t str) -> Result<Self, JwtError> {
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(JwtError::Malformed);
+        };
+        let header: ReceivedHeader = decode_part(header_b64)?;
+        if header.crit.is_some() {
+            // RFC 7515 §4.1.11: no extension is understood here, so none may be critical.
+            return Err(JwtError::Malformed);
+        }
+        Ok(Self {
+            header,
+            signing_input: &token[..header_b64.len() + 1 + claims_b64.len()],
+            claims_b64,
+            signature_b64,
+        })
     }
-    if !header
-        .typ
-        .is_some_and(|received| received.eq_ignore_ascii_case(typ.typ()))
-    {
-        return Err(JwtError::WrongType);
+
+    /// The claims, once `alg` is the key's own, `typ` is `typ` and the signature verifies.
+    pub fn verified_claims<C: DeserializeOwned>(
+        &self,
+        typ: &str,
+        key: &dyn JwsKey,
+    ) -> Result<C, JwtError> {
+        if self.header.alg != key.alg() {
+            return Err(JwtError::AlgorithmMismatch);
+        }
+        if !self.header.has_type(typ) {
+            return Err(JwtError::WrongType);
+        }
+        let signature = URL_SAFE_NO_PAD
+            .decode(self.signature_b64)
+            .map_err(|_| JwtError::Malformed)?;
+        if !key.verify(self.signing_input.as_bytes(), &signature) {
+            return Err(JwtError::BadSignature);
+        }
+        decode_part(self.claims_b64)
     }
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature_b64)
-        .map_err(|_| JwtError::Malformed)?;
-    let signed = &token[..header_b64.len() + 1 + claims_b64.len()];
-    if !signer.verify(signed.as_bytes(), &signature) {
-        return Err(JwtError::BadSignature);
-    }
-    decode_part(claims_b64)
 }
 
 fn decode_part<T: DeserializeOwned>(part: &str) -> Result<T, JwtError> {

@@ -1,9 +1,11 @@
 //! The pure rules of OAuth 2.0 and OpenID Connect: errors and their RFC codes, PKCE, client
-//! authentication, claims and JWS. Nothing here touches the network, the store or the clock.
+//! authentication, claims, JWS and DPoP proofs. Nothing here touches the network, the store or the clock.
 
 mod authorize;
 mod claims;
 mod client_auth;
+pub mod client_key;
+pub mod dpop;
 mod error;
 mod id_token_hint;
 pub mod jwt;
@@ -18,8 +20,8 @@ mod scope;
 
 pub use authorize::{AuthorizeFailure, AuthorizeRequest, SignInDemands};
 pub use claims::{
-    AccessClaims, BACKCHANNEL_LOGOUT_EVENT, IdClaims, LogoutClaims, RESERVED_CLAIMS, SCOPE_CLAIMS,
-    at_hash, merged_claims, released_claims, scope_of_claim,
+    AccessClaims, BACKCHANNEL_LOGOUT_EVENT, Confirmation, IdClaims, LogoutClaims, RESERVED_CLAIMS,
+    SCOPE_CLAIMS, at_hash, merged_claims, released_claims, scope_of_claim,
 };
 pub use client_auth::{Credentials, authorization};
 pub use error::{ErrorCode, OAuthError};

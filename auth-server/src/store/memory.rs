@@ -41,6 +41,8 @@ struct Memory {
     sessions: Bounded<Session>,
     logins: Bounded<PendingLogin>,
     pushed: Bounded<PushedRequest>,
+    /// One-time values, with when each may be forgotten.
+    used_once: Bounded<UnixSeconds>,
     failures: HashMap<String, FailureWindow>,
 }
 
@@ -59,6 +61,12 @@ impl Default for Bounded<Session> {
 impl Default for Bounded<PushedRequest> {
     fn default() -> Self {
         Bounded::new(super::PUSHED_CAPS)
+    }
+}
+
+impl Default for Bounded<UnixSeconds> {
+    fn default() -> Self {
+        Bounded::new(super::ONCE_CAPS)
     }
 }
 
@@ -292,6 +300,23 @@ impl Store for MemoryStore {
         }))
     }
 
+    async fn use_once(
+        &self,
+        value: &str,
+        tenant: &str,
+        expires_at: UnixSeconds,
+        now: UnixSeconds,
+    ) -> StoreResult<bool> {
+        let key = digest(value);
+        Ok(self.with(|m| {
+            if m.used_once.get(&key).is_some_and(|until| now < *until) {
+                return false;
+            }
+            m.used_once.insert(key, tenant, expires_at);
+            true
+        }))
+    }
+
     async fn count_failure(&self, key: &str, window: i64, now: UnixSeconds) -> StoreResult<u32> {
         Ok(self.with(|m| {
             if m.failures.len() >= MAX_FAILURE_KEYS && !m.failures.contains_key(key) {
@@ -357,6 +382,7 @@ impl Store for MemoryStore {
             m.sessions.retain(|s| now < s.expires_at);
             m.logins.retain(|l| now < l.expires_at);
             m.pushed.retain(|p| now < p.expires_at);
+            m.used_once.retain(|until| now < *until);
             m.failures.retain(|_, w| now < w.ends);
             Swept {
                 rows: (before - m.len()) as u64,
@@ -413,6 +439,7 @@ impl Memory {
             + self.sessions.len()
             + self.logins.len()
             + self.pushed.len()
+            + self.used_once.len()
             + self.failures.len()
     }
 }
@@ -454,7 +481,20 @@ mod tests {
             family: family.into(),
             expires_at: 100,
             resource: None,
+            jkt: None,
         }
+    }
+
+    #[tokio::test]
+    async fn a_one_time_value_is_used_once_until_it_may_be_forgotten() {
+        let store = MemoryStore::default();
+        assert!(store.use_once("jti-1", "acme", 100, 10).await.unwrap());
+        assert!(!store.use_once("jti-1", "acme", 100, 99).await.unwrap());
+        assert!(store.use_once("jti-2", "acme", 100, 10).await.unwrap());
+        assert!(
+            store.use_once("jti-1", "acme", 200, 100).await.unwrap(),
+            "forgotten"
+        );
     }
 
     const ACCESS: FamilyAccess<'static> = FamilyAccess {

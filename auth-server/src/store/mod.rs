@@ -1,5 +1,6 @@
 //! What the server remembers between requests: authorization codes, refresh-token families,
-//! revoked access tokens, login sessions, pending logins and login-failure counts.
+//! revoked access tokens, login sessions, pending logins, login-failure counts and the
+//! one-time values (`jti`) of DPoP proofs and client assertions.
 //!
 //! Behind the async [`Store`] seam with two implementations: [`MemoryStore`] (one process:
 //! `--dev` and fast tests) and [`PgStore`] (PostgreSQL, shared by every replica of a region).
@@ -98,6 +99,9 @@ pub struct RefreshGrant {
     pub expires_at: UnixSeconds,
     /// The resource (RFC 8707) the grant is for, kept across rotations.
     pub resource: Option<String>,
+    /// The DPoP key a public client's refresh tokens are bound to (RFC 9449 §5): every
+    /// refresh of the family must prove it.
+    pub jkt: Option<String>,
 }
 
 /// An access token issued within a refresh family: revoked with the family.
@@ -147,6 +151,14 @@ pub struct PushedRequest {
 /// Pushed requests that may wait at once: anyone may push for a public client, so they are
 /// bounded like pending logins (and live a minute).
 pub const PUSHED_CAPS: Caps = LOGIN_CAPS;
+
+/// One-time values (DPoP proofs' and client assertions' `jti`) remembered at once. Anyone
+/// holding a key can mint valid proofs, so they are bounded like pending logins; each is
+/// remembered only for the short time its proof or assertion is acceptable anyway.
+pub const ONCE_CAPS: Caps = Caps {
+    per_tenant: 50_000,
+    global: 100_000,
+};
 
 /// Pending logins (created by any unauthenticated `/authorize`) that may wait at once;
 /// beyond a cap the oldest go first (see `bounded.rs`; PostgreSQL evicts a tenant's oldest
@@ -257,6 +269,16 @@ pub trait Store: Send + Sync + 'static {
         handle: &str,
         now: UnixSeconds,
     ) -> StoreResult<Option<PushedRequest>>;
+    /// Records a one-time value of `tenant` (a DPoP proof's or a client assertion's `jti`)
+    /// until `expires_at`: true the first time, false while it is remembered; exactly once
+    /// across replicas.
+    async fn use_once(
+        &self,
+        value: &str,
+        tenant: &str,
+        expires_at: UnixSeconds,
+        now: UnixSeconds,
+    ) -> StoreResult<bool>;
     /// Counts one failure against `key` in a fixed window of `window` seconds and returns the
     /// failures in the current window, this one included; atomic across replicas.
     async fn count_failure(&self, key: &str, window: i64, now: UnixSeconds) -> StoreResult<u32>;

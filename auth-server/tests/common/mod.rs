@@ -2,6 +2,8 @@
 //! port with a manual clock, and drives the login form like a browser without JavaScript.
 #![allow(dead_code)]
 
+pub mod jose;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -132,6 +134,8 @@ fn client(id: &str, kind: ClientKind, grants: &[GrantType], scopes: &[&str]) -> 
         post_logout_redirect_uris: vec![],
         backchannel_logout_uri: None,
         require_pushed_authorization_requests: false,
+        dpop_bound_access_tokens: false,
+        require_dpop_nonce: false,
     }
 }
 

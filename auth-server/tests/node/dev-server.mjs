@@ -83,8 +83,9 @@ export async function signIn(url, username, password, cookie = '') {
 
 /// The code flow with PKCE, state and nonce, as openid-client runs it: signs the demo user in
 /// (within `cookie`'s session, if given) and redeems the callback with every check on.
-/// `par`: push the request first (RFC 9126) and authorize with its request_uri.
-export async function codeFlow(client, config, password, { scope = 'openid email', cookie = '', redirect_uri = redirectUri, extra = {}, par = false } = {}) {
+/// `par`: push the request first (RFC 9126) and authorize with its request_uri; `DPoP`: a
+/// DPoP handle (openid-client's getDPoPHandle) that proves its key at the token endpoint.
+export async function codeFlow(client, config, password, { scope = 'openid email', cookie = '', redirect_uri = redirectUri, extra = {}, par = false, DPoP } = {}) {
   const verifier = client.randomPKCECodeVerifier();
   const nonce = client.randomNonce();
   const state = client.randomState();
@@ -106,6 +107,6 @@ export async function codeFlow(client, config, password, { scope = 'openid email
     expectedNonce: nonce,
     expectedState: state,
     idTokenExpected: true,
-  });
+  }, undefined, DPoP ? { DPoP } : undefined);
   return { tokens, callback, session, nonce, url };
 }

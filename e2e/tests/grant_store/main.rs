@@ -4,6 +4,7 @@
 //! database outage; migrations are safe to race and to roll back over.
 
 mod caps;
+mod dpop;
 mod logout;
 mod migrations;
 mod outage;

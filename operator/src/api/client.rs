@@ -122,6 +122,18 @@ pub struct ClientSpec {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_pushed_authorization_requests: bool,
 
+    /// Whether every token request of this client must carry a DPoP proof (RFC 9449 §5.2,
+    /// `dpop_bound_access_tokens`), so that its access tokens are always bound to the client's
+    /// key (`cnf.jkt`, `token_type: DPoP`). Default false: a proof is honoured when sent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
+
+    /// Whether this client's DPoP proofs must carry a nonce the auth-server provided (RFC 9449
+    /// §8, answered with `use_dpop_nonce` and a `DPoP-Nonce` header), which limits how long a
+    /// proof made in advance is of any use. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_dpop_nonce: bool,
+
     /// Secret holding this client's secret in the operator's namespace; key defaults to
     /// `clientSecret`. Only its SHA-256 digest ever leaves the hub. Required for confidential
     /// clients, forbidden for public ones.

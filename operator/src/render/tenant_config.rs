@@ -86,6 +86,8 @@ fn client_config(client: &ClientSpec) -> contract::ClientConfig {
         post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
         backchannel_logout_uri: client.backchannel_logout_uri.clone(),
         require_pushed_authorization_requests: client.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: client.dpop_bound_access_tokens,
+        require_dpop_nonce: client.require_dpop_nonce,
     }
 }
 
@@ -124,7 +126,8 @@ mod tests {
             clients:
               - {clientId: web, type: public, grantTypes: [authorization_code], redirectUris: ["https://a/cb"], allowedOrigins: ["https://spa.a"],
                  postLogoutRedirectUris: ["https://a/bye"], backchannelLogoutUri: "https://a/bc",
-                 resources: ["https://api.a"], requirePushedAuthorizationRequests: true}
+                 resources: ["https://api.a"], requirePushedAuthorizationRequests: true,
+                 dpopBoundAccessTokens: true, requireDpopNonce: true}
             "#,
         );
         let config = tenant_config("acme", &spec, &Settings::default()).unwrap();
@@ -148,6 +151,7 @@ mod tests {
             config.clients[0].backchannel_logout_uri.as_deref(),
             Some("https://a/bc")
         );
+        assert!(config.clients[0].dpop_bound_access_tokens && config.clients[0].require_dpop_nonce);
     }
 
     #[test]

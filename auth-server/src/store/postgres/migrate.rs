@@ -53,6 +53,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("schema/0005_pushed_requests.sql"),
         readable_from: 1,
     },
+    Migration {
+        version: 6,
+        name: "DPoP-bound refresh tokens and one-time values",
+        sql: include_str!("schema/0006_dpop.sql"),
+        readable_from: 1,
+    },
 ];
 
 /// The schema version this server is written for.

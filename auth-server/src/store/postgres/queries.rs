@@ -12,7 +12,7 @@ use tokio_postgres::{Error, Row};
 
 use super::PgStore;
 use crate::store::digest::digest;
-use crate::store::{Caps, LOGIN_CAPS, PUSHED_CAPS, SESSION_CAPS};
+use crate::store::{Caps, LOGIN_CAPS, ONCE_CAPS, PUSHED_CAPS, SESSION_CAPS};
 use crate::store::{
     CodeGrant, CodePeek, CodeRedemption, FamilyAccess, IssuedTokens, PendingLogin, PushedRequest,
     RefreshGrant, RefreshPeek, RefreshRedemption, Session, Store, StoreResult, StoreUnavailable,
@@ -48,16 +48,15 @@ const SAVE_REFRESH: &str = "WITH family AS ( \
          SELECT $4, $5 FROM family WHERE family.revoked ON CONFLICT (jti) DO NOTHING \
      ) \
      INSERT INTO refresh_tokens \
-         (digest, family, tenant, client_id, username, scope, auth_time, expires_at, resource) \
-     VALUES ($6, $1, $2, $7, $8, $9, $10, $3, $11)";
+         (digest, family, tenant, client_id, username, scope, auth_time, expires_at, resource, jkt) \
+     VALUES ($6, $1, $2, $7, $8, $9, $10, $3, $11, $12)";
 
 const LIVE_FAMILY: &str =
     "NOT EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = t.family AND f.revoked)";
 
-const REFRESH_COLUMNS: &str =
-    "t.tenant, t.client_id, t.username, t.scope, t.auth_time, t.family, t.expires_at, t.resource";
+const REFRESH_COLUMNS: &str = "t.tenant, t.client_id, t.username, t.scope, t.auth_time, t.family, t.expires_at, t.resource, t.jkt";
 /// How many columns [`REFRESH_COLUMNS`] selects: what a query selects after them starts here.
-const REFRESH_COLUMN_COUNT: usize = 8;
+const REFRESH_COLUMN_COUNT: usize = 9;
 
 const BOUND_REFRESH: &str =
     "t.digest = $1 AND t.tenant = $3 AND t.client_id = $4 AND t.expires_at > $2";
@@ -113,6 +112,12 @@ const SAVE_PUSHED: &str =
 const TAKE_PUSHED: &str =
     "DELETE FROM pushed_requests WHERE digest = $1 AND expires_at > $2 RETURNING request";
 
+/// The row lock of the digest's key decides: of two replicas recording one value, one inserts
+/// (or takes over a forgotten row) and the other changes nothing.
+const USE_ONCE: &str = "INSERT INTO used_once (digest, tenant, expires_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (digest) DO UPDATE SET tenant = EXCLUDED.tenant, expires_at = EXCLUDED.expires_at \
+     WHERE used_once.expires_at <= $4";
+
 /// After an insert: beyond the tenant's cap ($2) or the global one ($3), the oldest rows go
 /// (`LOGIN_CAPS`, `SESSION_CAPS`). Unlike the memory store, the global cap evicts the oldest
 /// of all tenants: finding the largest tenant would scan the table on every insert. The order
@@ -129,6 +134,7 @@ fn evict_oldest(table: &str) -> String {
 static EVICT_LOGINS: LazyLock<String> = LazyLock::new(|| evict_oldest("pending_logins"));
 static EVICT_SESSIONS: LazyLock<String> = LazyLock::new(|| evict_oldest("sessions"));
 static EVICT_PUSHED: LazyLock<String> = LazyLock::new(|| evict_oldest("pushed_requests"));
+static EVICT_USED_ONCE: LazyLock<String> = LazyLock::new(|| evict_oldest("used_once"));
 
 async fn evict(c: &Object, statement: &str, tenant: &str, caps: Caps) -> Result<(), Error> {
     let statement = c.prepare_cached(statement).await?;
@@ -163,6 +169,7 @@ fn refresh_grant(row: &Row) -> RefreshGrant {
         family: row.get(5),
         expires_at: row.get(6),
         resource: row.get(7),
+        jkt: row.get(8),
     }
 }
 
@@ -256,7 +263,7 @@ impl Store for PgStore {
         let key = digest(token);
         self.with_client(|c| async move {
             let statement = c.prepare_cached(SAVE_REFRESH).await?;
-            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 12] = [
                 &grant.family,
                 &grant.tenant,
                 &grant.expires_at,
@@ -268,6 +275,7 @@ impl Store for PgStore {
                 &grant.scope,
                 &grant.auth_time,
                 &grant.resource,
+                &grant.jkt,
             ];
             c.execute(&statement, &params).await.map(drop)
         })
@@ -460,6 +468,27 @@ impl Store for PgStore {
             let statement = c.prepare_cached(TAKE_PUSHED).await?;
             let row = c.query_opt(&statement, &[&&key[..], &now]).await?;
             Ok(row.map(|row| row.get::<_, Json<PushedRequest>>(0).0))
+        })
+        .await
+    }
+
+    async fn use_once(
+        &self,
+        value: &str,
+        tenant: &str,
+        expires_at: UnixSeconds,
+        now: UnixSeconds,
+    ) -> StoreResult<bool> {
+        let key = digest(value);
+        self.with_client(|c| async move {
+            let statement = c.prepare_cached(USE_ONCE).await?;
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+                [&&key[..], &tenant, &expires_at, &now];
+            let first = c.execute(&statement, &params).await? == 1;
+            if first {
+                evict(&c, &EVICT_USED_ONCE, tenant, ONCE_CAPS).await?;
+            }
+            Ok(first)
         })
         .await
     }

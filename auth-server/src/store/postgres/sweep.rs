@@ -24,6 +24,7 @@ const EXPIRING: &[(&str, &str)] = &[
     ("sessions", "expires_at"),
     ("pending_logins", "expires_at"),
     ("pushed_requests", "expires_at"),
+    ("used_once", "expires_at"),
     ("login_failures", "window_ends"),
 ];
 

@@ -1,0 +1,141 @@
+//! DPoP on the shared store: a proof used at one replica is refused at the other, and a public
+//! client's refresh token bound at one replica needs the same key at the other. Proofs name
+//! the issuer's URLs, not the replica's, as a client behind the front door would.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use meridian_auth_server::clock::{Clock, SystemClock};
+use meridian_auth_server::keys::Signer;
+use meridian_contract::Algorithm;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// A client's DPoP key (made like a tenant key; only its public JWK leaves it).
+struct DpopKey(Signer);
+
+impl DpopKey {
+    fn generate() -> Self {
+        let key = meridian_keys::generate_key(Algorithm::ES256, 1, 0);
+        Self(Signer::from_contract(&key).expect("key"))
+    }
+
+    fn proof(&self, htu: &str) -> String {
+        let part = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).expect("JSON"));
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.0.jwk()});
+        let jti = meridian_auth_server::issue::random_token();
+        let iat = SystemClock.now();
+        let claims = json!({"jti": jti, "htm": "POST", "htu": htu, "iat": iat});
+        let input = format!("{}.{}", part(&header), part(&claims));
+        let signature = URL_SAFE_NO_PAD.encode(self.0.sign(input.as_bytes()));
+        format!("{input}.{signature}")
+    }
+}
+
+async fn with_proof(
+    base: &str,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+    proof: &str,
+) -> (StatusCode, Value) {
+    let mut request = http()
+        .post(tenant_url(base, "/token"))
+        .header("DPoP", proof)
+        .form(form);
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    let response = request.send().await.expect("token request");
+    let status = response.status();
+    (status, response.json().await.expect("token JSON"))
+}
+
+#[tokio::test]
+async fn a_proof_used_at_one_replica_is_refused_at_the_other() {
+    let region = Region::start(2).await;
+    let htu = format!("{}/token", region.setup.issuer);
+    let proof = DpopKey::generate().proof(&htu);
+    let form = [("grant_type", "client_credentials"), ("scope", "api")];
+    let basic = Some(("demo-client", region.setup.client_secret.as_str()));
+    let (status, body) = with_proof(&region.base(0), &form, basic, &proof).await;
+    assert_eq!(
+        (status, body["token_type"].as_str()),
+        (StatusCode::OK, Some("DPoP")),
+        "{body}"
+    );
+    let (status, body) = with_proof(&region.base(1), &form, basic, &proof).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["error"], "invalid_dpop_proof",
+        "replayed at the other replica"
+    );
+}
+
+#[tokio::test]
+async fn a_bound_refresh_token_needs_its_key_at_any_replica() {
+    let region = Region::start_with_tenant(2, |tenant| {
+        tenant["clients"]
+            .as_array_mut()
+            .expect("clients")
+            .push(json!({
+                "clientId": "dpop-app",
+                "kind": "public",
+                "grantTypes": ["authorization_code", "refresh_token"],
+                "redirectUris": [REDIRECT_URI],
+                "scopes": ["openid"],
+            }));
+    })
+    .await;
+    let browser = browser();
+    sign_in(&browser, &region.base(0), &region.setup).await;
+    // RFC 7636 Appendix B.
+    let authorize = reqwest::Url::parse_with_params(
+        &tenant_url(&region.base(0), "/authorize"),
+        [
+            ("response_type", "code"),
+            ("client_id", "dpop-app"),
+            ("redirect_uri", REDIRECT_URI),
+            ("scope", "openid"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .expect("URL");
+    let code = code_of(&browser.get(authorize).send().await.expect("authorize"));
+    let htu = format!("{}/token", region.setup.issuer);
+    let key = DpopKey::generate();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("client_id", "dpop-app"),
+        (
+            "code_verifier",
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+        ),
+    ];
+    let (status, issued) = with_proof(&region.base(0), &form, None, &key.proof(&htu)).await;
+    assert_eq!(status, StatusCode::OK, "{issued}");
+    let refresh_token = field(&issued, "refresh_token");
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token.as_str()),
+        ("client_id", "dpop-app"),
+    ];
+    let other = DpopKey::generate().proof(&htu);
+    let (status, body) = with_proof(&region.base(1), &refresh, None, &other).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_dpop_proof"))
+    );
+    let (status, body) = with_proof(&region.base(1), &refresh, None, &key.proof(&htu)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the key's own proof, at the other replica: {body}"
+    );
+}
