@@ -168,6 +168,9 @@ fn demo_tenant(issuer: &str) -> TenantConfig {
             require_pushed_authorization_requests: false,
             dpop_bound_access_tokens: false,
             require_dpop_nonce: false,
+            token_endpoint_auth_method: None,
+            jwks: None,
+            jwks_uri: None,
         }],
         tokens: TokenLifetimes {
             access_token_seconds: 300,

@@ -7,6 +7,7 @@
 //!   authentication), [`keys`] (key schedule over parsed keys), [`tenant`], [`throttle`],
 //!   [`client_address`], [`password`] (the bounded pool of password checks);
 //! - I/O edges: [`http`] (handlers), [`backchannel`] (logout tokens to relying parties),
+//!   [`client_jwks`] (the keys `private_key_jwt` clients serve),
 //!   [`config`] (reading and watching the directory), [`store`] (codes, refresh tokens, sessions: in memory or PostgreSQL), [`store_health`]
 //!   (late migration, up/down, sweeping), [`server`] (wiring), [`drain`] (losing no request when stopped).
 //!
@@ -14,6 +15,7 @@
 
 pub mod backchannel;
 pub mod client_address;
+pub mod client_jwks;
 pub mod clock;
 pub mod config;
 pub mod dev;

@@ -11,6 +11,7 @@ use meridian_contract::{
     TenantFilesRef, UnixSeconds, User, UserDirectory, validate_tenant,
 };
 
+use crate::client_jwks::RemoteJwks;
 use crate::keys::{KeyError, Signer, TenantKeys};
 
 /// A registered client and, for a confidential one, its secret's SHA-256.
@@ -19,6 +20,11 @@ pub struct Client {
     pub secret_digest: Option<[u8; 32]>,
     /// Browser origins that may read this client's answers (CORS), computed once at load.
     pub origins: BTreeSet<String>,
+    /// A `private_key_jwt` client's inline public keys, as JWKs.
+    pub jwks: Vec<serde_json::Value>,
+    /// A `private_key_jwt` client's `jwks_uri` and its cache, which lives as long as this
+    /// configuration.
+    pub remote_jwks: Option<RemoteJwks>,
 }
 
 impl std::fmt::Debug for Client {
@@ -27,6 +33,8 @@ impl std::fmt::Debug for Client {
             .field("config", &self.config)
             .field("secret_digest", &self.secret_digest.map(|_| "<redacted>"))
             .field("origins", &self.origins)
+            .field("jwks", &self.jwks.len())
+            .field("remote_jwks", &self.remote_jwks.is_some())
             .finish()
     }
 }
@@ -221,6 +229,13 @@ fn index_clients(configs: &[ClientConfig], secrets: &ClientSecrets) -> HashMap<S
                 config: config.clone(),
                 secret_digest,
                 origins: crate::oauth::client_origins(config),
+                jwks: config
+                    .jwks
+                    .iter()
+                    .flat_map(|jwks| &jwks.keys)
+                    .filter_map(|key| serde_json::to_value(key).ok())
+                    .collect(),
+                remote_jwks: config.jwks_uri.as_deref().map(RemoteJwks::new),
             };
             (config.client_id.clone(), client)
         })
@@ -283,6 +298,9 @@ mod tests {
             require_pushed_authorization_requests: false,
             dpop_bound_access_tokens: false,
             require_dpop_nonce: false,
+            token_endpoint_auth_method: None,
+            jwks: None,
+            jwks_uri: None,
         }
     }
 

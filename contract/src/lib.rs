@@ -36,7 +36,10 @@ pub use keyring::{Algorithm, KeyRing, SigningKey, UnixSeconds};
 pub use region::RegionConfig;
 pub use revision::{REVISION_HEADER, Revision};
 pub use secrets::{ClientSecrets, SecretDigest};
-pub use tenant::{ClientConfig, ClientKind, GrantType, Scope, TenantConfig, TokenLifetimes};
+pub use tenant::{
+    ClientAuthMethod, ClientConfig, ClientJwk, ClientJwks, ClientKind, GrantType, Scope,
+    TenantConfig, TokenLifetimes,
+};
 pub use users::{User, UserDirectory};
 pub use validate::{
     Invalid, MAX_ACCESS_TOKEN_SECONDS, MAX_ID_TOKEN_SECONDS, MAX_REFRESH_TOKEN_SECONDS, Problem,

@@ -80,6 +80,73 @@ pub struct ClientConfig {
     /// bounds how long a proof made in advance is of any use.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_dpop_nonce: bool,
+    /// How this client authenticates (RFC 7591 §2 `token_endpoint_auth_method`). Absent: a
+    /// confidential client with its secret (Basic or in the body), a public one with none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<ClientAuthMethod>,
+    /// The public keys of a `private_key_jwt` client, inline (RFC 7591 §2 `jwks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<ClientJwks>,
+    /// Where the public keys of a `private_key_jwt` client are served (`jwks_uri`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+}
+
+impl ClientConfig {
+    /// Whether this client authenticates with a JWT signed by its own key (RFC 7523).
+    pub fn uses_private_key_jwt(&self) -> bool {
+        self.token_endpoint_auth_method == Some(ClientAuthMethod::PrivateKeyJwt)
+    }
+}
+
+/// A client authentication method (OAuth Token Endpoint Authentication Methods registry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    /// A JWT signed with the client's private key (RFC 7523 §2.2, OIDC Core §9).
+    PrivateKeyJwt,
+    None,
+}
+
+impl ClientAuthMethod {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
+        }
+    }
+}
+
+/// A client's public keys (RFC 7517 §5): only public members are carried.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientJwks {
+    pub keys: Vec<ClientJwk>,
+}
+
+/// One public JWK (RFC 7517 §4, RFC 7518 §6); other members are not kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientJwk {
+    pub kty: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
+    #[serde(default, rename = "use", skip_serializing_if = "Option::is_none")]
+    pub usage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -8,7 +8,10 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::{ClientKind, ClientSecrets, GrantType, KeyRing, TenantConfig, UserDirectory};
+use crate::{
+    ClientAuthMethod, ClientConfig, ClientKind, ClientSecrets, GrantType, KeyRing, TenantConfig,
+    UserDirectory,
+};
 
 /// Claim names a tenant's static claims or a user's claims may not set: the registered claims
 /// of access and ID tokens and Meridian's own. The Tenant CRD's admission rule is generated
@@ -64,6 +67,11 @@ pub enum Problem {
     PublicClientCredentials,
     /// A confidential client without a well-formed `sha256:` digest of its secret.
     MissingClientSecret,
+    /// A `private_key_jwt` client without exactly one of `jwks` and `jwksUri`, or that is not
+    /// confidential; or keys for a client that does not use them.
+    ClientKeys,
+    /// `tokenEndpointAuthMethod` does not fit the client's kind.
+    AuthMethodKind,
     DuplicateClient,
     /// A password hash that is not an argon2id PHC string with sane parameters.
     BadPasswordHash,
@@ -85,6 +93,8 @@ impl Problem {
             Self::LifetimeOutOfRange => "LifetimeOutOfRange",
             Self::PublicClientCredentials => "PublicClientCredentials",
             Self::MissingClientSecret => "MissingClientSecret",
+            Self::ClientKeys => "ClientKeys",
+            Self::AuthMethodKind => "AuthMethodKind",
             Self::DuplicateClient => "DuplicateClient",
             Self::BadPasswordHash => "BadPasswordHash",
             Self::DuplicateUser => "DuplicateUser",
@@ -106,6 +116,12 @@ impl Problem {
             Self::PublicClientCredentials => "a public client may not use client_credentials",
             Self::MissingClientSecret => {
                 "a confidential client needs a well-formed sha256 digest of its secret"
+            }
+            Self::ClientKeys => {
+                "a private_key_jwt client needs exactly one of jwks and jwksUri, and only it may have them"
+            }
+            Self::AuthMethodKind => {
+                "none is for public clients only, and every other method for confidential ones"
             }
             Self::DuplicateClient => "is listed twice",
             Self::BadPasswordHash => {
@@ -202,11 +218,14 @@ fn check_clients(config: &TenantConfig, secrets: &ClientSecrets) -> Result<(), I
         if !seen.insert(client.client_id.as_str()) {
             return Err(invalid(field(), Problem::DuplicateClient));
         }
+        check_auth_method(client).map_err(|problem| invalid(field(), problem))?;
         match client.kind {
             ClientKind::Public if client.grant_types.contains(&GrantType::ClientCredentials) => {
                 return Err(invalid(field(), Problem::PublicClientCredentials));
             }
             ClientKind::Public => {}
+            // Authenticated by its key: it has no secret.
+            ClientKind::Confidential if client.uses_private_key_jwt() => {}
             ClientKind::Confidential => {
                 let digest = secrets.secrets.get(&client.client_id);
                 if digest.and_then(|d| d.sha256_bytes()).is_none() {
@@ -216,6 +235,22 @@ fn check_clients(config: &TenantConfig, secrets: &ClientSecrets) -> Result<(), I
         }
     }
     Ok(())
+}
+
+fn check_auth_method(client: &ClientConfig) -> Result<(), Problem> {
+    let public = client.kind == ClientKind::Public;
+    match client.token_endpoint_auth_method {
+        Some(ClientAuthMethod::None) if !public => return Err(Problem::AuthMethodKind),
+        Some(method) if public && method != ClientAuthMethod::None => {
+            return Err(Problem::AuthMethodKind);
+        }
+        _ => {}
+    }
+    let keys = usize::from(client.jwks.is_some()) + usize::from(client.jwks_uri.is_some());
+    match (client.uses_private_key_jwt(), keys) {
+        (true, 1) | (false, 0) => Ok(()),
+        _ => Err(Problem::ClientKeys),
+    }
 }
 
 fn check_users(config: &TenantConfig, directory: &UserDirectory) -> Result<(), Invalid> {

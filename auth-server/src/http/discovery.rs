@@ -27,7 +27,12 @@ use crate::tenant::Tenant;
 fn metadata(tenant: &CurrentTenant) -> Value {
     let tenant = &tenant.0;
     let scopes: Vec<&str> = tenant.scope_names().collect();
-    let client_auth = ["client_secret_basic", "client_secret_post", "none"];
+    let client_auth = [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "none",
+    ];
     json!({
         "issuer": tenant.issuer(),
         "authorization_endpoint": tenant.endpoint("/authorize"),
@@ -49,8 +54,11 @@ fn metadata(tenant: &CurrentTenant) -> Value {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": tenant.keys().algorithms(),
         "token_endpoint_auth_methods_supported": client_auth,
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
         "revocation_endpoint_auth_methods_supported": client_auth,
+        "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
         "code_challenge_methods_supported": ["S256"],
         "dpop_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
         "prompt_values_supported": HONOURED_PROMPTS,

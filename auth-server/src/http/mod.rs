@@ -4,6 +4,7 @@
 //! Handlers translate between HTTP and the pure rules in [`crate::oauth`]; they hold no
 //! policy of their own and never log request bodies, tokens or credentials.
 
+mod authenticate;
 mod authorize;
 mod cookies;
 mod cors;

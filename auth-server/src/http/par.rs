@@ -14,9 +14,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::authenticate;
 use super::{AppState, CurrentTenant};
 use crate::issue::random_token;
-use crate::oauth::{AuthorizeFailure, AuthorizeRequest, Credentials, OAuthError, Params};
+use crate::oauth::{AuthorizeFailure, AuthorizeRequest, OAuthError, Params};
 use crate::store::{MAX_STORED_REQUEST, PushedRequest};
 use crate::tenant::Tenant;
 
@@ -33,7 +34,7 @@ pub async fn push(
 ) -> Result<Response, OAuthError> {
     let (app, tenant, headers, body) = (&app, &*tenant, &headers, &body[..]);
     let params = Params::from_form(body)?;
-    let client = Credentials::from_request(headers, &params)?.authenticate(tenant)?;
+    let client = authenticate::client(app, tenant, headers, &params).await?;
     if params.get("request_uri").is_some() {
         return Err(OAuthError::InvalidRequest("request_uri cannot be pushed"));
     }

@@ -13,10 +13,11 @@ use axum::response::{IntoResponse, Response};
 use meridian_contract::GrantType;
 use serde::Serialize;
 
+use super::authenticate;
 use super::dpop::{self, Refusal, Surface};
 use super::{AppState, CurrentTenant};
 use crate::issue::{self, AccessToken, Authentication, Grant, Subject};
-use crate::oauth::{Credentials, OAuthError, Params, granted_scope, token_audience};
+use crate::oauth::{OAuthError, Params, granted_scope, token_audience};
 use crate::store::{
     CodeGrant, CodePeek, CodeRedemption, FamilyAccess, IssuedTokens, RefreshGrant, RefreshPeek,
     RefreshRedemption,
@@ -54,7 +55,7 @@ pub async fn token(
 ) -> Result<TokenResponse, Refusal> {
     let (app, tenant, headers, body) = (&app, &*tenant, &headers, &body[..]);
     let params = Params::from_form(body)?;
-    let client = Credentials::from_request(headers, &params)?.authenticate(tenant)?;
+    let client = authenticate::client(app, tenant, headers, &params).await?;
     let nonce_required = client.config.require_dpop_nonce;
     let target = ("POST", "/token");
     let proof = dpop::proof(

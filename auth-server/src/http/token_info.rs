@@ -10,12 +10,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::authenticate;
 use super::cors::NamedClient;
 use super::dpop::{self, Presented};
 use super::token::has_openid;
 use super::{AppState, CurrentTenant};
 use crate::oauth::jwt::{self, TokenType};
-use crate::oauth::{AccessClaims, Credentials, OAuthError, Params, merged_claims, released_claims};
+use crate::oauth::{AccessClaims, OAuthError, Params, merged_claims, released_claims};
 use crate::tenant::{Client, Tenant};
 
 /// A current access token of this tenant: signed by a published key, right `typ` and issuer,
@@ -64,11 +65,12 @@ pub async fn introspect(
     // RFC 7662 §2.1: the caller must be authorized, and one that is not is told so with a 401
     // and a challenge (RFC 6749 §5.2), whichever way it tried; a public client proves nothing.
     let unauthorized = OAuthError::InvalidClient { basic: true };
-    let credentials = Credentials::from_request(headers, &params).map_err(|e| match e {
-        OAuthError::InvalidClient { .. } => unauthorized,
-        other => other,
-    })?;
-    let client = credentials.authenticate(tenant).map_err(|_| unauthorized)?;
+    let client = authenticate::client(app, tenant, headers, &params)
+        .await
+        .map_err(|e| match e {
+            OAuthError::InvalidClient { .. } => unauthorized,
+            other => other,
+        })?;
     if client.is_public() {
         return Err(unauthorized);
     }
@@ -112,7 +114,7 @@ pub async fn revoke(
 ) -> Result<Response, OAuthError> {
     let (app, tenant, headers, body) = (&app, &*tenant, &headers, &body[..]);
     let params = Params::from_form(body)?;
-    let client = Credentials::from_request(headers, &params)?.authenticate(tenant)?;
+    let client = authenticate::client(app, tenant, headers, &params).await?;
     let token = params.require("token")?;
     let now = app.clock.now();
     let refresh = app.store.find_refresh(token, now).await?;

@@ -1,5 +1,7 @@
 //! Client authentication at the token, introspection and revocation endpoints (RFC 6749
-//! §2.3.1): `client_secret_basic`, `client_secret_post`, or `none` for public clients.
+//! §2.3.1): `client_secret_basic`, `client_secret_post`, or `none` for public clients; and
+//! the reading of a `private_key_jwt` assertion (RFC 7523 §2.2), whose check needs the store
+//! and so is the HTTP edge's. A client registered with one method may use no other.
 //!
 //! Secrets are compared by their SHA-256 digest in constant time. A failure never says which
 //! part was wrong, and nothing here logs a secret.
@@ -8,9 +10,10 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use meridian_contract::ClientKind;
+use meridian_contract::{ClientAuthMethod, ClientKind};
 use subtle::ConstantTimeEq;
 
+use super::client_assertion::{JWT_BEARER, asserted_client};
 use super::{OAuthError, Params};
 use crate::tenant::{Client, Tenant};
 
@@ -20,6 +23,8 @@ pub struct Credentials {
     pub client_id: String,
     secret: Option<String>,
     basic: bool,
+    /// A `private_key_jwt` assertion (RFC 7523 §2.2).
+    assertion: Option<String>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -28,6 +33,7 @@ impl std::fmt::Debug for Credentials {
             .field("client_id", &self.client_id)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("basic", &self.basic)
+            .field("assertion", &self.assertion.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -36,6 +42,9 @@ impl Credentials {
     /// Reads the `Authorization: Basic` header or the `client_id`/`client_secret` body
     /// parameters; using both at once is refused (RFC 6749 §2.3).
     pub fn from_request(headers: &HeaderMap, params: &Params) -> Result<Self, OAuthError> {
+        if let Some(kind) = params.get("client_assertion_type") {
+            return Self::from_assertion(kind, headers, params);
+        }
         match authorization(headers, "Basic") {
             Some(encoded) => {
                 if params.get("client_secret").is_some() {
@@ -53,6 +62,7 @@ impl Credentials {
                     client_id,
                     secret: Some(secret),
                     basic: true,
+                    assertion: None,
                 })
             }
             None => {
@@ -65,15 +75,64 @@ impl Credentials {
                     client_id,
                     secret,
                     basic: false,
+                    assertion: None,
                 })
             }
         }
     }
 
-    /// The registered client these credentials prove, or `invalid_client`.
+    /// RFC 7523 §3.1: the client is the assertion's `sub`; a `client_id` beside it must agree.
+    fn from_assertion(
+        kind: &str,
+        headers: &HeaderMap,
+        params: &Params,
+    ) -> Result<Self, OAuthError> {
+        let failed = OAuthError::InvalidClient { basic: false };
+        if kind != JWT_BEARER {
+            return Err(failed);
+        }
+        if authorization(headers, "Basic").is_some() || params.get("client_secret").is_some() {
+            return Err(OAuthError::InvalidRequest(
+                "more than one client authentication",
+            ));
+        }
+        let assertion = params.require("client_assertion")?;
+        let client_id = asserted_client(assertion).ok_or(failed)?;
+        if params.get("client_id").is_some_and(|id| id != client_id) {
+            return Err(failed);
+        }
+        Ok(Self {
+            client_id,
+            secret: None,
+            basic: false,
+            assertion: Some(assertion.to_owned()),
+        })
+    }
+
+    /// The assertion to check, for a `private_key_jwt` client.
+    pub fn assertion(&self) -> Option<&str> {
+        self.assertion.as_deref()
+    }
+
+    /// The method these credentials use.
+    fn method(&self) -> ClientAuthMethod {
+        match (&self.assertion, self.basic, &self.secret) {
+            (Some(_), ..) => ClientAuthMethod::PrivateKeyJwt,
+            (None, true, _) => ClientAuthMethod::ClientSecretBasic,
+            (None, false, Some(_)) => ClientAuthMethod::ClientSecretPost,
+            (None, false, None) => ClientAuthMethod::None,
+        }
+    }
+
+    /// The registered client these credentials prove by a secret or as a public client, or
+    /// `invalid_client` (always for an assertion: see [`Credentials::assertion`]).
     pub fn authenticate<'t>(&self, tenant: &'t Tenant) -> Result<&'t Client, OAuthError> {
         let failed = OAuthError::InvalidClient { basic: self.basic };
         let client = tenant.client(&self.client_id).ok_or(failed)?;
+        let registered = client.config.token_endpoint_auth_method;
+        if self.assertion.is_some() || registered.is_some_and(|method| method != self.method()) {
+            return Err(failed);
+        }
         match (client.config.kind, &self.secret, &client.secret_digest) {
             (ClientKind::Public, None, _) => Ok(client),
             (ClientKind::Confidential, Some(secret), Some(expected)) => {

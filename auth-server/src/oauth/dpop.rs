@@ -80,7 +80,7 @@ pub fn check_proof(proof: &str, target: ProofTarget<'_>) -> Result<Proof, ProofR
     let key = ClientKey::from_jwk(jwk, &jws.header.alg)
         .map_err(|_| ProofRefused("jwk is not a public key for alg"))?;
     let claims: ProofClaims = jws
-        .verified_claims(DPOP_TYP, &key)
+        .verified_claims(Some(DPOP_TYP), &key)
         .map_err(|_| ProofRefused("signature does not verify"))?;
     if claims.jti.is_empty() || claims.jti.len() > 256 {
         return Err(ProofRefused("jti is missing or too long"));

@@ -128,7 +128,7 @@ pub fn verify<'k, C: DeserializeOwned>(
         .as_deref()
         .and_then(key)
         .ok_or(JwtError::UnknownKey)?;
-    jws.verified_claims(typ.typ(), signer)
+    jws.verified_claims(Some(typ.typ()), signer)
 }
 
 /// A compact JWS taken apart; nothing in it is trusted until [`Jws::verified_claims`].
@@ -160,16 +160,17 @@ impl<'t> Jws<'t> {
         })
     }
 
-    /// The claims, once `alg` is the key's own, `typ` is `typ` and the signature verifies.
+    /// The claims, once `alg` is the key's own, `typ` is `typ` (when one is required: RFC
+    /// 7523 client assertions have none) and the signature verifies.
     pub fn verified_claims<C: DeserializeOwned>(
         &self,
-        typ: &str,
+        typ: Option<&str>,
         key: &dyn JwsKey,
     ) -> Result<C, JwtError> {
         if self.header.alg != key.alg() {
             return Err(JwtError::AlgorithmMismatch);
         }
-        if !self.header.has_type(typ) {
+        if typ.is_some_and(|typ| !self.header.has_type(typ)) {
             return Err(JwtError::WrongType);
         }
         let signature = URL_SAFE_NO_PAD

@@ -3,6 +3,7 @@
 
 mod authorize;
 mod claims;
+pub mod client_assertion;
 mod client_auth;
 pub mod client_key;
 pub mod dpop;

@@ -67,9 +67,14 @@ mod tests {
                 require_pushed_authorization_requests: false,
                 dpop_bound_access_tokens: false,
                 require_dpop_nonce: false,
+                token_endpoint_auth_method: None,
+                jwks: None,
+                jwks_uri: None,
             },
             secret_digest: None,
             origins: Default::default(),
+            jwks: vec![],
+            remote_jwks: None,
         }
     }
 

@@ -120,7 +120,8 @@ fn digest(secret: &str) -> SecretDigest {
     SecretDigest::from_sha256(bytes.as_ref().try_into().unwrap())
 }
 
-fn client(id: &str, kind: ClientKind, grants: &[GrantType], scopes: &[&str]) -> ClientConfig {
+/// A client of the fixture's shape (redirecting to [`REDIRECT`]), with everything else off.
+pub fn client(id: &str, kind: ClientKind, grants: &[GrantType], scopes: &[&str]) -> ClientConfig {
     ClientConfig {
         client_id: id.into(),
         display_name: String::new(),
@@ -136,6 +137,9 @@ fn client(id: &str, kind: ClientKind, grants: &[GrantType], scopes: &[&str]) -> 
         require_pushed_authorization_requests: false,
         dpop_bound_access_tokens: false,
         require_dpop_nonce: false,
+        token_endpoint_auth_method: None,
+        jwks: None,
+        jwks_uri: None,
     }
 }
 

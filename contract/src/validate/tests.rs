@@ -1,7 +1,9 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::{Algorithm, ClientConfig, SecretDigest, SigningKey, TokenLifetimes, User};
+use crate::{
+    Algorithm, ClientAuthMethod, ClientConfig, SecretDigest, SigningKey, TokenLifetimes, User,
+};
 
 const HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzYWx0$RdescudvJCsgt3ub+b+dWRWJTmaaJObGy6hQ4K5o2b0";
@@ -39,6 +41,9 @@ fn client(id: &str, kind: ClientKind, grants: &[GrantType]) -> ClientConfig {
         require_pushed_authorization_requests: false,
         dpop_bound_access_tokens: false,
         require_dpop_nonce: false,
+        token_endpoint_auth_method: None,
+        jwks: None,
+        jwks_uri: None,
     }
 }
 
@@ -292,4 +297,42 @@ fn key_rings_need_a_key_unique_kids_and_an_ordered_schedule() {
         (error.field.as_str(), error.problem),
         (r#"keys["k1"]"#, Problem::BadKeySchedule)
     );
+}
+
+#[test]
+fn a_private_key_jwt_client_needs_one_source_of_keys_and_no_secret() {
+    let mut config = config();
+    let mut keyed = client(
+        "svc",
+        ClientKind::Confidential,
+        &[GrantType::ClientCredentials],
+    );
+    keyed.token_endpoint_auth_method = Some(ClientAuthMethod::PrivateKeyJwt);
+    config.clients = vec![keyed.clone()];
+    assert_eq!(problem_of(&config, None).1, Problem::ClientKeys, "no keys");
+    config.clients[0].jwks_uri = Some("https://svc.example/jwks".into());
+    check(&config, &ring(), &ClientSecrets::default(), None).unwrap();
+    config.clients[0].jwks = Some(crate::ClientJwks::default());
+    assert_eq!(problem_of(&config, None).1, Problem::ClientKeys, "both");
+
+    let mut secret_keyed = client(
+        "web",
+        ClientKind::Confidential,
+        &[GrantType::ClientCredentials],
+    );
+    secret_keyed.jwks_uri = Some("https://web.example/jwks".into());
+    config.clients = vec![secret_keyed];
+    assert_eq!(
+        problem_of(&config, None).1,
+        Problem::ClientKeys,
+        "keys unused"
+    );
+
+    let mut public = client("app", ClientKind::Public, &[GrantType::AuthorizationCode]);
+    public.token_endpoint_auth_method = Some(ClientAuthMethod::ClientSecretBasic);
+    config.clients = vec![public];
+    assert_eq!(problem_of(&config, None).1, Problem::AuthMethodKind);
+    keyed.token_endpoint_auth_method = Some(ClientAuthMethod::None);
+    config.clients = vec![keyed];
+    assert_eq!(problem_of(&config, None).1, Problem::AuthMethodKind);
 }

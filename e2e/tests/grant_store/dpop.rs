@@ -12,28 +12,37 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-/// A client's DPoP key (made like a tenant key; only its public JWK leaves it).
-struct DpopKey(Signer);
+/// A client's own key, for DPoP proofs and client assertions (made like a tenant key; only
+/// its public JWK leaves it).
+pub struct ClientKey(Signer);
 
-impl DpopKey {
-    fn generate() -> Self {
+impl ClientKey {
+    pub fn generate() -> Self {
         let key = meridian_keys::generate_key(Algorithm::ES256, 1, 0);
         Self(Signer::from_contract(&key).expect("key"))
     }
 
-    fn proof(&self, htu: &str) -> String {
+    pub fn jwk(&self) -> Value {
+        serde_json::to_value(self.0.jwk()).expect("JWK")
+    }
+
+    pub fn sign(&self, header: &Value, claims: &Value) -> String {
         let part = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).expect("JSON"));
+        let input = format!("{}.{}", part(header), part(claims));
+        let signature = URL_SAFE_NO_PAD.encode(self.0.sign(input.as_bytes()));
+        format!("{input}.{signature}")
+    }
+
+    fn proof(&self, htu: &str) -> String {
         let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.0.jwk()});
         let jti = meridian_auth_server::issue::random_token();
         let iat = SystemClock.now();
         let claims = json!({"jti": jti, "htm": "POST", "htu": htu, "iat": iat});
-        let input = format!("{}.{}", part(&header), part(&claims));
-        let signature = URL_SAFE_NO_PAD.encode(self.0.sign(input.as_bytes()));
-        format!("{input}.{signature}")
+        self.sign(&header, &claims)
     }
 }
 
-async fn with_proof(
+pub async fn with_proof(
     base: &str,
     form: &[(&str, &str)],
     basic: Option<(&str, &str)>,
@@ -55,7 +64,7 @@ async fn with_proof(
 async fn a_proof_used_at_one_replica_is_refused_at_the_other() {
     let region = Region::start(2).await;
     let htu = format!("{}/token", region.setup.issuer);
-    let proof = DpopKey::generate().proof(&htu);
+    let proof = ClientKey::generate().proof(&htu);
     let form = [("grant_type", "client_credentials"), ("scope", "api")];
     let basic = Some(("demo-client", region.setup.client_secret.as_str()));
     let (status, body) = with_proof(&region.base(0), &form, basic, &proof).await;
@@ -107,7 +116,7 @@ async fn a_bound_refresh_token_needs_its_key_at_any_replica() {
     .expect("URL");
     let code = code_of(&browser.get(authorize).send().await.expect("authorize"));
     let htu = format!("{}/token", region.setup.issuer);
-    let key = DpopKey::generate();
+    let key = ClientKey::generate();
     let form = [
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
@@ -126,7 +135,7 @@ async fn a_bound_refresh_token_needs_its_key_at_any_replica() {
         ("refresh_token", refresh_token.as_str()),
         ("client_id", "dpop-app"),
     ];
-    let other = DpopKey::generate().proof(&htu);
+    let other = ClientKey::generate().proof(&htu);
     let (status, body) = with_proof(&region.base(1), &refresh, None, &other).await;
     assert_eq!(
         (status, body["error"].as_str()),

@@ -9,6 +9,7 @@ mod logout;
 mod migrations;
 mod outage;
 mod par;
+mod private_key_jwt;
 mod resource;
 mod restarts;
 mod support;

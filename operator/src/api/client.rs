@@ -16,8 +16,14 @@ use super::secret_ref::SecretKeyRef;
     validation = Rule::new("self.type != 'public' || self.grantTypes.all(g, g == 'authorization_code' || g == 'refresh_token')")
         .message("spec.clients[].grantTypes of a public client may only be authorization_code and refresh_token")
         .field_path(".grantTypes"),
-    validation = Rule::new("self.type != 'confidential' || has(self.secretRef)")
-        .message("spec.clients[].secretRef is required for a confidential client"),
+    validation = Rule::new("self.type != 'confidential' || has(self.secretRef) || (has(self.tokenEndpointAuthMethod) && self.tokenEndpointAuthMethod == 'private_key_jwt')")
+        .message("spec.clients[].secretRef is required for a confidential client (unless it uses private_key_jwt)"),
+    validation = Rule::new("(has(self.tokenEndpointAuthMethod) && self.tokenEndpointAuthMethod == 'private_key_jwt') == (has(self.jwks) || has(self.jwksUri)) && !(has(self.jwks) && has(self.jwksUri))")
+        .message("spec.clients[].jwks or jwksUri (exactly one) is required with tokenEndpointAuthMethod private_key_jwt, and allowed only with it"),
+    validation = Rule::new("!has(self.tokenEndpointAuthMethod) || (self.type == 'public') == (self.tokenEndpointAuthMethod == 'none')")
+        .message("spec.clients[].tokenEndpointAuthMethod none is for public clients only, and every other method for confidential ones"),
+    validation = Rule::new("!(has(self.tokenEndpointAuthMethod) && self.tokenEndpointAuthMethod == 'private_key_jwt') || !has(self.secretRef)")
+        .message("spec.clients[].secretRef must not be set for a private_key_jwt client"),
     validation = Rule::new("!self.grantTypes.exists(g, g == 'authorization_code') || (has(self.redirectUris) && size(self.redirectUris) > 0)")
         .message("spec.clients[].redirectUris needs at least one URI when grantTypes include authorization_code")
 )]
@@ -134,11 +140,81 @@ pub struct ClientSpec {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_dpop_nonce: bool,
 
+    /// How this client authenticates at the token, PAR, introspection and revocation endpoints
+    /// (`token_endpoint_auth_method`): `client_secret_basic`, `client_secret_post`,
+    /// `private_key_jwt` (RFC 7523: a JWT signed with the client's key, checked against `jwks`
+    /// or `jwksUri`; no secret) or `none` (public clients). Absent: a confidential client's
+    /// secret either way, nothing for a public one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<ClientAuthMethod>,
+
+    /// The public keys of a `private_key_jwt` client, inline (a JWKS, RFC 7517 §5): only the
+    /// public members below are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<ClientJwksSpec>,
+
+    /// Where a `private_key_jwt` client serves its public keys (a JWKS): an absolute https URL
+    /// (http only for localhost, 127.0.0.1 and [::1]). Fetched by each auth-server when first
+    /// needed, cached 5 minutes, fetched again for an unknown `kid` at most every 30 s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    #[x_kube(validation = Rule::new(super::rules::is_https_or_loopback_url("self")).message("spec.clients[].jwksUri must be an absolute https URL (http only for localhost, 127.0.0.1 or [::1])"))]
+    pub jwks_uri: Option<String>,
+
     /// Secret holding this client's secret in the operator's namespace; key defaults to
     /// `clientSecret`. Only its SHA-256 digest ever leaves the hub. Required for confidential
     /// clients, forbidden for public ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<SecretKeyRef>,
+}
+
+/// A client authentication method (OAuth Token Endpoint Authentication Methods registry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    PrivateKeyJwt,
+    None,
+}
+
+/// A client's public keys (RFC 7517 §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClientJwksSpec {
+    #[schemars(length(min = 1, max = 8))]
+    pub keys: Vec<ClientJwkSpec>,
+}
+
+/// One public JWK (RFC 7517 §4, RFC 7518 §6): EC (`crv`, `x`, `y`), OKP (`crv`, `x`) or RSA
+/// (`n`, `e`). Private members are not part of the schema, so they are never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClientJwkSpec {
+    #[schemars(regex(pattern = r"^(EC|OKP|RSA)$"))]
+    pub kty: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub kid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16))]
+    pub alg: Option<String>,
+    #[serde(default, rename = "use", skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 8))]
+    pub usage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16))]
+    pub crv: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
+    pub x: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
+    pub y: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1400))]
+    pub n: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16))]
+    pub e: Option<String>,
 }
 
 /// Whether a client can keep a secret (RFC 6749 §2.1).

@@ -14,7 +14,9 @@ mod store;
 mod tenant;
 
 pub use auth_region::{AuthRegion, AuthRegionSpec, AuthRegionStatus, AuthServerSpec, ClusterRef};
-pub use client::{ClientSpec, ClientType, GrantType};
+pub use client::{
+    ClientAuthMethod, ClientJwkSpec, ClientJwksSpec, ClientSpec, ClientType, GrantType,
+};
 pub use conditions::ConditionType;
 pub use policy::{SigningAlgorithm, SigningSpec, TokensSpec};
 pub use secret_ref::{RegionSecretKeyRef, SecretKeyRef};

@@ -2,7 +2,7 @@
 
 use meridian_contract::{self as contract, TenantConfig, TokenLifetimes};
 
-use crate::api::{ClientSpec, ClientType, GrantType, TenantSpec};
+use crate::api::{ClientAuthMethod, ClientJwkSpec, ClientSpec, ClientType, GrantType, TenantSpec};
 use crate::duration::{self, InvalidDuration};
 use crate::settings::Settings;
 
@@ -88,6 +88,34 @@ fn client_config(client: &ClientSpec) -> contract::ClientConfig {
         require_pushed_authorization_requests: client.require_pushed_authorization_requests,
         dpop_bound_access_tokens: client.dpop_bound_access_tokens,
         require_dpop_nonce: client.require_dpop_nonce,
+        token_endpoint_auth_method: client
+            .token_endpoint_auth_method
+            .map(|method| match method {
+                ClientAuthMethod::ClientSecretBasic => {
+                    contract::ClientAuthMethod::ClientSecretBasic
+                }
+                ClientAuthMethod::ClientSecretPost => contract::ClientAuthMethod::ClientSecretPost,
+                ClientAuthMethod::PrivateKeyJwt => contract::ClientAuthMethod::PrivateKeyJwt,
+                ClientAuthMethod::None => contract::ClientAuthMethod::None,
+            }),
+        jwks: client.jwks.as_ref().map(|jwks| contract::ClientJwks {
+            keys: jwks.keys.iter().map(client_jwk).collect(),
+        }),
+        jwks_uri: client.jwks_uri.clone(),
+    }
+}
+
+fn client_jwk(jwk: &ClientJwkSpec) -> contract::ClientJwk {
+    contract::ClientJwk {
+        kty: jwk.kty.clone(),
+        kid: jwk.kid.clone(),
+        alg: jwk.alg.clone(),
+        usage: jwk.usage.clone(),
+        crv: jwk.crv.clone(),
+        x: jwk.x.clone(),
+        y: jwk.y.clone(),
+        n: jwk.n.clone(),
+        e: jwk.e.clone(),
     }
 }
 
@@ -128,6 +156,8 @@ mod tests {
                  postLogoutRedirectUris: ["https://a/bye"], backchannelLogoutUri: "https://a/bc",
                  resources: ["https://api.a"], requirePushedAuthorizationRequests: true,
                  dpopBoundAccessTokens: true, requireDpopNonce: true}
+              - {clientId: svc, type: confidential, grantTypes: [client_credentials], tokenEndpointAuthMethod: private_key_jwt,
+                 jwks: {keys: [{kty: OKP, crv: Ed25519, x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", kid: k1}]}}
             "#,
         );
         let config = tenant_config("acme", &spec, &Settings::default()).unwrap();
@@ -152,6 +182,10 @@ mod tests {
             Some("https://a/bc")
         );
         assert!(config.clients[0].dpop_bound_access_tokens && config.clients[0].require_dpop_nonce);
+        let keyed = &config.clients[1];
+        assert!(keyed.uses_private_key_jwt());
+        let jwk = &keyed.jwks.as_ref().unwrap().keys[0];
+        assert_eq!((jwk.kty.as_str(), jwk.kid.as_deref()), ("OKP", Some("k1")));
     }
 
     #[test]
