@@ -43,6 +43,7 @@ fn tenant(id: &str, base: &str) -> TenantConfig {
             token_endpoint_auth_method: None,
             jwks: None,
             jwks_uri: None,
+            token_exchange: None,
         }],
         tokens: TokenLifetimes {
             access_token_seconds: 300,

@@ -171,6 +171,7 @@ fn demo_tenant(issuer: &str) -> TenantConfig {
             token_endpoint_auth_method: None,
             jwks: None,
             jwks_uri: None,
+            token_exchange: None,
         }],
         tokens: TokenLifetimes {
             access_token_seconds: 300,

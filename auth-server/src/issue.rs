@@ -12,7 +12,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use crate::keys::Signer;
 use crate::oauth::jwt::{self, TokenType};
 use crate::oauth::{
-    AccessClaims, BACKCHANNEL_LOGOUT_EVENT, Confirmation, IdClaims, LogoutClaims, at_hash,
+    AccessClaims, Actor, BACKCHANNEL_LOGOUT_EVENT, Confirmation, IdClaims, LogoutClaims, at_hash,
     merged_claims, released_claims,
 };
 use crate::tenant::{Client, Tenant};
@@ -57,6 +57,8 @@ pub struct Grant<'a> {
     pub audience: &'a str,
     /// The thumbprint of the DPoP key presenting it must prove (RFC 9449 §6.1).
     pub jkt: Option<&'a str>,
+    /// Who acts for the subject (RFC 8693 §4.1).
+    pub actor: Option<&'a Actor>,
 }
 
 pub fn access_token(
@@ -82,6 +84,7 @@ pub fn access_token(
         cnf: grant.jkt.map(|jkt| Confirmation {
             jkt: jkt.to_owned(),
         }),
+        act: grant.actor.cloned(),
         extra: merged_claims(&tenant.config.claims, None),
     };
     let token = jwt::encode(signer, TokenType::Access, &claims);

@@ -301,6 +301,7 @@ mod tests {
             token_endpoint_auth_method: None,
             jwks: None,
             jwks_uri: None,
+            token_exchange: None,
         }
     }
 

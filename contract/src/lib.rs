@@ -38,7 +38,7 @@ pub use revision::{REVISION_HEADER, Revision};
 pub use secrets::{ClientSecrets, SecretDigest};
 pub use tenant::{
     ClientAuthMethod, ClientConfig, ClientJwk, ClientJwks, ClientKind, GrantType, Scope,
-    TenantConfig, TokenLifetimes,
+    TenantConfig, TokenExchangePolicy, TokenLifetimes,
 };
 pub use users::{User, UserDirectory};
 pub use validate::{

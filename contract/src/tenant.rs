@@ -90,6 +90,9 @@ pub struct ClientConfig {
     /// Where the public keys of a `private_key_jwt` client are served (`jwks_uri`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// What this client may obtain by token exchange; none without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_exchange: Option<TokenExchangePolicy>,
 }
 
 impl ClientConfig {
@@ -164,17 +167,31 @@ pub enum GrantType {
     ClientCredentials,
     AuthorizationCode,
     RefreshToken,
+    /// RFC 8693 token exchange, within the client's [`TokenExchangePolicy`].
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
 }
 
 impl GrantType {
-    /// The `grant_type` parameter value of RFC 6749.
+    /// The `grant_type` parameter value (RFC 6749, RFC 8693 §2.1).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::ClientCredentials => "client_credentials",
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
+            Self::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
         }
     }
+}
+
+/// What a client may obtain by token exchange (RFC 8693): access tokens for these audiences
+/// with at most these scopes, never more than the subject token itself had.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenExchangePolicy {
+    pub audiences: Vec<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 /// Token lifetimes in seconds.
@@ -205,6 +222,7 @@ mod tests {
             GrantType::ClientCredentials,
             GrantType::AuthorizationCode,
             GrantType::RefreshToken,
+            GrantType::TokenExchange,
         ] {
             let json = serde_json::to_string(&grant).unwrap();
             assert_eq!(json, format!("\"{}\"", grant.as_str()));

@@ -65,6 +65,7 @@ pub enum Problem {
     ReservedClaim,
     LifetimeOutOfRange,
     PublicClientCredentials,
+    PublicTokenExchange,
     /// A confidential client without a well-formed `sha256:` digest of its secret.
     MissingClientSecret,
     /// A `private_key_jwt` client without exactly one of `jwks` and `jwksUri`, or that is not
@@ -92,6 +93,7 @@ impl Problem {
             Self::ReservedClaim => "ReservedClaim",
             Self::LifetimeOutOfRange => "LifetimeOutOfRange",
             Self::PublicClientCredentials => "PublicClientCredentials",
+            Self::PublicTokenExchange => "PublicTokenExchange",
             Self::MissingClientSecret => "MissingClientSecret",
             Self::ClientKeys => "ClientKeys",
             Self::AuthMethodKind => "AuthMethodKind",
@@ -114,6 +116,7 @@ impl Problem {
             Self::ReservedClaim => "is a registered claim and cannot be set statically",
             Self::LifetimeOutOfRange => "must be more than 0 and within the allowed maximum",
             Self::PublicClientCredentials => "a public client may not use client_credentials",
+            Self::PublicTokenExchange => "a public client may not use token exchange",
             Self::MissingClientSecret => {
                 "a confidential client needs a well-formed sha256 digest of its secret"
             }
@@ -222,6 +225,9 @@ fn check_clients(config: &TenantConfig, secrets: &ClientSecrets) -> Result<(), I
         match client.kind {
             ClientKind::Public if client.grant_types.contains(&GrantType::ClientCredentials) => {
                 return Err(invalid(field(), Problem::PublicClientCredentials));
+            }
+            ClientKind::Public if client.grant_types.contains(&GrantType::TokenExchange) => {
+                return Err(invalid(field(), Problem::PublicTokenExchange));
             }
             ClientKind::Public => {}
             // Authenticated by its key: it has no secret.

@@ -50,7 +50,12 @@ fn metadata(tenant: &CurrentTenant) -> Value {
         "scopes_supported": scopes,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "grant_types_supported": [
+            "authorization_code",
+            "client_credentials",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": tenant.keys().algorithms(),
         "token_endpoint_auth_methods_supported": client_auth,

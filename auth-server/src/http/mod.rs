@@ -16,6 +16,7 @@ mod logout;
 mod par;
 mod probes;
 mod token;
+mod token_exchange;
 mod token_info;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

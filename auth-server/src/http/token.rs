@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use meridian_contract::GrantType;
 use serde::Serialize;
 
-use super::authenticate;
 use super::dpop::{self, Refusal, Surface};
 use super::{AppState, CurrentTenant};
+use super::{authenticate, token_exchange};
 use crate::issue::{self, AccessToken, Authentication, Grant, Subject};
 use crate::oauth::{OAuthError, Params, granted_scope, token_audience};
 use crate::store::{
@@ -27,14 +27,17 @@ use crate::tenant::{Client, Tenant};
 /// Deliberately not `Debug`: it holds the tokens.
 #[derive(Serialize)]
 pub struct TokenResponse {
-    access_token: String,
-    token_type: &'static str,
-    expires_in: u64,
-    scope: String,
+    pub(super) access_token: String,
+    pub(super) token_type: &'static str,
+    pub(super) expires_in: u64,
+    pub(super) scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_token: Option<String>,
+    pub(super) refresh_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    id_token: Option<String>,
+    pub(super) id_token: Option<String>,
+    /// RFC 8693 §2.2.1, for an exchanged token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) issued_token_type: Option<&'static str>,
 }
 
 impl IntoResponse for TokenResponse {
@@ -76,6 +79,7 @@ pub async fn token(
         "client_credentials" => GrantType::ClientCredentials,
         "authorization_code" => GrantType::AuthorizationCode,
         "refresh_token" => GrantType::RefreshToken,
+        exchange if exchange == GrantType::TokenExchange.as_str() => GrantType::TokenExchange,
         _ => return Err(OAuthError::UnsupportedGrantType.into()),
     };
     if !client.may_use(grant) {
@@ -92,6 +96,7 @@ pub async fn token(
         GrantType::ClientCredentials => client_credentials(app, tenant, request),
         GrantType::AuthorizationCode => authorization_code(app, tenant, request).await,
         GrantType::RefreshToken => refresh_token(app, tenant, request).await,
+        GrantType::TokenExchange => token_exchange::exchange(app, tenant, request).await,
     }?;
     app.metrics.token_issued(tenant.id(), grant.as_str());
     Ok(response)
@@ -99,15 +104,15 @@ pub async fn token(
 
 /// An authenticated token request: its client, its parameters, and the DPoP key it proved.
 #[derive(Clone, Copy)]
-struct TokenRequest<'r> {
-    client: &'r Client,
-    params: &'r Params,
-    jkt: Option<&'r str>,
+pub(super) struct TokenRequest<'r> {
+    pub(super) client: &'r Client,
+    pub(super) params: &'r Params,
+    pub(super) jkt: Option<&'r str>,
 }
 
 impl TokenRequest<'_> {
     /// RFC 9449 §5.1: `DPoP` for a token bound to a key, `Bearer` otherwise.
-    fn token_type(&self) -> &'static str {
+    pub(super) fn token_type(&self) -> &'static str {
         if self.jkt.is_some() { "DPoP" } else { "Bearer" }
     }
 }
@@ -146,6 +151,7 @@ fn client_credentials(
         scope: &scope,
         audience: &audience,
         jkt: request.jkt,
+        actor: None,
     };
     let access = issue::access_token(tenant, signer, client, subject, grant, now);
     Ok(TokenResponse {
@@ -155,6 +161,7 @@ fn client_credentials(
         scope,
         refresh_token: None,
         id_token: None,
+        issued_token_type: None,
     })
 }
 
@@ -177,6 +184,7 @@ async fn authorization_code(
         scope: &request.scope,
         audience: &audience,
         jkt,
+        actor: None,
     };
     let access = issue::access_token(tenant, signer, client, subject, access_grant, now);
     let id_token = has_openid(&request.scope).then(|| {
@@ -217,6 +225,7 @@ async fn authorization_code(
         scope: request.scope.clone(),
         refresh_token: refresh.map(|started| started.token),
         id_token,
+        issued_token_type: None,
     })
 }
 
@@ -352,6 +361,7 @@ async fn refresh_token(
         scope: &scope,
         audience: &audience,
         jkt,
+        actor: None,
     };
     let access = issue::access_token(tenant, signer, client, subject, access_grant, now);
     // RFC 6749 §6: the new refresh token carries the original grant's scope, whatever this
@@ -365,6 +375,7 @@ async fn refresh_token(
         scope,
         refresh_token: Some(refresh),
         id_token: None,
+        issued_token_type: None,
     })
 }
 

@@ -22,7 +22,7 @@ use crate::tenant::{Client, Tenant};
 /// A current access token of this tenant: signed by a published key, right `typ` and issuer,
 /// unexpired, and not revoked. The revocation list is in the store, so while the store is down
 /// this answers 503 rather than vouch for a token that may have been revoked.
-async fn verify_access(
+pub(super) async fn verify_access(
     app: &AppState,
     tenant: &Tenant,
     token: &str,
@@ -50,7 +50,8 @@ fn no_store(value: Value) -> Response {
     response
 }
 
-fn may_see(client: &Client, claims: &AccessClaims) -> bool {
+/// Whether `client` may learn about (or exchange) a token: its own, or one for it.
+pub(super) fn may_see(client: &Client, claims: &AccessClaims) -> bool {
     claims.client_id == client.config.client_id || claims.aud == client.config.client_id
 }
 

@@ -29,8 +29,20 @@ pub struct AccessClaims {
     /// The key the token is bound to (RFC 9449 §6): only a DPoP proof by it may present it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
+    /// Who acts for the subject (RFC 8693 §4.1), set by a token exchange with an actor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
+}
+
+/// An actor (RFC 8693 §4.1): its `sub`, and the actor before it when the subject token was
+/// itself delegated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Box<Actor>>,
 }
 
 /// A token's confirmation claim (RFC 7800 §3.1) with the JWK thumbprint of RFC 9449 §6.1.
@@ -209,6 +221,7 @@ mod tests {
             tenant_id: "t".into(),
             region: "r".into(),
             cnf: None,
+            act: None,
             extra: BTreeMap::new(),
         };
         assert!(claims.is_current("https://a", 99));

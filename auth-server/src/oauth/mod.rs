@@ -21,8 +21,8 @@ mod scope;
 
 pub use authorize::{AuthorizeFailure, AuthorizeRequest, SignInDemands};
 pub use claims::{
-    AccessClaims, BACKCHANNEL_LOGOUT_EVENT, Confirmation, IdClaims, LogoutClaims, RESERVED_CLAIMS,
-    SCOPE_CLAIMS, at_hash, merged_claims, released_claims, scope_of_claim,
+    AccessClaims, Actor, BACKCHANNEL_LOGOUT_EVENT, Confirmation, IdClaims, LogoutClaims,
+    RESERVED_CLAIMS, SCOPE_CLAIMS, at_hash, merged_claims, released_claims, scope_of_claim,
 };
 pub use client_auth::{Credentials, authorization};
 pub use error::{ErrorCode, OAuthError};

@@ -140,6 +140,7 @@ pub fn client(id: &str, kind: ClientKind, grants: &[GrantType], scopes: &[&str])
         token_endpoint_auth_method: None,
         jwks: None,
         jwks_uri: None,
+        token_exchange: None,
     }
 }
 

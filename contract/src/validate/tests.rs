@@ -44,6 +44,7 @@ fn client(id: &str, kind: ClientKind, grants: &[GrantType]) -> ClientConfig {
         token_endpoint_auth_method: None,
         jwks: None,
         jwks_uri: None,
+        token_exchange: None,
     }
 }
 

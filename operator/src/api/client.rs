@@ -16,6 +16,8 @@ use super::secret_ref::SecretKeyRef;
     validation = Rule::new("self.type != 'public' || self.grantTypes.all(g, g == 'authorization_code' || g == 'refresh_token')")
         .message("spec.clients[].grantTypes of a public client may only be authorization_code and refresh_token")
         .field_path(".grantTypes"),
+    validation = Rule::new("!self.grantTypes.exists(g, g == 'token_exchange') || has(self.tokenExchange)")
+        .message("spec.clients[].tokenExchange is required when grantTypes include token_exchange"),
     validation = Rule::new("self.type != 'confidential' || has(self.secretRef) || (has(self.tokenEndpointAuthMethod) && self.tokenEndpointAuthMethod == 'private_key_jwt')")
         .message("spec.clients[].secretRef is required for a confidential client (unless it uses private_key_jwt)"),
     validation = Rule::new("(has(self.tokenEndpointAuthMethod) && self.tokenEndpointAuthMethod == 'private_key_jwt') == (has(self.jwks) || has(self.jwksUri)) && !(has(self.jwks) && has(self.jwksUri))")
@@ -44,8 +46,9 @@ pub struct ClientSpec {
     #[serde(rename = "type")]
     pub client_type: ClientType,
 
-    /// Grants this client may use.
-    #[schemars(length(min = 1, max = 3))]
+    /// Grants this client may use: `client_credentials`, `authorization_code`,
+    /// `refresh_token`, `token_exchange` (RFC 8693, within `tokenExchange`).
+    #[schemars(length(min = 1, max = 4))]
     #[x_kube(
         validation = Rule::new("size(self) >= 1").message("spec.clients[].grantTypes must name at least one grant"),
         validation = Rule::new(super::rules::unique_items("")).message("spec.clients[].grantTypes must not repeat a grant")
@@ -161,11 +164,34 @@ pub struct ClientSpec {
     #[x_kube(validation = Rule::new(super::rules::is_https_or_loopback_url("self")).message("spec.clients[].jwksUri must be an absolute https URL (http only for localhost, 127.0.0.1 or [::1])"))]
     pub jwks_uri: Option<String>,
 
+    /// What this client may obtain by token exchange (RFC 8693, grant `token_exchange`): an
+    /// access token of this tenant (the subject token) exchanged for one for one of
+    /// `audiences`, with at most `scopes` and never more than the subject token had; with an
+    /// `actor_token`, the new token names its actor in `act` (delegation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_exchange: Option<TokenExchangeSpec>,
+
     /// Secret holding this client's secret in the operator's namespace; key defaults to
     /// `clientSecret`. Only its SHA-256 digest ever leaves the hub. Required for confidential
     /// clients, forbidden for public ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<SecretKeyRef>,
+}
+
+/// A client's token exchange policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenExchangeSpec {
+    /// The audiences (`audience` or `resource`) exchanged tokens may be for: absolute URIs.
+    #[schemars(length(min = 1, max = 16), inner(length(max = 512)))]
+    #[x_kube(validation = Rule::new(r"self.all(a, a.matches('^[a-zA-Z][a-zA-Z0-9+.-]*:[^#\\s]+$'))")
+        .message("spec.clients[].tokenExchange.audiences must be absolute URIs without a fragment"))]
+    pub audiences: Vec<String>,
+
+    /// The scopes exchanged tokens may carry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(max = 64)))]
+    pub scopes: Vec<String>,
 }
 
 /// A client authentication method (OAuth Token Endpoint Authentication Methods registry).
@@ -232,4 +258,5 @@ pub enum GrantType {
     ClientCredentials,
     AuthorizationCode,
     RefreshToken,
+    TokenExchange,
 }

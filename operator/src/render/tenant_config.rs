@@ -76,6 +76,7 @@ fn client_config(client: &ClientSpec) -> contract::ClientConfig {
                 GrantType::ClientCredentials => contract::GrantType::ClientCredentials,
                 GrantType::AuthorizationCode => contract::GrantType::AuthorizationCode,
                 GrantType::RefreshToken => contract::GrantType::RefreshToken,
+                GrantType::TokenExchange => contract::GrantType::TokenExchange,
             })
             .collect(),
         redirect_uris: client.redirect_uris.clone(),
@@ -102,6 +103,12 @@ fn client_config(client: &ClientSpec) -> contract::ClientConfig {
             keys: jwks.keys.iter().map(client_jwk).collect(),
         }),
         jwks_uri: client.jwks_uri.clone(),
+        token_exchange: client.token_exchange.as_ref().map(|policy| {
+            contract::TokenExchangePolicy {
+                audiences: policy.audiences.clone(),
+                scopes: policy.scopes.clone(),
+            }
+        }),
     }
 }
 
@@ -158,6 +165,8 @@ mod tests {
                  dpopBoundAccessTokens: true, requireDpopNonce: true}
               - {clientId: svc, type: confidential, grantTypes: [client_credentials], tokenEndpointAuthMethod: private_key_jwt,
                  jwks: {keys: [{kty: OKP, crv: Ed25519, x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", kid: k1}]}}
+              - {clientId: gw, type: confidential, grantTypes: [token_exchange], secretRef: {name: gw},
+                 tokenExchange: {audiences: ["https://orders.example"], scopes: [api]}}
             "#,
         );
         let config = tenant_config("acme", &spec, &Settings::default()).unwrap();
@@ -186,6 +195,10 @@ mod tests {
         assert!(keyed.uses_private_key_jwt());
         let jwk = &keyed.jwks.as_ref().unwrap().keys[0];
         assert_eq!((jwk.kty.as_str(), jwk.kid.as_deref()), ("OKP", Some("k1")));
+        let gateway = &config.clients[2];
+        assert_eq!(gateway.grant_types, [contract::GrantType::TokenExchange]);
+        let policy = gateway.token_exchange.as_ref().unwrap();
+        assert_eq!(policy.audiences, ["https://orders.example"]);
     }
 
     #[test]
