@@ -17,6 +17,7 @@ fn write(dir: &Path, name: &str, value: &impl serde::Serialize) {
 
 fn tenant(id: &str, base: &str) -> TenantConfig {
     TenantConfig {
+        fapi2: false,
         id: id.into(),
         display_name: id.into(),
         issuer: format!("{base}/t/{id}"),

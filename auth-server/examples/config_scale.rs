@@ -67,6 +67,7 @@ fn tenant(id: &str, base: &str) -> TenantConfig {
             token_exchange: None,
         };
     TenantConfig {
+        fapi2: false,
         id: id.into(),
         display_name: id.into(),
         issuer: format!("{base}/t/{id}"),

@@ -134,6 +134,7 @@ fn demo_tenant(issuer: &str) -> TenantConfig {
         description: String::new(),
     };
     TenantConfig {
+        fapi2: false,
         id: TENANT.into(),
         display_name: "Demo".into(),
         issuer: issuer.into(),

@@ -171,6 +171,11 @@ impl Tenant {
         &self.config.issuer
     }
 
+    /// Whether the FAPI 2.0 Security Profile applies to every client.
+    pub fn fapi2(&self) -> bool {
+        self.config.fapi2
+    }
+
     /// An endpoint URL under the issuer, e.g. `endpoint("/token")`.
     pub fn endpoint(&self, suffix: &str) -> String {
         format!("{}{suffix}", self.config.issuer.trim_end_matches('/'))
@@ -259,6 +264,7 @@ mod tests {
 
     fn files(clients: Vec<ClientConfig>) -> ParsedTenantFiles {
         let config = TenantConfig {
+            fapi2: false,
             id: "acme".into(),
             display_name: "Acme".into(),
             issuer: "https://auth.example/t/acme".into(),

@@ -23,6 +23,10 @@ pub struct TenantConfig {
     /// Static string claims added to every access and ID token.
     #[serde(default)]
     pub claims: BTreeMap<String, String>,
+    /// The FAPI 2.0 Security Profile for every client: pushed authorization requests, PKCE
+    /// S256, DPoP-bound tokens, `private_key_jwt` for confidential clients.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fapi2: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -73,6 +73,8 @@ pub enum Problem {
     ClientKeys,
     /// `tokenEndpointAuthMethod` does not fit the client's kind.
     AuthMethodKind,
+    /// A confidential client of a FAPI 2.0 tenant that does not use `private_key_jwt`.
+    Fapi2ClientAuth,
     DuplicateClient,
     /// A password hash that is not an argon2id PHC string with sane parameters.
     BadPasswordHash,
@@ -97,6 +99,7 @@ impl Problem {
             Self::MissingClientSecret => "MissingClientSecret",
             Self::ClientKeys => "ClientKeys",
             Self::AuthMethodKind => "AuthMethodKind",
+            Self::Fapi2ClientAuth => "Fapi2ClientAuth",
             Self::DuplicateClient => "DuplicateClient",
             Self::BadPasswordHash => "BadPasswordHash",
             Self::DuplicateUser => "DuplicateUser",
@@ -125,6 +128,9 @@ impl Problem {
             }
             Self::AuthMethodKind => {
                 "none is for public clients only, and every other method for confidential ones"
+            }
+            Self::Fapi2ClientAuth => {
+                "with fapi2, a confidential client must use tokenEndpointAuthMethod private_key_jwt"
             }
             Self::DuplicateClient => "is listed twice",
             Self::BadPasswordHash => {
@@ -222,6 +228,10 @@ fn check_clients(config: &TenantConfig, secrets: &ClientSecrets) -> Result<(), I
             return Err(invalid(field(), Problem::DuplicateClient));
         }
         check_auth_method(client).map_err(|problem| invalid(field(), problem))?;
+        if config.fapi2 && client.kind == ClientKind::Confidential && !client.uses_private_key_jwt()
+        {
+            return Err(invalid(field(), Problem::Fapi2ClientAuth));
+        }
         match client.kind {
             ClientKind::Public if client.grant_types.contains(&GrantType::ClientCredentials) => {
                 return Err(invalid(field(), Problem::PublicClientCredentials));

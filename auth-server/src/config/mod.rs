@@ -95,6 +95,7 @@ mod tests {
 
     fn tenant(id: &str, issuer: &str) -> Arc<Tenant> {
         let config = TenantConfig {
+            fapi2: false,
             id: id.into(),
             display_name: id.into(),
             issuer: issuer.into(),

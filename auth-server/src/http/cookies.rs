@@ -84,6 +84,7 @@ mod tests {
 
     fn tenant(id: &str, issuer: &str) -> Tenant {
         let config = TenantConfig {
+            fapi2: false,
             id: id.into(),
             display_name: String::new(),
             issuer: issuer.into(),

@@ -27,12 +27,18 @@ use crate::tenant::Tenant;
 fn metadata(tenant: &CurrentTenant) -> Value {
     let tenant = &tenant.0;
     let scopes: Vec<&str> = tenant.scope_names().collect();
-    let client_auth = [
-        "client_secret_basic",
-        "client_secret_post",
-        "private_key_jwt",
-        "none",
-    ];
+    // FAPI 2.0 Security Profile §5.3.3: confidential clients use private_key_jwt only.
+    let client_auth: &[&str] = if tenant.fapi2() {
+        &["private_key_jwt", "none"]
+    } else {
+        &[
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none",
+        ]
+    };
+    let introspection_auth = &client_auth[..client_auth.len() - 1];
     json!({
         "issuer": tenant.issuer(),
         "authorization_endpoint": tenant.endpoint("/authorize"),
@@ -43,8 +49,8 @@ fn metadata(tenant: &CurrentTenant) -> Value {
         "revocation_endpoint": tenant.endpoint("/revoke"),
         "end_session_endpoint": tenant.endpoint("/logout"),
         "pushed_authorization_request_endpoint": tenant.endpoint("/par"),
-        // Per client (requirePushedAuthorizationRequests), never for every client at once.
-        "require_pushed_authorization_requests": false,
+        // For every client under FAPI 2.0; otherwise per client (requirePushedAuthorizationRequests).
+        "require_pushed_authorization_requests": tenant.fapi2(),
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "scopes_supported": scopes,
@@ -60,7 +66,7 @@ fn metadata(tenant: &CurrentTenant) -> Value {
         "id_token_signing_alg_values_supported": tenant.keys().algorithms(),
         "token_endpoint_auth_methods_supported": client_auth,
         "token_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_methods_supported": introspection_auth,
         "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
         "revocation_endpoint_auth_methods_supported": client_auth,
         "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGS,

@@ -71,7 +71,8 @@ pub async fn token(
         Surface::Token,
     );
     let proof = proof.await?;
-    if proof.is_none() && client.config.dpop_bound_access_tokens {
+    // FAPI 2.0 Security Profile §5.3.2.1: sender-constrained tokens; DPoP is the one here.
+    if proof.is_none() && (client.config.dpop_bound_access_tokens || tenant.fapi2()) {
         return Err(OAuthError::InvalidDpopProof("this client must send a DPoP proof").into());
     }
     let jkt = proof.as_ref().map(|proof| proof.jkt.as_str());
@@ -337,6 +338,11 @@ async fn refresh_token(
         }
         RefreshPeek::Unknown => return Err(unknown_refresh()),
     };
+    if tenant.fapi2() && client.is_public() && grant.jkt.is_none() {
+        return Err(OAuthError::InvalidGrant(
+            "a public client's refresh token must be DPoP-bound under FAPI 2.0",
+        ));
+    }
     if grant.jkt.is_some() && grant.jkt.as_deref() != jkt {
         return Err(OAuthError::InvalidDpopProof(
             "the refresh token is bound to another DPoP key",

@@ -92,7 +92,9 @@ impl AuthorizeRequest {
             state: state.clone(),
             error,
         };
-        if client.config.require_pushed_authorization_requests && !pushed {
+        // FAPI 2.0 Security Profile §5.3.2.2: every request is pushed.
+        let must_push = client.config.require_pushed_authorization_requests || tenant.fapi2();
+        if must_push && !pushed {
             return Err(fail(OAuthError::InvalidRequest(
                 "this client must push its authorization requests (RFC 9126)",
             )));
@@ -114,7 +116,7 @@ impl AuthorizeRequest {
             .map(|requested| allowed_resource(client, requested))
             .transpose()
             .map_err(fail)?;
-        let challenge = parse_challenge(client, params).map_err(fail)?;
+        let challenge = parse_challenge(client, tenant.fapi2(), params).map_err(fail)?;
         let prompt = Prompt::parse(params.get("prompt")).map_err(fail)?;
         let max_age = parse_max_age(params.get("max_age")).map_err(fail)?;
         let hinted_user = match params.get("id_token_hint") {
@@ -147,14 +149,22 @@ impl AuthorizeRequest {
     }
 }
 
-/// RFC 7636 §4.4.1 and RFC 9700 §2.1.1: S256 only, and mandatory for public clients.
-fn parse_challenge(client: &Client, params: &Params) -> Result<Option<CodeChallenge>, OAuthError> {
+/// RFC 7636 §4.4.1 and RFC 9700 §2.1.1: S256 only, and mandatory for public clients (and
+/// for every client under FAPI 2.0, Security Profile §5.3.2.2).
+fn parse_challenge(
+    client: &Client,
+    fapi2: bool,
+    params: &Params,
+) -> Result<Option<CodeChallenge>, OAuthError> {
     match params.get("code_challenge") {
         Some(challenge) => {
             CodeChallenge::parse(challenge, params.get("code_challenge_method")).map(Some)
         }
         None if client.is_public() => Err(OAuthError::InvalidRequest(
             "PKCE is required for public clients",
+        )),
+        None if fapi2 => Err(OAuthError::InvalidRequest(
+            "PKCE is required by this tenant's FAPI 2.0 profile",
         )),
         None => Ok(None),
     }

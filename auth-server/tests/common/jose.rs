@@ -83,3 +83,23 @@ pub fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
+
+impl TestKey {
+    /// A `private_key_jwt` assertion (RFC 7523) by `client` for `aud`, good for a minute.
+    pub fn assertion(&self, kid: &str, client: &str, aud: &str, now: i64) -> String {
+        let jti = URL_SAFE_NO_PAD.encode(
+            ring::rand::generate::<[u8; 16]>(&self.rng)
+                .unwrap()
+                .expose(),
+        );
+        let claims = json!({"iss": client, "sub": client, "aud": aud, "exp": now + 60, "iat": now, "jti": jti});
+        self.sign(&json!({"alg": "ES256", "kid": kid}), &claims)
+    }
+
+    /// [`TestKey::jwk`] with a `kid`, as a client registers it.
+    pub fn jwks(&self, kid: &str) -> meridian_contract::ClientJwks {
+        let mut jwk = self.jwk();
+        jwk["kid"] = json!(kid);
+        serde_json::from_value(json!({ "keys": [jwk] })).unwrap()
+    }
+}

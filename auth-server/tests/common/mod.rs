@@ -151,6 +151,7 @@ pub fn tenant_config(id: &str, issuer: &str) -> TenantConfig {
         description: String::new(),
     };
     TenantConfig {
+        fapi2: false,
         id: id.into(),
         display_name: format!("Tenant {id}"),
         issuer: issuer.into(),

@@ -10,6 +10,7 @@ const HASH: &str =
 
 fn config() -> TenantConfig {
     TenantConfig {
+        fapi2: false,
         id: "acme".into(),
         display_name: "Acme".into(),
         issuer: "https://auth.example/t/acme".into(),
@@ -336,4 +337,24 @@ fn a_private_key_jwt_client_needs_one_source_of_keys_and_no_secret() {
     keyed.token_endpoint_auth_method = Some(ClientAuthMethod::None);
     config.clients = vec![keyed];
     assert_eq!(problem_of(&config, None).1, Problem::AuthMethodKind);
+}
+
+#[test]
+fn a_fapi2_tenant_has_only_private_key_jwt_confidential_clients() {
+    let mut config = config();
+    config.fapi2 = true;
+    config.clients = vec![client(
+        "svc",
+        ClientKind::Confidential,
+        &[GrantType::ClientCredentials],
+    )];
+    let mut secrets = ClientSecrets::default();
+    secrets
+        .secrets
+        .insert("svc".into(), SecretDigest::from_sha256([7; 32]));
+    let error = check(&config, &ring(), &secrets, None).unwrap_err();
+    assert_eq!(error.problem, Problem::Fapi2ClientAuth);
+    config.clients[0].token_endpoint_auth_method = Some(ClientAuthMethod::PrivateKeyJwt);
+    config.clients[0].jwks_uri = Some("https://svc.example/jwks".into());
+    check(&config, &ring(), &ClientSecrets::default(), None).unwrap();
 }

@@ -42,6 +42,12 @@ use super::secret_ref::SecretKeyRef;
          (has(self.scopes) && self.scopes.exists(t, t.name == s))))"
     )
         .message("spec.clients[].scopes: every scope must be declared in spec.scopes or be one of openid, profile, email, offline_access")
+        .field_path(".clients"),
+    validation = Rule::new(
+        "!has(self.fapi2) || !self.fapi2 || !has(self.clients) || self.clients.all(c, c.type == 'public' || \
+         (has(c.tokenEndpointAuthMethod) && c.tokenEndpointAuthMethod == 'private_key_jwt'))"
+    )
+        .message("spec.clients[]: with fapi2, every confidential client must use tokenEndpointAuthMethod private_key_jwt")
         .field_path(".clients")
 )]
 pub struct TenantSpec {
@@ -126,6 +132,14 @@ pub struct TenantSpec {
     #[x_kube(validation = Rule::new(super::rules::no_reserved_claim_keys())
         .message(kube::core::Message::Message(super::rules::reserved_claims_message())))]
     pub claims: BTreeMap<String, String>,
+
+    /// The FAPI 2.0 Security Profile for every client of this tenant: authorization requests
+    /// must be pushed (PAR) with PKCE S256, every token request carries a DPoP proof (so every
+    /// access token and a public client's refresh tokens are bound to the client's key), and
+    /// confidential clients authenticate with `private_key_jwt` only. Authorization responses
+    /// carry `iss` (RFC 9207) either way. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fapi2: bool,
 }
 
 /// How a tenant shares auth-server processes with other tenants.

@@ -41,6 +41,7 @@ pub fn tenant_config(
         clients: spec.clients.iter().map(client_config).collect(),
         tokens: token_lifetimes(spec)?,
         claims: spec.claims.clone(),
+        fapi2: spec.fapi2,
     })
 }
 
@@ -132,6 +133,14 @@ mod tests {
 
     fn spec(yaml: &str) -> TenantSpec {
         serde_yaml::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn the_fapi2_profile_is_rendered() {
+        let spec = spec("{regions: [eu], homeRegion: eu, fapi2: true}");
+        assert!(tenant_config("acme", &spec, &Settings::default()).unwrap().fapi2);
+        let spec = self::spec("{regions: [eu], homeRegion: eu}");
+        assert!(!tenant_config("acme", &spec, &Settings::default()).unwrap().fapi2);
     }
 
     #[test]

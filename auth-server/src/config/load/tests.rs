@@ -19,6 +19,7 @@ fn write_region(dir: &Path) {
 
 fn config(id: &str) -> TenantConfig {
     TenantConfig {
+        fapi2: false,
         id: id.into(),
         display_name: id.into(),
         issuer: format!("https://auth.example/t/{id}"),
