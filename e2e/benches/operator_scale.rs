@@ -1,12 +1,12 @@
 //! Benchmark (not a test): N tenants × R regions (`MERIDIAN_BENCH_TENANTS`, default 10,000;
 //! `MERIDIAN_BENCH_REGIONS`, default 3), operator cold start to every Tenant Ready, which means
-//! served: each region's auth-server is run by the kubelet stand-in from the objects the
-//! operator wrote, and the operator reads every tenant's JWKS from it.
+//! served: each region's auth-server runs as a pod on the region's real node from the objects
+//! the operator wrote, and the operator reads every tenant's JWKS from it.
 //!
 //! Reports wall time, API requests the clusters served during the run (from each
-//! kube-apiserver's own `apiserver_request_total`, minus this benchmark's watch; the kubelet
-//! stand-ins' reads, three lists per region every [`KUBELET_SYNC`], are counted too), writes from
-//! the audit logs, the operator's peak RSS (VmHWM of its process) and each region's auth-server
+//! kube-apiserver's own `apiserver_request_total`, minus this benchmark's watch; the nodes'
+//! own requests — kubelet, kube-proxy, scheduler, controller-manager — are counted too), the
+//! operator's writes from the audit logs, the operator's peak RSS (VmHWM of its process) and each region's auth-server
 //! peak RSS. The hub's Tenants and client Secrets are created before the operator starts, and
 //! so outside the timed window. Run with `e2e/bench/operator-scale.sh`, which builds the
 //! release operator and auth-server first.
@@ -18,22 +18,18 @@ use futures::{StreamExt, TryStreamExt, future, stream};
 use kube::api::PostParams;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client};
-use meridian_e2e::kubelet::{Kubelet, KubeletOptions};
 use meridian_e2e::meridian::{
     OPERATOR_NAMESPACE, free_loopback_urls, install_crds, put_secret, register_regions,
 };
+use meridian_e2e::region_pods::RegionPods;
 use meridian_e2e::{ADMIN_USER, ClusterOptions, Clusters, WriteFilter};
 use meridian_operator::api::{AuthRegion, Tenant};
 
 const DEFAULT_TENANTS: usize = 10_000;
 const DEFAULT_REGIONS: usize = 3;
-/// How often the kubelet stand-ins read their region: seldom, so their reads stay few.
-const KUBELET_SYNC: Duration = Duration::from_secs(2);
 /// How often the benchmark counts the Ready Tenants (in its own cache) and samples RSS.
 const POLL: Duration = Duration::from_millis(500);
 const TIMEOUT: Duration = Duration::from_secs(900);
-/// The Deployment serving every shared tenant of a region.
-const SHARED_GROUP: &str = "auth-shared";
 
 fn is_ready(tenant: &Tenant) -> bool {
     let status = tenant.status.clone().unwrap_or_default();
@@ -96,7 +92,8 @@ async fn main() -> anyhow::Result<()> {
         .expect("MERIDIAN_OPERATOR_BIN: path to a release meridian-operator");
     let tenant_count = count_from_env("MERIDIAN_BENCH_TENANTS", DEFAULT_TENANTS)?;
     let region_count = count_from_env("MERIDIAN_BENCH_REGIONS", DEFAULT_REGIONS)?;
-    let clusters = Clusters::start(1 + region_count, ClusterOptions::default()).await?;
+    let clusters =
+        Clusters::start(1 + region_count, ClusterOptions::default().with_nodes()).await?;
     let region_names: Vec<&str> = clusters.regions().iter().map(|r| r.name()).collect();
     let hub = clusters.hub().client();
     install_crds(clusters.hub())?;
@@ -167,17 +164,14 @@ async fn main() -> anyhow::Result<()> {
         .kill_on_drop(true)
         .spawn()?;
     let pid = operator.id().expect("operator running");
-    // Every region's stand-in syncs from now on; each waits for its own Deployment to serve.
-    let kubelets = future::try_join_all(clusters.regions().iter().zip(&urls).map(
-        |(region, url)| async move {
-            let options = KubeletOptions {
-                sync_interval: KUBELET_SYNC,
-                ready_timeout: TIMEOUT,
-                ..KubeletOptions::for_public_url(url)?
-            };
-            anyhow::Ok(Kubelet::start(region, options).await?)
-        },
-    ))
+    // Each region's public URL opens once its Deployment's pods are Ready.
+    let regions = future::try_join_all(
+        clusters
+            .regions()
+            .iter()
+            .zip(&urls)
+            .map(|(region, url)| RegionPods::serve_within(&hub, region, url, TIMEOUT)),
+    )
     .await?;
 
     // Ready is counted from a watch of the Tenants: listing 10,000 Tenants with their status
@@ -230,17 +224,17 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     let writes: usize = writes.values().sum();
     let mut servers = Vec::new();
-    for kubelet in &kubelets {
-        for pod in kubelet.pods(SHARED_GROUP)? {
-            let rss = pod.pid.and_then(peak_rss_mib).unwrap_or(f64::NAN);
+    for (region, pods) in clusters.regions().iter().zip(&regions) {
+        for server in pods.auth_servers(region).await? {
+            let rss = server.pid.and_then(peak_rss_mib).unwrap_or(f64::NAN);
             servers.push(format!(
-                "{} {rss:.1} MiB ({} starts)",
-                kubelet.region(),
-                pod.starts
+                "{} {rss:.1} MiB ({} restarts)",
+                region.name(),
+                server.restarts
             ));
         }
     }
-    drop(kubelets);
+    drop(regions);
     operator.kill().await?;
 
     println!("operator cold start, {tenant_count} tenants x {region_count} regions:");

@@ -4,7 +4,8 @@
 //!
 //! Each replica runs in its own process group with its output in a log file; dropping it (or
 //! [`Replica::kill`]) sends SIGKILL, as an OOM kill or a node failure would. It must never be
-//! used where the operator's rendered pods should run: that is the kubelet stand-in's job.
+//! used where the operator's rendered pods should run: those run on real nodes
+//! ([`crate::region_pods`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -56,10 +57,9 @@ impl Replica {
         let ports = free_loopback_ports(2)?;
         let addr = SocketAddr::from(([127, 0, 0, 1], ports[0]));
         let admin_addr = SocketAddr::from(([127, 0, 0, 1], ports[1]));
-        let binary = tokio::task::spawn_blocking(crate::kubelet::auth_server_binary)
+        let binary = tokio::task::spawn_blocking(crate::auth_server_binary::auth_server_binary)
             .await
-            .map_err(|e| Error::Binaries(e.to_string()))?
-            .map_err(|e| Error::Binaries(e.to_string()))?;
+            .map_err(|e| Error::Binaries(e.to_string()))??;
         let mut args = vec![
             "--listen".into(),
             addr.to_string(),

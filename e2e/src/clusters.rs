@@ -43,6 +43,8 @@ pub struct ClusterOptions {
     /// Give every cluster but the hub a real node (kubelet, containerd, kube-proxy) and a
     /// kube-scheduler, and so kube-controller-manager too: see [`crate::node`]. Needs root.
     pub nodes: bool,
+    /// With `nodes`, the hub gets a node too: for the hub serving as a region.
+    pub hub_node: bool,
 }
 
 impl Default for ClusterOptions {
@@ -52,6 +54,7 @@ impl Default for ClusterOptions {
             ready_timeout: Duration::from_secs(90),
             extra_apiserver_args: Vec::new(),
             nodes: false,
+            hub_node: false,
         }
     }
 }
@@ -67,6 +70,12 @@ impl ClusterOptions {
         self.nodes = true;
         self.controller_manager = true;
         self
+    }
+
+    /// Real nodes in every cluster, the hub included (it serves as a region).
+    pub fn with_nodes_everywhere(mut self) -> Self {
+        self.hub_node = true;
+        self.with_nodes()
     }
 
     pub fn with_apiserver_arg(mut self, arg: impl Into<String>) -> Self {
@@ -179,7 +188,8 @@ impl Clusters {
     }
 }
 
-/// A node slot for every cluster that gets a node (all but `hub`), in `names`' order.
+/// A node slot for every cluster that gets a node (all but `hub`, unless it is to have one too),
+/// in `names`' order.
 fn node_slots(names: &[&str], options: &ClusterOptions, dir: &Path) -> Result<Vec<Option<Slot>>> {
     if !options.nodes {
         return Ok(names.iter().map(|_| None).collect());
@@ -196,7 +206,7 @@ fn node_slots(names: &[&str], options: &ClusterOptions, dir: &Path) -> Result<Ve
     names
         .iter()
         .map(|name| {
-            (*name != "hub")
+            (*name != "hub" || options.hub_node)
                 .then(|| Slot::acquire(&dir.join(name).join("node")))
                 .transpose()
         })

@@ -11,7 +11,7 @@ pub enum Component {
     Etcd,
     KubeApiserver,
     KubeControllerManager,
-    /// Meridian's auth-server, run by the kubelet stand-in.
+    /// Meridian's auth-server, as a process of its own (see `auth_server`).
     AuthServer,
     /// A throwaway PostgreSQL server (see `postgres`).
     Postgres,

@@ -2,8 +2,8 @@
 //! region clusters, the CRDs, the regions registered, examples/ applied (each region's public
 //! URL chosen by the caller), optionally each region on its own PostgreSQL database with two
 //! auth-server replicas ([`LocalStore`]), the operator in-process, and each region's
-//! auth-servers run by the [`Kubelet`] stand-in from exactly the objects the operator wrote
-//! there.
+//! auth-servers run as real pods on the region's node from exactly the objects the operator
+//! wrote there ([`RegionPods`]).
 //!
 //! Every step is timed and reported; a failing step names itself and carries the failing
 //! component's log tail. Dropping a [`LocalMeridian`] stops everything it started and removes
@@ -25,12 +25,12 @@ mod store;
 pub use store::{LocalStore, REPLICAS, RegionStores, STORE_SECRET};
 
 use crate::frontdoor::{IssuerFrontDoor, front_door_from_hub};
-use crate::kubelet::{Kubelet, KubeletOptions, SHARED_GROUP};
 use crate::meridian::{
     OPERATOR_NAMESPACE, Operator, apply_examples, free_loopback_urls, install_crds,
     register_regions, tenant_ready,
 };
-use crate::node::ServiceBalancer;
+use crate::region_pods::RegionPods;
+pub use crate::region_pods::{AUTH_SERVER_COMM, ServingPod};
 use crate::tokens::RegionIssuer;
 use crate::{ClusterOptions, Clusters, eventually};
 
@@ -66,10 +66,6 @@ pub struct LocalOptions {
     /// The JWKS max-age the auth-servers announce (and the operator waits out before a new
     /// key signs); `None` keeps the operator's default.
     pub jwks_max_age: Option<Duration>,
-    /// Run each region on a real node (kubelet, containerd, kube-proxy; see [`crate::node`]),
-    /// its public URL forwarded to the auth-server Service; otherwise the [`Kubelet`]
-    /// stand-in runs the auth-servers as processes.
-    pub nodes: bool,
 }
 
 impl LocalOptions {
@@ -80,7 +76,6 @@ impl LocalOptions {
             ready_timeout: Duration::from_secs(90),
             store: LocalStore::Postgres,
             jwks_max_age: None,
-            nodes: true,
         }
     }
 
@@ -91,23 +86,11 @@ impl LocalOptions {
             ready_timeout: Duration::from_secs(90),
             store: LocalStore::Memory,
             jwks_max_age: None,
-            nodes: true,
         }
     }
 
     pub fn with_store(mut self, store: LocalStore) -> Self {
         self.store = store;
-        self
-    }
-
-    pub fn on_nodes(mut self) -> Self {
-        self.nodes = true;
-        self
-    }
-
-    /// The auth-servers as processes of the kubelet stand-in instead of pods on real nodes.
-    pub fn on_stand_in(mut self) -> Self {
-        self.nodes = false;
         self
     }
 }
@@ -152,69 +135,17 @@ impl Steps {
     }
 }
 
-/// One auth-server pod of a region's shared group, as a person watching the demo sees it.
-#[derive(Clone, Debug)]
-pub struct ServingPod {
-    pub name: String,
-    /// Where it listens: its pod IP on its node, or the stand-in's loopback port.
-    pub address: String,
-    /// Among its Service's ready endpoints.
-    pub ready: bool,
-}
-
-/// The kernel's name for the auth-server process (comm is cut at 15 bytes).
-pub const AUTH_SERVER_COMM: &str = "meridian-auth-s";
-
-/// A pod of the shared group, as the crash helpers follow it.
-struct SharedPod {
-    name: String,
-    uid: String,
-    restarts: i32,
-    ready: bool,
-}
-
-/// The shared group's pods that are not being deleted, oldest name first.
-async fn shared_pods(pods: &Api<k8s_openapi::api::core::v1::Pod>) -> crate::Result<Vec<SharedPod>> {
-    let selector = format!("app.kubernetes.io/instance={SHARED_GROUP}");
-    let list = pods
-        .list(&kube::api::ListParams::default().labels(&selector))
-        .await?;
-    let mut found: Vec<SharedPod> = list
-        .items
-        .into_iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .map(|p| {
-            let status = p.status.unwrap_or_default();
-            let container = status.container_statuses.unwrap_or_default();
-            SharedPod {
-                name: p.metadata.name.unwrap_or_default(),
-                uid: p.metadata.uid.unwrap_or_default(),
-                restarts: container.first().map_or(0, |c| c.restart_count),
-                ready: container.first().is_some_and(|c| c.ready),
-            }
-        })
-        .collect();
-    found.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(found)
-}
-
 /// Meridian on local control planes. Field order is drop order: front door, auth-servers,
 /// operator, databases, clusters.
 pub struct LocalMeridian {
     front_door: Option<IssuerFrontDoor>,
-    kubelets: BTreeMap<String, Kubelet>,
-    balancers: BTreeMap<String, ServiceBalancer>,
+    regions: BTreeMap<String, RegionPods>,
     operator: Option<Operator>,
     stores: RegionStores,
     clusters: Clusters,
     public_urls: BTreeMap<String, String>,
     issuer_base: String,
     issuer: String,
-    /// The regions run on real nodes (else the stand-in).
-    nodes: bool,
-    /// Each region's `spec.namespace`, read at start: a hub outage must not stop a test
-    /// from reaching a region's pods.
-    namespaces: BTreeMap<String, String>,
 }
 
 impl LocalMeridian {
@@ -236,8 +167,7 @@ impl LocalMeridian {
             .await?;
         let mut meridian = Self {
             front_door: None,
-            kubelets: BTreeMap::new(),
-            balancers: BTreeMap::new(),
+            regions: BTreeMap::new(),
             operator: Some(operator),
             stores,
             clusters,
@@ -245,34 +175,23 @@ impl LocalMeridian {
             issuer_base,
             // Known once the Tenant is Ready, below.
             issuer: String::new(),
-            nodes: options.nodes,
-            namespaces: BTreeMap::new(),
         };
-        for region in REGIONS {
-            let namespace = region_namespace(&hub, region).await?;
-            meridian.namespaces.insert(region.to_owned(), namespace);
-        }
         let serving = match meridian.stores.replicas() {
             1 => "auth-server".to_owned(),
             n => format!("{n} auth-server replicas"),
         };
         for region in REGIONS {
             let url = meridian.public_url(region).to_owned();
-            if options.nodes {
-                steps
-                    .run(
-                        &format!("{serving} of {region}: pods Ready on {region}-node, its Service on {url}"),
-                        meridian.start_balancer(region),
-                    )
-                    .await?;
-            } else {
-                steps
-                    .run(
-                        &format!("{serving} of {region} serving on {url}"),
-                        meridian.start_kubelet(region),
-                    )
-                    .await?;
-            }
+            let cluster = meridian.clusters.get(region)?;
+            let pods = steps
+                .run(
+                    &format!(
+                        "{serving} of {region}: pods Ready on {region}-node, its Service on {url}"
+                    ),
+                    RegionPods::serve(&hub, cluster, &url),
+                )
+                .await?;
+            meridian.regions.insert(region.to_owned(), pods);
         }
         // Ready means served: only now can both regions be seen serving the tenant.
         meridian.issuer = steps
@@ -368,191 +287,59 @@ impl LocalMeridian {
         RegionIssuer::new(region, self.public_url(region), &self.issuer)
     }
 
-    pub fn kubelet(&self, region: &str) -> anyhow::Result<&Kubelet> {
-        self.kubelets
-            .get(region)
-            .with_context(|| format!("no auth-server runs for region {region}"))
-    }
-
-    /// The region's shared auth-server pods as they run now: on its node, or in the stand-in.
+    /// The region's shared auth-server pods as they run now on its node.
     pub async fn serving_pods(&self, region: &str) -> anyhow::Result<Vec<ServingPod>> {
-        if let Some(kubelet) = self.kubelets.get(region) {
-            return Ok(kubelet
-                .pods(SHARED_GROUP)?
-                .into_iter()
-                .map(|pod| ServingPod {
-                    name: pod.name,
-                    address: pod.listen.to_string(),
-                    ready: pod.ready,
-                })
-                .collect());
-        }
-        use k8s_openapi::api::core::v1::Pod;
-        let namespace = self.namespace(region)?;
-        let selector = format!("app.kubernetes.io/instance={SHARED_GROUP}");
-        let pods = Api::<Pod>::namespaced(self.clusters.get(region)?.client(), &namespace)
-            .list(&kube::api::ListParams::default().labels(&selector))
-            .await?;
-        Ok(pods
-            .items
-            .into_iter()
-            .filter(|pod| pod.metadata.deletion_timestamp.is_none())
-            .map(|pod| {
-                let status = pod.status.unwrap_or_default();
-                let ready = status
-                    .conditions
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == "True");
-                let node = pod.spec.and_then(|s| s.node_name).unwrap_or_default();
-                ServingPod {
-                    name: pod.metadata.name.unwrap_or_default(),
-                    address: format!("{}:8080 on {node}", status.pod_ip.unwrap_or_default()),
-                    ready,
-                }
-            })
-            .collect())
+        let (pods, cluster) = self.region(region)?;
+        pods.pods(cluster).await
     }
 
-    /// Forwards the region's public URL to its shared auth-server Service (on the region's real
-    /// node) and waits until the Deployment's pods are all Ready and `/readyz` answers there.
-    pub async fn start_balancer(&mut self, region: &str) -> anyhow::Result<()> {
-        let cluster = self.clusters.get(region)?;
-        let address = KubeletOptions::for_public_url(self.public_url(region))?.public_address;
-        let namespace = self.namespace(region)?;
-        let balancer =
-            ServiceBalancer::start(cluster.client(), &namespace, SHARED_GROUP, 80, address).await?;
-        self.balancers.insert(region.to_owned(), balancer);
-        wait_deployment_ready(&cluster.client(), &namespace, SHARED_GROUP, WAIT_PODS).await?;
-        let readyz = format!("{}/readyz", self.public_url(region));
-        // Each try is bounded: until kube-proxy has written the Service's rules, a ClusterIP
-        // routes nowhere, and an unbounded connect would wait out every SYN retry (~2 min).
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(1))
-            .timeout(Duration::from_secs(3))
-            .build()?;
-        eventually(
-            "the region's /readyz through its Service",
-            WAIT_PODS,
-            async || {
-                let answer = http.get(&readyz).send().await;
-                Ok(answer.ok().filter(|a| a.status().is_success()).map(drop))
-            },
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Starts the region's auth-servers (again) and waits until they serve: the kubelet of its
-    /// node, or the stand-in.
+    /// The region comes back: its kubelet starts again, its public URL opens, and this returns
+    /// once its pods are Ready and answer there.
     pub async fn start_kubelet(&mut self, region: &str) -> anyhow::Result<()> {
-        if self.nodes {
-            let cluster = self.clusters.get(region)?;
-            let node = cluster.node().context("the region has a node")?;
-            node.start_kubelet(&cluster.client(), WAIT_PODS).await?;
-            return self.start_balancer(region).await;
-        }
-        let options = KubeletOptions::for_public_url(self.public_url(region))?;
-        let kubelet = Kubelet::start(self.clusters.get(region)?, options).await?;
-        self.kubelets.insert(region.to_owned(), kubelet);
-        Ok(())
+        let cluster = self.clusters.get(region)?;
+        let pods = self
+            .regions
+            .get_mut(region)
+            .with_context(|| format!("no region {region}"))?;
+        pods.start(cluster).await
     }
 
-    /// The region goes away: every auth-server process of the region is killed and none
-    /// restarts until [`Self::start_kubelet`]; on nodes its kubelet dies too and its public
-    /// URL closes, as a region whose nodes and load balancer are gone.
+    /// The region goes away: its kubelet dies and so does every auth-server process, and its
+    /// public URL closes, as a region whose nodes and load balancer are gone; none restarts
+    /// until [`Self::start_kubelet`].
     pub fn stop_kubelet(&mut self, region: &str) {
-        self.kubelets.remove(region);
-        if self.balancers.remove(region).is_some()
-            && let Some(node) = self.clusters.get(region).ok().and_then(|c| c.node())
+        if let (Some(pods), Ok(cluster)) = (self.regions.get_mut(region), self.clusters.get(region))
         {
-            node.power_off();
+            pods.stop(cluster);
         }
     }
 
     /// Every auth-server of the region crashes (SIGKILL); returns once each has been started
     /// again (by the kubelet: a container restart) and serves.
     pub async fn crash_auth_servers(&self, region: &str) -> anyhow::Result<()> {
-        if let Some(kubelet) = self.kubelets.get(region) {
-            let before = kubelet.starts(SHARED_GROUP)?;
-            kubelet.kill(SHARED_GROUP)?;
-            eventually("the auth-servers started again", WAIT_PODS, async || {
-                Ok((kubelet.starts(SHARED_GROUP).ok() > Some(before)).then_some(()))
-            })
-            .await?;
-            kubelet.wait_ready(WAIT_PODS).await?;
-            return Ok(());
-        }
-        let (node, pods) = self.region_node(region)?;
-        let before = shared_pods(&pods).await?;
-        for pod in &before {
-            let killed = node.kill_in_pod(&pod.uid, AUTH_SERVER_COMM);
-            anyhow::ensure!(killed > 0, "no auth-server process in pod {}", pod.name);
-        }
-        eventually(
-            "every auth-server container restarted and Ready",
-            WAIT_PODS,
-            async || {
-                let now = shared_pods(&pods).await?;
-                let restarted = before.iter().all(|old| {
-                    now.iter()
-                        .any(|p| p.uid == old.uid && p.restarts > old.restarts && p.ready)
-                });
-                Ok(restarted.then_some(()))
-            },
-        )
-        .await?;
-        Ok(())
+        let (pods, cluster) = self.region(region)?;
+        pods.crash_all(cluster).await
     }
 
     /// One auth-server replica of the region crashes (SIGKILL) and is left to its kubelet.
     pub async fn crash_one_replica(&self, region: &str) -> anyhow::Result<()> {
-        if let Some(kubelet) = self.kubelets.get(region) {
-            kubelet.kill_pod(&format!("{SHARED_GROUP}-0"))?;
-            return Ok(());
-        }
-        let (node, first) = self.first_shared_pod(region).await?;
-        let killed = node.kill_in_pod(&first.uid, AUTH_SERVER_COMM);
-        anyhow::ensure!(killed > 0, "no auth-server process in pod {}", first.name);
-        Ok(())
+        let (pods, cluster) = self.region(region)?;
+        pods.crash_one(cluster).await
     }
 
     /// The directory an auth-server of the region reads its files from, as the kubelet laid it
     /// out (the projected volume of one pod, seen from this machine).
     pub async fn config_dir(&self, region: &str) -> anyhow::Result<std::path::PathBuf> {
-        if let Some(kubelet) = self.kubelets.get(region) {
-            return Ok(kubelet.volume_dir(SHARED_GROUP)?);
-        }
-        let (node, first) = self.first_shared_pod(region).await?;
-        Ok(node.pod_volume_dir(&first.uid, "projected", "config"))
+        let (pods, cluster) = self.region(region)?;
+        pods.config_dir(cluster).await
     }
 
-    fn namespace(&self, region: &str) -> anyhow::Result<String> {
-        self.namespaces
+    fn region(&self, region: &str) -> anyhow::Result<(&RegionPods, &crate::Cluster)> {
+        let pods = self
+            .regions
             .get(region)
-            .cloned()
-            .with_context(|| format!("no region {region}"))
-    }
-
-    /// The region's node and the first (by name) pod of its shared group.
-    async fn first_shared_pod(
-        &self,
-        region: &str,
-    ) -> anyhow::Result<(&crate::node::Node, SharedPod)> {
-        let (node, pods) = self.region_node(region)?;
-        let first = shared_pods(&pods).await?.into_iter().next();
-        Ok((node, first.context("the region runs no auth-server pod")?))
-    }
-
-    /// The region's node and its shared group's pods in the region's namespace.
-    fn region_node(
-        &self,
-        region: &str,
-    ) -> anyhow::Result<(&crate::node::Node, Api<k8s_openapi::api::core::v1::Pod>)> {
-        let cluster = self.clusters.get(region)?;
-        let node = cluster.node().context("the region has a node")?;
-        let namespace = self.namespace(region)?;
-        Ok((node, Api::namespaced(cluster.client(), &namespace)))
+            .with_context(|| format!("no region {region}"))?;
+        Ok((pods, self.clusters.get(region)?))
     }
 
     /// The client secret of a confidential client, as its owner knows it (from the hub).
@@ -570,8 +357,7 @@ impl LocalMeridian {
     /// Stops the operator gracefully, then everything else.
     pub async fn stop(mut self) {
         self.front_door = None;
-        self.kubelets.clear();
-        self.balancers.clear();
+        self.regions.clear();
         if let Some(operator) = self.operator.take() {
             operator.stop().await;
         }
@@ -584,18 +370,9 @@ async fn start_clusters(
     options: &LocalOptions,
     steps: &Steps,
 ) -> anyhow::Result<(Clusters, BTreeMap<String, String>, RegionStores)> {
-    let (what, cluster_options) = if options.nodes {
-        (
-            "control planes: hub, eu-west, us-east, each region with a real node \
-             (kubelet, containerd, kube-proxy, kube-scheduler)",
-            ClusterOptions::default().with_nodes(),
-        )
-    } else {
-        (
-            "control planes: hub, eu-west, us-east (kube-apiserver + etcd)",
-            ClusterOptions::default(),
-        )
-    };
+    let what = "control planes: hub, eu-west, us-east, each region with a real node \
+                (kubelet, containerd, kube-proxy, kube-scheduler)";
+    let cluster_options = ClusterOptions::default().with_nodes();
     let clusters = steps
         .run(what, async {
             Ok(Clusters::start(3, cluster_options).await?)
@@ -640,8 +417,6 @@ async fn start_clusters(
 
 /// How long the front door may take to answer for a Ready tenant (its first health checks).
 const WAIT_SERVED: Duration = Duration::from_secs(20);
-/// How long a region's pods may take to be scheduled, started and pass their readiness probe.
-const WAIT_PODS: Duration = Duration::from_secs(120);
 
 /// The namespace the region's auth-servers run in (`spec.namespace` of its AuthRegion).
 pub async fn region_namespace(hub: &Client, region: &str) -> anyhow::Result<String> {

@@ -1,6 +1,6 @@
 //! Meridian on the harness's clusters: the CRDs installed in the hub, regions registered
-//! through kubeconfig Secrets, examples/ applied, the regions served by the kubelet stand-in at
-//! fresh public URLs, and the operator running in-process. Shared by the end-to-end tests and
+//! through kubeconfig Secrets, examples/ applied at fresh public URLs, and the operator running
+//! in-process (the regions' pods: [`crate::region_pods`]). Shared by the end-to-end tests and
 //! the local demo, so both set things up one way.
 
 use std::collections::BTreeMap;
@@ -21,7 +21,6 @@ use meridian_operator::settings::Settings;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::kubelet::{Kubelet, KubeletOptions};
 use crate::{Cluster, Clusters, eventually};
 
 /// The operator's namespace in the hub, as examples/ uses it.
@@ -202,21 +201,6 @@ pub fn free_loopback_urls(count: usize) -> crate::Result<Vec<String>> {
         .into_iter()
         .map(|port| format!("http://127.0.0.1:{port}"))
         .collect())
-}
-
-/// Runs each region's auth-servers with the kubelet stand-in at its public URL, once the
-/// operator has written them: a Tenant is Ready only once its regions serve it.
-pub async fn serve_regions(
-    clusters: &Clusters,
-    urls: &BTreeMap<String, String>,
-) -> anyhow::Result<BTreeMap<String, Kubelet>> {
-    let mut kubelets = BTreeMap::new();
-    for (region, url) in urls {
-        let kubelet =
-            Kubelet::start(clusters.get(region)?, KubeletOptions::for_public_url(url)?).await?;
-        kubelets.insert(region.clone(), kubelet);
-    }
-    Ok(kubelets)
 }
 
 /// The Tenant, once its `Ready` condition is `True` for its current generation.

@@ -106,11 +106,6 @@ impl Process {
         &self.spec
     }
 
-    /// The process id (of the group leader).
-    pub fn id(&self) -> u32 {
-        self.child.id()
-    }
-
     /// SIGTERM to the group, then SIGKILL if it has not exited within `grace`.
     pub async fn stop(self, grace: Duration) -> Result<()> {
         self.stop_with(libc::SIGTERM, grace).await
@@ -141,14 +136,6 @@ impl Process {
             std::thread::sleep(Duration::from_millis(20));
         }
         self.reaped = true;
-    }
-
-    /// Whether the process has exited; it is reaped then, and dropping it signals no one.
-    pub fn exited(&mut self) -> bool {
-        if !self.reaped && self.try_wait().is_some() {
-            self.reaped = true;
-        }
-        self.reaped
     }
 
     fn try_wait(&mut self) -> Option<ExitStatus> {

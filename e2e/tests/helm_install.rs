@@ -2,7 +2,7 @@
 //! as the chart's ServiceAccount (a TokenRequest token) in the hub, reaching both regions
 //! through kubeconfigs that carry tokens of the region chart's ServiceAccount.
 //!
-//! examples/ reconciles to Ready (served by real auth-servers, the kubelet stand-in), a rotation
+//! examples/ reconciles to Ready (served by real auth-server pods on each region's node), a rotation
 //! rewrites the key ring, the Lease is taken and
 //! cleanup finishes without one refused write in any cluster: the RBAC is sufficient. The same
 //! identity is refused Secrets outside its namespace: the RBAC is narrow. `helm uninstall`
@@ -23,11 +23,11 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use meridian_e2e::kubelet::{Kubelet, KubeletOptions};
 use meridian_e2e::meridian::{
     OPERATOR_NAMESPACE, Operator, apply_examples, free_loopback_urls, free_public_urls,
-    init_test_logging, kubectl, put_secret, serve_regions, tenant_ready,
+    init_test_logging, kubectl, put_secret, tenant_ready,
 };
+use meridian_e2e::region_pods::{RegionPods, serve_regions};
 use meridian_e2e::{ClusterOptions, Clusters, eventually};
 use meridian_operator::api::{AuthRegion, Tenant};
 use meridian_operator::leader::{Leadership, LeaseSettings};
@@ -36,7 +36,7 @@ use meridian_operator::leader::{Leadership, LeaseSettings};
 async fn the_charts_identity_reconciles_examples_and_uninstall_keeps_only_crds()
 -> anyhow::Result<()> {
     init_test_logging();
-    let clusters = Clusters::start(3, ClusterOptions::default()).await?;
+    let clusters = Clusters::start(3, ClusterOptions::default().with_nodes()).await?;
     eprintln!("three clusters ready in {:.1?}", clusters.startup_time());
     let hub = clusters.hub();
     let admin = hub.client();
@@ -133,7 +133,7 @@ async fn the_charts_identity_reconciles_examples_and_uninstall_keeps_only_crds()
         Operator::test_settings(Duration::from_secs(2)),
     );
     operator.ready().await?;
-    let kubelets = serve_regions(&clusters, &urls).await?;
+    let served = serve_regions(&clusters, &urls).await?;
     eventually("acme Ready", WAIT, async || {
         tenant_ready(&admin, "acme").await
     })
@@ -201,7 +201,7 @@ async fn the_charts_identity_reconciles_examples_and_uninstall_keeps_only_crds()
             .await?
             .is_none()
     );
-    drop(kubelets);
+    drop(served);
     operator.stop().await;
 
     // Not one write of the operator's identity was refused, in any cluster.
@@ -282,7 +282,7 @@ spec:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hub_as_a_region_needs_only_the_region_rules() -> anyhow::Result<()> {
     init_test_logging();
-    let clusters = Clusters::start(1, ClusterOptions::default()).await?;
+    let clusters = Clusters::start(1, ClusterOptions::default().with_nodes_everywhere()).await?;
     let hub = clusters.hub();
     let admin = hub.client();
     let mark = hub.audit().mark()?;
@@ -295,7 +295,7 @@ async fn the_hub_as_a_region_needs_only_the_region_rules() -> anyhow::Result<()>
     let identity = operator_identity(hub).await?;
     let operator = Operator::start(identity, Operator::test_settings(Duration::from_secs(2)));
     operator.ready().await?;
-    let kubelet = Kubelet::start(hub, KubeletOptions::for_public_url(&public_url)?).await?;
+    let served = RegionPods::serve(&admin, hub, &public_url).await?;
     eventually("solo Ready", WAIT, async || {
         tenant_ready(&admin, "solo").await
     })
@@ -322,7 +322,7 @@ async fn the_hub_as_a_region_needs_only_the_region_rules() -> anyhow::Result<()>
         .list(&ListParams::default())
         .await?;
     assert!(left.items.is_empty(), "auth-servers left in the hub");
-    drop(kubelet);
+    drop(served);
     operator.stop().await;
     assert_no_refused_writes(hub, mark)
 }

@@ -2,7 +2,7 @@
 //! stops and comes back; an unknown region, a missing kubeconfig Secret, a kubeconfig Secret
 //! holding garbage and a deleted client Secret. Each surfaces as a condition and an Event
 //! naming the problem, and nothing already serving is torn down. Both regions are served by real
-//! auth-servers (the kubelet stand-in), so Ready means what it says.
+//! auth-server pods on their nodes, so Ready means what it says.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,11 +13,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use meridian_contract::TenantConfig;
-use meridian_e2e::kubelet::Kubelet;
 use meridian_e2e::meridian::{
     OPERATOR_NAMESPACE, Operator, clusters_with_examples, free_public_urls, init_test_logging,
-    put_secret, serve_regions,
+    put_secret,
 };
+use meridian_e2e::region_pods::{RegionPods, serve_regions};
 use meridian_e2e::{ClusterOptions, Clusters, eventually};
 use meridian_operator::api::{AuthRegion, Tenant};
 
@@ -119,23 +119,23 @@ async fn event(hub: &Client, kind: &str, name: &str, reason: &str) -> anyhow::Re
 
 /// examples/ reconciled by the operator and served in both regions. Field order is drop order.
 struct Running {
-    kubelets: BTreeMap<String, Kubelet>,
+    served: BTreeMap<String, RegionPods>,
     operator: Operator,
     clusters: Clusters,
 }
 
 async fn start() -> anyhow::Result<Running> {
     init_test_logging();
-    let clusters = clusters_with_examples(ClusterOptions::default()).await?;
+    let clusters = clusters_with_examples(ClusterOptions::default().with_nodes()).await?;
     let urls = free_public_urls(&clusters).await?;
     let operator = Operator::start(
         clusters.hub().client(),
         Operator::test_settings(Duration::from_secs(2)),
     );
     operator.ready().await?;
-    let kubelets = serve_regions(&clusters, &urls).await?;
+    let served = serve_regions(&clusters, &urls).await?;
     Ok(Running {
-        kubelets,
+        served,
         operator,
         clusters,
     })
@@ -150,7 +150,7 @@ fn add_client(client_id: &str) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_region_never_blocks_the_other_and_converges_when_back() -> anyhow::Result<()> {
     let Running {
-        kubelets,
+        served,
         operator,
         clusters,
     } = start().await?;
@@ -216,7 +216,7 @@ async fn a_stopped_region_never_blocks_the_other_and_converges_when_back() -> an
     .await?;
     region_condition(&hub, "us-east", "Reachable", "True", "Reachable").await?;
     tenant_condition(&hub, "acme", "Ready", "True", "Ready").await?;
-    drop(kubelets);
+    drop(served);
     operator.stop().await;
     Ok(())
 }
@@ -225,7 +225,7 @@ async fn a_stopped_region_never_blocks_the_other_and_converges_when_back() -> an
 async fn bad_references_become_conditions_and_events_and_nothing_is_torn_down() -> anyhow::Result<()>
 {
     let Running {
-        kubelets,
+        served,
         operator,
         clusters,
     } = start().await?;
@@ -358,7 +358,7 @@ async fn bad_references_become_conditions_and_events_and_nothing_is_torn_down() 
         .patch("acme", &PatchParams::default(), &patch)
         .await?;
     tenant_condition(&hub, "acme", "Ready", "True", "Ready").await?;
-    drop(kubelets);
+    drop(served);
     operator.stop().await;
     Ok(())
 }

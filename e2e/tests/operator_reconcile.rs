@@ -1,5 +1,5 @@
 //! The operator against real API servers — a hub and two regions, each served by real
-//! auth-servers (the kubelet stand-in): examples/ become objects in both regions, edits
+//! auth-server pods on the region's node: examples/ become objects in both regions, edits
 //! propagate, drift is repaired, a steady state writes nothing, removals and deletions leave
 //! nothing behind.
 
@@ -11,9 +11,8 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use meridian_contract::TenantConfig;
-use meridian_e2e::meridian::{
-    Operator, clusters_with_examples, free_public_urls, serve_regions, tenant_ready,
-};
+use meridian_e2e::meridian::{Operator, clusters_with_examples, free_public_urls, tenant_ready};
+use meridian_e2e::region_pods::serve_regions;
 use meridian_e2e::{ADMIN_USER, ClusterOptions, WriteFilter, eventually};
 use meridian_operator::api::{AuthRegion, Tenant};
 use meridian_operator::render::managed_by_selector;
@@ -80,14 +79,13 @@ async fn labelled_leftovers(client: &Client) -> meridian_e2e::Result<Vec<String>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn examples_reconcile_into_both_regions_and_follow_every_change() -> anyhow::Result<()> {
     meridian_e2e::meridian::init_test_logging();
-    let clusters =
-        clusters_with_examples(ClusterOptions::default().with_controller_manager()).await?;
+    let clusters = clusters_with_examples(ClusterOptions::default().with_nodes()).await?;
     let hub = clusters.hub().client();
     let urls = free_public_urls(&clusters).await?;
     let resync = Duration::from_secs(2);
     let operator = Operator::start(hub.clone(), Operator::test_settings(resync));
     operator.ready().await?;
-    let kubelets = serve_regions(&clusters, &urls).await?;
+    let served = serve_regions(&clusters, &urls).await?;
 
     // Applying examples/ creates the expected objects in both regions; statuses are Ready.
     let tenant = eventually("acme Ready", WAIT, async || {
@@ -297,7 +295,7 @@ async fn examples_reconcile_into_both_regions_and_follow_every_change() -> anyho
             );
         }
     }
-    drop(kubelets);
+    drop(served);
     operator.stop().await;
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Key rotation across regions with real auth-servers, run by the kubelet stand-in from the
-//! objects the operator wrote: tokens issued continuously in each region verify against the
+//! Key rotation across regions with real auth-server pods on each region's node, from the
+//! objects the operator wrote (their key files reach the pods through the kubelet's
+//! projected-volume updates): tokens issued continuously in each region verify against the
 //! other region's JWKS through two full rotations, with zero failures; a region whose
 //! auth-server is down holds activation back (the condition names it) until it is back.
 //!
@@ -15,10 +16,10 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 use meridian_contract::KeyRing;
-use meridian_e2e::kubelet::{Kubelet, KubeletOptions};
 use meridian_e2e::meridian::{
     OPERATOR_NAMESPACE, Operator, apply_examples, init_test_logging, install_crds, register_regions,
 };
+use meridian_e2e::region_pods::serve_regions;
 use meridian_e2e::tokens::RegionIssuer;
 use meridian_e2e::{ClusterOptions, Clusters, eventually};
 use meridian_operator::api::{AuthRegion, Tenant};
@@ -142,7 +143,7 @@ async fn signing(hub: &Client) -> meridian_e2e::Result<(Option<String>, Option<S
 async fn tokens_verify_across_regions_through_rotations_and_a_down_region_holds_activation()
 -> anyhow::Result<()> {
     init_test_logging();
-    let clusters = Clusters::start(3, ClusterOptions::default()).await?;
+    let clusters = Clusters::start(3, ClusterOptions::default().with_nodes()).await?;
     let hub = clusters.hub().client();
     install_crds(clusters.hub())?;
     register_regions(&clusters).await?;
@@ -175,15 +176,7 @@ async fn tokens_verify_across_regions_through_rotations_and_a_down_region_holds_
     })
     .await?;
 
-    let mut kubelets = BTreeMap::new();
-    for region in clusters.regions() {
-        let kubelet = Kubelet::start(
-            region,
-            KubeletOptions::for_public_url(&urls[region.name()])?,
-        )
-        .await?;
-        kubelets.insert(region.name().to_owned(), kubelet);
-    }
+    let mut regions = serve_regions(&clusters, &urls).await?;
     let issuer = |region: &str| RegionIssuer::new(region, &urls[region], ISSUER);
     let mut verifiers: BTreeMap<&str, CachedJwks> = ["eu-west", "us-east"]
         .into_iter()
@@ -248,7 +241,9 @@ async fn tokens_verify_across_regions_through_rotations_and_a_down_region_holds_
     );
 
     // us-east's auth-server goes down: a requested rotation is staged but cannot activate.
-    drop(kubelets.remove("us-east"));
+    let us = clusters.get("us-east")?;
+    let us_pods = regions.get_mut("us-east").expect("served");
+    us_pods.stop(us);
     let patch = serde_json::json!({"metadata": {"annotations": {ROTATE_ANNOTATION: "outage"}}});
     Api::<Tenant>::all(hub.clone())
         .patch("acme", &PatchParams::default(), &Patch::Merge(&patch))
@@ -289,11 +284,7 @@ async fn tokens_verify_across_regions_through_rotations_and_a_down_region_holds_
     }
 
     // Back: the rotation completes.
-    let us = clusters.get("us-east")?;
-    kubelets.insert(
-        "us-east".into(),
-        Kubelet::start(us, KubeletOptions::for_public_url(&urls["us-east"])?).await?,
-    );
+    us_pods.start(us).await?;
     eventually(
         "the staged key signs",
         Duration::from_secs(90),
@@ -307,7 +298,7 @@ async fn tokens_verify_across_regions_through_rotations_and_a_down_region_holds_
         issuer("us-east").verify(&token, AUDIENCE).await?.kid,
         staged
     );
-    drop(kubelets);
+    drop(regions);
     operator.stop().await;
     Ok(())
 }

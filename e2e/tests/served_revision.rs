@@ -1,7 +1,7 @@
-//! Ready means served, observed from outside, with real API servers and real auth-servers run
-//! by the kubelet stand-in: a region whose auth-server is stopped makes the Tenant not Ready,
-//! naming the region, until it serves again; a region whose kubelet holds it on older files
-//! serves an older revision, and past the operator's bound the Tenant is Degraded (NotServed)
+//! Ready means served, observed from outside, with real API servers and real auth-server pods
+//! on each region's node: a region whose auth-servers are stopped makes the Tenant not Ready,
+//! naming the region, until it serves again; a region whose kubelet stalls (so its pods keep
+//! their older files) serves an older revision, and past the operator's bound the Tenant is Degraded (NotServed)
 //! with a Warning Event naming that region.
 
 use std::time::Duration;
@@ -11,11 +11,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client};
-use meridian_e2e::kubelet::{Kubelet, KubeletOptions};
 use meridian_e2e::meridian::{
-    Operator, clusters_with_examples, free_public_urls, init_test_logging, serve_regions,
-    tenant_ready,
+    Operator, clusters_with_examples, free_public_urls, init_test_logging, tenant_ready,
 };
+use meridian_e2e::region_pods::serve_regions;
 use meridian_e2e::{ClusterOptions, eventually};
 use meridian_operator::api::{Tenant, TenantRegionStatus};
 use meridian_operator::settings::Settings;
@@ -108,13 +107,13 @@ async fn warning_since(
 async fn ready_follows_what_each_region_serves_and_a_region_left_behind_degrades()
 -> anyhow::Result<()> {
     init_test_logging();
-    let clusters = clusters_with_examples(ClusterOptions::default()).await?;
+    let clusters = clusters_with_examples(ClusterOptions::default().with_nodes()).await?;
     let hub = clusters.hub().client();
     let urls = free_public_urls(&clusters).await?;
     let settings = Operator::test_settings(Duration::from_secs(2));
     let operator = Operator::start(hub.clone(), settings.clone());
     operator.ready().await?;
-    let mut kubelets = serve_regions(&clusters, &urls).await?;
+    let mut served = serve_regions(&clusters, &urls).await?;
     served_everywhere(&hub).await?;
     // The bound is made small only now, so a slow start cannot have degraded the Tenant.
     operator.stop().await;
@@ -129,7 +128,8 @@ async fn ready_follows_what_each_region_serves_and_a_region_left_behind_degrades
 
     // us-east's kubelet stalls: its auth-server keeps the files it has while acme changes.
     let before = region_status(&hub, "us-east").await?.revision;
-    kubelets["us-east"].pause_sync();
+    let us_east = clusters.get("us-east")?;
+    served["us-east"].pause_kubelet(us_east)?;
     let changed = Timestamp::now();
     let scope = serde_json::json!([{"op": "add", "path": "/spec/scopes/-", "value": {"name": "reports:read"}}]);
     Api::<Tenant>::all(hub.clone())
@@ -159,12 +159,13 @@ async fn ready_follows_what_each_region_serves_and_a_region_left_behind_degrades
     warning_since(&hub, "NotServed", changed, |note| note.contains("us-east")).await?;
 
     // The kubelet catches up: Ready again, nothing Degraded.
-    kubelets["us-east"].resume_sync();
+    served["us-east"].resume_kubelet(us_east)?;
     served_everywhere(&hub).await?;
     condition_until(&hub, ("Degraded", "False", "AsExpected"), |_| true).await?;
 
     // us-east's auth-server stops: nothing is served there, so acme is not Ready, naming it.
-    drop(kubelets.remove("us-east"));
+    let us_pods = served.get_mut("us-east").expect("served");
+    us_pods.stop(us_east);
     let ready = condition_until(&hub, ("Ready", "False", "NotServed"), |m| {
         m.contains("us-east (no revision read at its public URL") && !m.contains("eu-west")
     })
@@ -173,13 +174,9 @@ async fn ready_follows_what_each_region_serves_and_a_region_left_behind_degrades
     assert_eq!(region_status(&hub, "us-east").await?.served_revision, None);
 
     // Served again: Ready again.
-    let us_east = KubeletOptions::for_public_url(&urls["us-east"])?;
-    kubelets.insert(
-        "us-east".into(),
-        Kubelet::start(clusters.get("us-east")?, us_east).await?,
-    );
+    us_pods.start(us_east).await?;
     served_everywhere(&hub).await?;
-    drop(kubelets);
+    drop(served);
     operator.stop().await;
     Ok(())
 }

@@ -29,8 +29,7 @@ pub fn local_images(binaries: &Binaries) -> Result<LocalImages> {
 }
 
 fn build(binaries: &Binaries) -> Result<LocalImages> {
-    let auth_server =
-        crate::kubelet::auth_server_binary().map_err(|e| Error::Binaries(e.to_string()))?;
+    let auth_server = crate::auth_server_binary::auth_server_binary()?;
     let pause = binaries.node_binary("pause")?;
     let out = cache_dir().join("images");
     let output = Command::new("bash")

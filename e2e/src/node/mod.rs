@@ -230,6 +230,22 @@ impl Node {
         cleanup::kill_cgroup_tree(&self.addresses.cgroup());
     }
 
+    /// The kubelet freezes (SIGSTOP) and its pods run on untouched: nothing of the node's pods
+    /// changes, their projected volumes included, until [`Node::resume_kubelet`], as a kubelet
+    /// stuck on a slow disk or an overloaded node. Well under the node-monitor grace period
+    /// (40 s) nothing else notices.
+    pub fn pause_kubelet(&self) {
+        if let Some(kubelet) = lock(&self.kubelet).as_ref() {
+            kubelet.signal(libc::SIGSTOP);
+        }
+    }
+
+    pub fn resume_kubelet(&self) {
+        if let Some(kubelet) = lock(&self.kubelet).as_ref() {
+            kubelet.signal(libc::SIGCONT);
+        }
+    }
+
     /// SIGKILL to the processes of a pod whose command is `command` (`/proc/<pid>/comm`, at
     /// most 15 bytes): a crash the kubelet sees and restarts the container after. Returns how
     /// many it killed.

@@ -1,5 +1,5 @@
-//! Meridian end to end: CRs in a hub become objects in each region, the kubelet stand-in runs
-//! each region's real auth-server from exactly those objects, and real clients get and check
+//! Meridian end to end: CRs in a hub become objects in each region, each region's real node
+//! runs the auth-server pods from exactly those objects, and real clients get and check
 //! tokens over HTTP. One test binary, so the scenarios share one link and run side by side,
 //! each on its own control planes and loopback ports.
 
@@ -8,8 +8,6 @@ mod common;
 mod front_door;
 mod gateway;
 mod hub_outage;
-mod kubelet_failures;
-mod kubelet_replicas;
 mod load;
 mod one_bad_tenant;
 mod postgres_regions;

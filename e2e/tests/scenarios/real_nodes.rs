@@ -15,12 +15,12 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use meridian_e2e::eventually;
-use meridian_e2e::kubelet::SHARED_GROUP;
 use meridian_e2e::local::{
     LocalMeridian, LocalOptions, LocalStore, REGIONS, Steps, TENANT, wait_deployment_ready,
 };
 use meridian_e2e::meridian::{init_test_logging, kubectl};
 use meridian_e2e::node::{Node, process_facts};
+use meridian_e2e::region_pods::SHARED_GROUP;
 use meridian_e2e::tokens::RegionIssuer;
 use meridian_operator::api::{AuthRegion, Tenant};
 use tokio::time::Instant;
@@ -40,9 +40,7 @@ const AUTH_SERVER_COMM: &str = meridian_e2e::local::AUTH_SERVER_COMM;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operators_deployments_run_as_real_pods() -> anyhow::Result<()> {
     init_test_logging();
-    let options = LocalOptions::test()
-        .on_nodes()
-        .with_store(LocalStore::Postgres);
+    let options = LocalOptions::test().with_store(LocalStore::Postgres);
     let meridian = LocalMeridian::start(options, &Steps::stderr()).await?;
     let secret = backend_secret(&meridian).await?;
 

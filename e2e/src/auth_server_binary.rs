@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use super::KubeletError;
+use crate::error::{Error, Result};
 
 pub const BINARY_ENV: &str = "MERIDIAN_AUTH_SERVER_BIN";
 
@@ -23,15 +23,12 @@ const PER_CRATE_VARS: &[&str] = &[
 ];
 
 /// The auth-server binary; blocks while cargo builds it (call from `spawn_blocking`).
-pub fn auth_server_binary() -> Result<PathBuf, KubeletError> {
+pub fn auth_server_binary() -> Result<PathBuf> {
     static LOCATED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    LOCATED
-        .get_or_init(locate)
-        .clone()
-        .map_err(KubeletError::Binary)
+    LOCATED.get_or_init(locate).clone().map_err(Error::Binaries)
 }
 
-fn locate() -> Result<PathBuf, String> {
+fn locate() -> std::result::Result<PathBuf, String> {
     if let Some(path) = std::env::var_os(BINARY_ENV) {
         let path = PathBuf::from(path);
         return if path.is_file() {
