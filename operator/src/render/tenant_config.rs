@@ -138,9 +138,17 @@ mod tests {
     #[test]
     fn the_fapi2_profile_is_rendered() {
         let spec = spec("{regions: [eu], homeRegion: eu, fapi2: true}");
-        assert!(tenant_config("acme", &spec, &Settings::default()).unwrap().fapi2);
+        assert!(
+            tenant_config("acme", &spec, &Settings::default())
+                .unwrap()
+                .fapi2
+        );
         let spec = self::spec("{regions: [eu], homeRegion: eu}");
-        assert!(!tenant_config("acme", &spec, &Settings::default()).unwrap().fapi2);
+        assert!(
+            !tenant_config("acme", &spec, &Settings::default())
+                .unwrap()
+                .fapi2
+        );
     }
 
     #[test]
