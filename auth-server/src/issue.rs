@@ -59,6 +59,8 @@ pub struct Grant<'a> {
     pub jkt: Option<&'a str>,
     /// Who acts for the subject (RFC 8693 §4.1).
     pub actor: Option<&'a Actor>,
+    /// The latest the token may expire: an exchanged token never outlives its subject token.
+    pub not_after: Option<UnixSeconds>,
 }
 
 pub fn access_token(
@@ -69,12 +71,13 @@ pub fn access_token(
     grant: Grant<'_>,
     now: UnixSeconds,
 ) -> AccessToken {
-    let lifetime = tenant.config.tokens.access_token_seconds;
+    let exp = now + tenant.config.tokens.access_token_seconds as i64;
+    let exp = grant.not_after.map_or(exp, |latest| exp.min(latest));
     let claims = AccessClaims {
         iss: tenant.issuer().to_owned(),
         sub: subject.id.to_owned(),
         aud: grant.audience.to_owned(),
-        exp: now + lifetime as i64,
+        exp,
         iat: now,
         jti: random_id(),
         client_id: client.config.client_id.clone(),
@@ -92,7 +95,7 @@ pub fn access_token(
         token,
         jti: claims.jti,
         expires_at: claims.exp,
-        expires_in: lifetime,
+        expires_in: (exp - now).max(0) as u64,
     }
 }
 

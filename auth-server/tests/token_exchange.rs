@@ -1,7 +1,8 @@
 //! Token exchange (RFC 8693) against the real server: an API (svc) exchanges a user's access
 //! token that was issued for it for one to another API, within its policy, naming itself as
 //! actor; anything outside the policy, beyond the subject token, of another tenant, expired
-//! or not meant for the exchanging client is refused.
+//! or not meant for the exchanging client is refused, and no exchanged token outlives its
+//! subject token.
 
 mod common;
 

@@ -153,6 +153,7 @@ fn client_credentials(
         audience: &audience,
         jkt: request.jkt,
         actor: None,
+        not_after: None,
     };
     let access = issue::access_token(tenant, signer, client, subject, grant, now);
     Ok(TokenResponse {
@@ -186,6 +187,7 @@ async fn authorization_code(
         audience: &audience,
         jkt,
         actor: None,
+        not_after: None,
     };
     let access = issue::access_token(tenant, signer, client, subject, access_grant, now);
     let id_token = has_openid(&request.scope).then(|| {
@@ -368,6 +370,7 @@ async fn refresh_token(
         audience: &audience,
         jkt,
         actor: None,
+        not_after: None,
     };
     let access = issue::access_token(tenant, signer, client, subject, access_grant, now);
     // RFC 6749 §6: the new refresh token carries the original grant's scope, whatever this

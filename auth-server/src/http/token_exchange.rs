@@ -86,6 +86,7 @@ pub(super) async fn exchange(
         audience,
         jkt,
         actor: act.as_ref(),
+        not_after: Some(subject.exp),
     };
     let access = issue::access_token(tenant, signer, client, subject_of_token, grant, now);
     Ok(TokenResponse {
