@@ -180,7 +180,13 @@ async fn a_subject_token_of_another_tenant_expired_or_not_for_the_client_is_refu
         ("subject_token_type", ACCESS),
         ("audience", ORDERS),
     ];
-    assert_eq!(exchange(&server, SVC, &form).await.0, 200);
-    server.clock.advance(301);
+    server.clock.advance(200);
+    let (status, body) = exchange(&server, SVC, &form).await;
+    assert_eq!(status, 200, "{body}");
+    // Never outliving the subject token (300 s from its issue).
+    assert_eq!(body["expires_in"], 100);
+    let exchanged = claims(body["access_token"].as_str().unwrap());
+    assert_eq!(exchanged["exp"], claims(&expiring)["exp"]);
+    server.clock.advance(101);
     refused(&exchange(&server, SVC, &form).await, "invalid_request");
 }
