@@ -372,3 +372,91 @@ async fn a_client_that_must_use_nonces_is_given_one_and_it_expires() {
         "a new nonce"
     );
 }
+
+/// Redeems `code` (of `client`, with the PKCE verifier) with an optional DPoP proof.
+async fn redeem_with(
+    server: &TestServer,
+    client: &str,
+    code: &str,
+    key: Option<&TestKey>,
+) -> (u16, Value) {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let basic = match client {
+        "web" => Some(("web", WEB_SECRET)),
+        _ => {
+            form.push(("client_id", client));
+            None
+        }
+    };
+    let proof = key.map(|key| token_proof(server, key));
+    let (status, _, body) =
+        token_with_proof(&server.issuer("acme"), basic, &form, proof.as_deref()).await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_code_bound_at_the_push_or_by_dpop_jkt_needs_that_key() {
+    let server = server().await;
+    let issuer = server.issuer("acme");
+    let key = TestKey::generate();
+    let other = TestKey::generate();
+    let pushed = http()
+        .post(format!("{issuer}/par"))
+        .basic_auth("web", Some(WEB_SECRET))
+        .header(
+            "DPoP",
+            key.proof(
+                "POST",
+                &format!("{issuer}/par"),
+                server.clock.now(),
+                json!({}),
+            ),
+        )
+        .form(&[
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), 201);
+    let pushed: Value = pushed.json().await.unwrap();
+    let mut url = url::Url::parse(&format!("{issuer}/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", "web")
+        .append_pair("request_uri", pushed["request_uri"].as_str().unwrap());
+    let code = query(&log_in(&browser(), &url, "alice", PASSWORD).await, "code").unwrap();
+    for wrong in [Some(&other), None] {
+        let (status, body) = redeem_with(&server, "web", &code, wrong).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_dpop_proof")),
+            "{body}"
+        );
+    }
+    let (status, body) = redeem_with(&server, "web", &code, Some(&key)).await;
+    assert_eq!(status, 200, "the refusals burnt nothing: {body}");
+
+    let jkt = key.thumbprint();
+    let url = authorize_url(
+        &issuer,
+        "spa",
+        &[PKCE[0], PKCE[1], ("dpop_jkt", jkt.as_str())],
+    );
+    let code = query(&log_in(&browser(), &url, "alice", PASSWORD).await, "code").unwrap();
+    let (status, body) = redeem_with(&server, "spa", &code, Some(&other)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_dpop_proof")),
+        "{body}"
+    );
+    assert_eq!(redeem_with(&server, "spa", &code, Some(&key)).await.0, 200);
+}

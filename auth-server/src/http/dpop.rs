@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use crate::oauth::dpop::{self, Proof, ProofTarget};
 use crate::oauth::{AccessClaims, OAuthError, authorization};
-use crate::tenant::Tenant;
+use crate::tenant::{Client, Tenant};
 
 const DPOP: &str = "dpop";
 const DPOP_NONCE: &str = "dpop-nonce";
@@ -121,6 +121,29 @@ pub async fn proof(
         return Err(surface.invalid("the proof was used before").into());
     }
     Ok(Some(proof))
+}
+
+/// The DPoP proof of a client's POST to `endpoint` (token or PAR), with the nonce the client
+/// must use if it must.
+pub async fn client_proof(
+    app: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    endpoint: &str,
+    client: &Client,
+) -> Result<Option<Proof>, Refusal> {
+    let nonce_required = client.config.require_dpop_nonce;
+    let target = ("POST", endpoint);
+    proof(
+        app,
+        tenant,
+        headers,
+        target,
+        None,
+        nonce_required,
+        Surface::Token,
+    )
+    .await
 }
 
 /// How an access token was presented (RFC 6750 §2.1, RFC 9449 §7.1).

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::authenticate;
+use super::dpop::{self, Refusal};
 use super::{AppState, CurrentTenant};
 use crate::issue::random_token;
 use crate::oauth::{AuthorizeFailure, AuthorizeRequest, OAuthError, Params};
@@ -31,12 +32,20 @@ pub async fn push(
     Extension(CurrentTenant(tenant)): Extension<CurrentTenant>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, OAuthError> {
+) -> Result<Response, Refusal> {
     let (app, tenant, headers, body) = (&app, &*tenant, &headers, &body[..]);
     let params = Params::from_form(body)?;
     let client = authenticate::client(app, tenant, headers, &params).await?;
     if params.get("request_uri").is_some() {
-        return Err(OAuthError::InvalidRequest("request_uri cannot be pushed"));
+        return Err(OAuthError::InvalidRequest("request_uri cannot be pushed").into());
+    }
+    // RFC 9449 §10.1: a proof at the push binds the code to its key, as dpop_jkt would.
+    let proof = dpop::client_proof(app, tenant, headers, "/par", client).await?;
+    let proved = proof.map(|proof| proof.jkt);
+    if let (Some(proved), Some(named)) = (&proved, params.get("dpop_jkt"))
+        && proved != named
+    {
+        return Err(OAuthError::InvalidDpopProof("dpop_jkt is not the proof's key").into());
     }
     // What authorize will see: the pushed parameters, named for the authenticated client,
     // without the credentials that authenticated it.
@@ -46,6 +55,9 @@ pub async fn push(
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
     pairs.push(("client_id".to_owned(), client.config.client_id.clone()));
+    if let Some(jkt) = proved.filter(|_| params.get("dpop_jkt").is_none()) {
+        pairs.push(("dpop_jkt".to_owned(), jkt));
+    }
     let now = app.clock.now();
     let request = Params::from_pairs(pairs.clone())?;
     AuthorizeRequest::validate(tenant, &request, now, true).map_err(|failure| match failure {
@@ -59,12 +71,13 @@ pub async fn push(
         expires_at: now + PUSHED_SECONDS,
     };
     if serde_json::to_vec(&pushed).map_or(usize::MAX, |json| json.len()) > MAX_STORED_REQUEST {
-        return Err(OAuthError::InvalidRequest(
-            "the authorization request is too large",
-        ));
+        return Err(OAuthError::InvalidRequest("the authorization request is too large").into());
     }
     let handle = random_token();
-    app.store.save_pushed(&handle, &pushed).await?;
+    app.store
+        .save_pushed(&handle, &pushed)
+        .await
+        .map_err(OAuthError::from)?;
     let body = json!({
         "request_uri": format!("{REQUEST_URI_PREFIX}{handle}"),
         "expires_in": PUSHED_SECONDS,

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use meridian_contract::GrantType;
 use serde::Serialize;
 
-use super::dpop::{self, Refusal, Surface};
+use super::dpop::{self, Refusal};
 use super::{AppState, CurrentTenant};
 use super::{authenticate, token_exchange};
 use crate::issue::{self, AccessToken, Authentication, Grant, Subject};
@@ -59,18 +59,7 @@ pub async fn token(
     let (app, tenant, headers, body) = (&app, &*tenant, &headers, &body[..]);
     let params = Params::from_form(body)?;
     let client = authenticate::client(app, tenant, headers, &params).await?;
-    let nonce_required = client.config.require_dpop_nonce;
-    let target = ("POST", "/token");
-    let proof = dpop::proof(
-        app,
-        tenant,
-        headers,
-        target,
-        None,
-        nonce_required,
-        Surface::Token,
-    );
-    let proof = proof.await?;
+    let proof = dpop::client_proof(app, tenant, headers, "/token", client).await?;
     // FAPI 2.0 Security Profile §5.3.2.1: sender-constrained tokens; DPoP is the one here.
     if proof.is_none() && (client.config.dpop_bound_access_tokens || tenant.fapi2()) {
         return Err(OAuthError::InvalidDpopProof("this client must send a DPoP proof").into());
@@ -177,7 +166,7 @@ async fn authorization_code(
     let jkt = request.jkt;
     let code = params.require("code")?;
     let now = app.clock.now();
-    let grant = redeem_code(app, tenant, client, params, code).await?;
+    let grant = redeem_code(app, tenant, request, code).await?;
     let request = &grant.request;
     let (subject, signer) = user_subject(tenant, &grant.username, now)?;
     let granted = request.resource.as_deref();
@@ -238,10 +227,10 @@ async fn authorization_code(
 async fn redeem_code(
     app: &AppState,
     tenant: &Tenant,
-    client: &Client,
-    params: &Params,
+    request: TokenRequest<'_>,
     code: &str,
 ) -> Result<CodeGrant, OAuthError> {
+    let client = request.client;
     let now = app.clock.now();
     let grant = match app.store.peek_code(code, now).await? {
         CodePeek::Live(grant) => grant,
@@ -253,7 +242,7 @@ async fn redeem_code(
         }
         CodePeek::Unknown => return Err(OAuthError::InvalidGrant("unknown or expired code")),
     };
-    check_code_binding(&grant, tenant, client, params)?;
+    check_code_binding(&grant, tenant, request)?;
     match app.store.redeem_code(code, now).await? {
         CodeRedemption::Fresh(grant) => Ok(*grant),
         // Another request redeemed it between the look and the redemption.
@@ -284,14 +273,24 @@ async fn code_replayed(
     Ok(())
 }
 
-/// A code is good only for its client, its redirect URI and its PKCE verifier.
+/// A code is good only for its client, its redirect URI, its PKCE verifier and the DPoP key
+/// it was bound to (RFC 9449 §10).
 fn check_code_binding(
     grant: &CodeGrant,
     tenant: &Tenant,
-    client: &Client,
-    params: &Params,
+    token_request: TokenRequest<'_>,
 ) -> Result<(), OAuthError> {
+    let TokenRequest {
+        client,
+        params,
+        jkt,
+    } = token_request;
     let request = &grant.request;
+    if request.dpop_jkt.is_some() && request.dpop_jkt.as_deref() != jkt {
+        return Err(OAuthError::InvalidDpopProof(
+            "the code is bound to another DPoP key",
+        ));
+    }
     if !is_own_code(grant, tenant, client) {
         return Err(OAuthError::InvalidGrant(
             "code was issued to another client",

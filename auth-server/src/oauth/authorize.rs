@@ -33,6 +33,9 @@ pub struct AuthorizeRequest {
     /// The resource (RFC 8707) the grant is for; the client's default audience when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// The DPoP key the code is bound to (RFC 9449 §10): only a proof by it redeems the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// What a request demands of the session that would answer it (OIDC Core §3.1.2.1). Needed
@@ -117,6 +120,7 @@ impl AuthorizeRequest {
             .transpose()
             .map_err(fail)?;
         let challenge = parse_challenge(client, tenant.fapi2(), params).map_err(fail)?;
+        let dpop_jkt = parse_dpop_jkt(params.get("dpop_jkt")).map_err(fail)?;
         let prompt = Prompt::parse(params.get("prompt")).map_err(fail)?;
         let max_age = parse_max_age(params.get("max_age")).map_err(fail)?;
         let hinted_user = match params.get("id_token_hint") {
@@ -138,6 +142,7 @@ impl AuthorizeRequest {
             prompt,
             login_hint,
             resource,
+            dpop_jkt,
         };
         Ok((
             request,
@@ -167,6 +172,21 @@ fn parse_challenge(
             "PKCE is required by this tenant's FAPI 2.0 profile",
         )),
         None => Ok(None),
+    }
+}
+
+/// RFC 9449 §10: a JWK SHA-256 thumbprint, base64url (43 characters).
+fn parse_dpop_jkt(jkt: Option<&str>) -> Result<Option<String>, OAuthError> {
+    let Some(jkt) = jkt else { return Ok(None) };
+    let well_formed = jkt.len() == 43
+        && jkt
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    match well_formed {
+        true => Ok(Some(jkt.to_owned())),
+        false => Err(OAuthError::InvalidRequest(
+            "dpop_jkt is not a JWK thumbprint",
+        )),
     }
 }
 

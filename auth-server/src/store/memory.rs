@@ -460,6 +460,7 @@ mod tests {
             prompt: Prompt::Default,
             login_hint: None,
             resource: None,
+            dpop_jkt: None,
         };
         CodeGrant {
             tenant: "acme".into(),

@@ -84,7 +84,8 @@ export async function signIn(url, username, password, cookie = '') {
 /// The code flow with PKCE, state and nonce, as openid-client runs it: signs the demo user in
 /// (within `cookie`'s session, if given) and redeems the callback with every check on.
 /// `par`: push the request first (RFC 9126) and authorize with its request_uri; `DPoP`: a
-/// DPoP handle (openid-client's getDPoPHandle) that proves its key at the token endpoint.
+/// DPoP handle (openid-client's getDPoPHandle) that proves its key at the token endpoint (and
+/// at the push, which binds the code to it).
 export async function codeFlow(client, config, password, { scope = 'openid email', cookie = '', redirect_uri = redirectUri, extra = {}, par = false, DPoP } = {}) {
   const verifier = client.randomPKCECodeVerifier();
   const nonce = client.randomNonce();
@@ -99,7 +100,7 @@ export async function codeFlow(client, config, password, { scope = 'openid email
     ...extra,
   };
   const url = par
-    ? await client.buildAuthorizationUrlWithPAR(config, parameters)
+    ? await client.buildAuthorizationUrlWithPAR(config, parameters, DPoP ? { DPoP } : undefined)
     : client.buildAuthorizationUrl(config, parameters);
   const { callback, session } = await signIn(url, 'demo', password, cookie);
   const tokens = await client.authorizationCodeGrant(config, callback, {

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
-import { codeFlow, editDemoTenant, redirectUri, startDevServer } from './dev-server.mjs';
+import { codeFlow, editDemoTenant, redirectUri, signIn, startDevServer } from './dev-server.mjs';
 
 let demo;
 
@@ -83,3 +83,25 @@ async function thumbprint(publicKey) {
   const { calculateJwkThumbprint, exportJWK } = await import('jose');
   return calculateJwkThumbprint(await exportJWK(publicKey));
 }
+
+test('a code pushed with a DPoP proof is redeemed only with that key', async () => {
+  const config = await client.discovery(new URL(demo.issuer), 'dpop-app', undefined, client.None(), options);
+  const DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'));
+  const { tokens } = await codeFlow(client, config, demo.password, { par: true, DPoP });
+  assert.equal(tokens.token_type, 'dpop');
+
+  const verifier = client.randomPKCECodeVerifier();
+  const url = await client.buildAuthorizationUrlWithPAR(config, {
+    redirect_uri: redirectUri,
+    scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state: 'bound',
+  }, { DPoP });
+  const { callback } = await signIn(url, 'demo', demo.password);
+  const thief = client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'));
+  await assert.rejects(
+    client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 'bound' }, undefined, { DPoP: thief }),
+    (error) => error.error === 'invalid_dpop_proof',
+  );
+});
