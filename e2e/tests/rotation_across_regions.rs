@@ -258,17 +258,18 @@ async fn tokens_verify_across_regions_through_rotations_and_a_down_region_holds_
                 .status
                 .unwrap_or_default()
                 .conditions;
-            Ok(conditions
-                .into_iter()
-                .find(|c| c.type_ == "Degraded" && c.reason == "RotationPostponed"))
+            // eu-west is named too until its kubelet has delivered the staged key (one sync
+            // period); us-east stays named as long as it is down.
+            Ok(conditions.into_iter().find(|c| {
+                c.type_ == "Degraded"
+                    && c.reason == "RotationPostponed"
+                    && c.message.contains("us-east")
+                    && !c.message.contains("eu-west")
+            }))
         },
     )
     .await?;
-    assert!(
-        degraded.message.contains("us-east") && !degraded.message.contains("eu-west"),
-        "{}",
-        degraded.message
-    );
+    println!("while us-east is down: {}", degraded.message);
     let (_, staged) = signing(&hub).await?;
     let staged = staged.expect("a staged key");
     // For longer than publishAhead (its original activation time), it must not sign.
