@@ -130,6 +130,12 @@ impl RegionPods {
             timeout,
         )
         .await?;
+        self.wait_served().await
+    }
+
+    /// Until `/readyz` answers at the region's public URL: a pod Ready in the API is served
+    /// only once kube-proxy has written its endpoint into the Service's rules, a moment later.
+    async fn wait_served(&self) -> anyhow::Result<()> {
         let readyz = format!("{}/readyz", self.public_url);
         // Each try is bounded: until kube-proxy has written the Service's rules, a ClusterIP
         // routes nowhere, and an unbounded connect would wait out every SYN retry (~2 min).
@@ -217,7 +223,7 @@ impl RegionPods {
     }
 
     /// Every auth-server of the region crashes (SIGKILL); returns once the kubelet has
-    /// restarted each container and it is Ready again.
+    /// restarted each container, it is Ready again and the region's Service routes to it.
     pub async fn crash_all(&self, cluster: &Cluster) -> anyhow::Result<()> {
         let node = self.node(cluster)?;
         let pods = self.pods_api(cluster);
@@ -239,7 +245,7 @@ impl RegionPods {
             },
         )
         .await?;
-        Ok(())
+        self.wait_served().await
     }
 
     /// One auth-server replica crashes (SIGKILL) and is left to its kubelet.
