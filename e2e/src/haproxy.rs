@@ -101,7 +101,8 @@ fn write_checked(path: &Path, config: &str) -> Result<()> {
     std::fs::write(&candidate, config)
         .map_err(Error::io(format!("write {}", candidate.display())))?;
     let output = std::process::Command::new(binary())
-        .args(["-c", "-q", "-f"])
+        // Not `-q`: it silences the alerts that say why a config is refused.
+        .args(["-c", "-f"])
         .arg(&candidate)
         .output()
         .map_err(Error::io(

@@ -207,6 +207,9 @@ impl Gateway {
     }
 
     /// `signed_by` is set to the tenant whose key, issuer and audience the token matches.
+    /// Every pattern taken from data follows `--`: a kid is an RFC 7638 thumbprint in base64url,
+    /// one in 64 starts with `-`, and HAProxy would read it as an unknown flag and refuse the
+    /// whole config.
     fn render_signature(&self, out: &mut String) -> Result<(), RoutingError> {
         let kids: Vec<&str> = self
             .tenants
@@ -221,7 +224,7 @@ impl Gateway {
             }
             let _ = writeln!(
                 out,
-                "    acl known_kid var(txn.kid) -m str {}",
+                "    acl known_kid var(txn.kid) -m str -- {}",
                 kids.join(" ")
             );
         }
@@ -234,7 +237,7 @@ impl Gateway {
                 let (kid, alg) = (word("kid", &key.kid)?, word("alg", &key.alg)?);
                 let _ = writeln!(
                     out,
-                    "    http-request set-var(txn.signed_by) str({name}) if !signed {{ var(txn.kid) -m str {kid} }} {{ var(txn.alg) -m str {alg} }} {{ var(txn.iss) -m str {issuer} }} {{ var(txn.aud) -m str {audience} }} {{ var(txn.bearer),jwt_verify({alg},\"{}\") -m int 1 }}",
+                    "    http-request set-var(txn.signed_by) str({name}) if !signed {{ var(txn.kid) -m str -- {kid} }} {{ var(txn.alg) -m str -- {alg} }} {{ var(txn.iss) -m str -- {issuer} }} {{ var(txn.aud) -m str -- {audience} }} {{ var(txn.bearer),jwt_verify({alg},\"{}\") -m int 1 }}",
                     word("key path", &key.pem_path)?
                 );
             }
@@ -248,11 +251,11 @@ impl Gateway {
             let tenant = word("tenant name", &route.tenant)?;
             let _ = writeln!(
                 out,
-                "    http-request return status 403 content-type application/json string '{{\"error\":\"forbidden\",\"error_description\":\"this route belongs to another tenant\"}}' if known_kid {{ var(txn.route) -m str r{i} }} !{{ var(txn.signed_by) -m str {tenant} }}"
+                "    http-request return status 403 content-type application/json string '{{\"error\":\"forbidden\",\"error_description\":\"this route belongs to another tenant\"}}' if known_kid {{ var(txn.route) -m str r{i} }} !{{ var(txn.signed_by) -m str -- {tenant} }}"
             );
             let _ = writeln!(
                 out,
-                "    http-request return status 403 content-type application/json string '{{\"error\":\"forbidden\",\"error_description\":\"this route belongs to another tenant\"}}' if known_kid {{ var(txn.route) -m str r{i} }} !{{ var(txn.tenant) -m str {tenant} }}"
+                "    http-request return status 403 content-type application/json string '{{\"error\":\"forbidden\",\"error_description\":\"this route belongs to another tenant\"}}' if known_kid {{ var(txn.route) -m str r{i} }} !{{ var(txn.tenant) -m str -- {tenant} }}"
             );
         }
         for (i, route) in self.routes.iter().enumerate() {
@@ -274,7 +277,7 @@ impl Gateway {
             let region = word("region", &instance.region)?;
             let _ = writeln!(
                 out,
-                "    use_backend instance_{region} if {{ var(txn.region) -m str {region} }}"
+                "    use_backend instance_{region} if {{ var(txn.region) -m str -- {region} }}"
             );
         }
         let _ = writeln!(out, "    default_backend no_instance\n");

@@ -84,7 +84,12 @@ fn the_gateway_config_is_accepted_with_the_keys_it_names() {
         "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
         "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"});
     let key = jwk_to_pem(&jwk).unwrap();
-    let pem_path = dir.path().join("a1.pem");
+    // A thumbprint kid may start with `-`, which HAProxy takes for a flag unless after `--`.
+    let key = meridian_routing::jwk::PublicKeyPem {
+        kid: "-a1".into(),
+        ..key
+    };
+    let pem_path = dir.path().join("-a1.pem");
     std::fs::write(&pem_path, &key.pem).unwrap();
     let gateway = Gateway {
         bind: "127.0.0.1:18450".into(),

@@ -44,9 +44,9 @@ pub(crate) fn gateway() -> Gateway {
 fn a_key_verifies_only_tokens_naming_its_own_tenants_issuer_audience_and_algorithm() {
     let config = gateway().render().unwrap();
     assert!(config.contains(
-        "http-request set-var(txn.signed_by) str(acme) if !signed { var(txn.kid) -m str kidA } { var(txn.alg) -m str ES256 } { var(txn.iss) -m str http://127.0.0.1:18440/t/acme } { var(txn.aud) -m str https://api.acme.example } { var(txn.bearer),jwt_verify(ES256,\"/run/gateway/keys/kidA.pem\") -m int 1 }"
+        "http-request set-var(txn.signed_by) str(acme) if !signed { var(txn.kid) -m str -- kidA } { var(txn.alg) -m str -- ES256 } { var(txn.iss) -m str -- http://127.0.0.1:18440/t/acme } { var(txn.aud) -m str -- https://api.acme.example } { var(txn.bearer),jwt_verify(ES256,\"/run/gateway/keys/kidA.pem\") -m int 1 }"
     ));
-    assert!(config.contains("acl known_kid var(txn.kid) -m str kidA kidG"));
+    assert!(config.contains("acl known_kid var(txn.kid) -m str -- kidA kidG"));
 }
 
 #[test]
@@ -64,7 +64,7 @@ fn refusals_come_in_the_order_a_client_can_act_on() {
     let expired = at("!{ var(txn.ttl) -m int gt 0 }");
     let other_tenant = at("this route belongs to another tenant");
     let scope = at("error=\"insufficient_scope\", scope=\"orders:write\"");
-    let routed = at("use_backend instance_eu-west if { var(txn.region) -m str eu-west }");
+    let routed = at("use_backend instance_eu-west if { var(txn.region) -m str -- eu-west }");
     assert!(not_found < no_token && no_token < bad_signature && bad_signature < expired);
     assert!(expired < other_tenant && other_tenant < scope && scope < routed);
 }
