@@ -4,7 +4,9 @@
 //! Bounded every way: one fetch at a time per client, 5 s and 64 KiB at most, no redirects;
 //! a cached set is used for 5 minutes, and an assertion naming a `kid` the set lacks fetches
 //! again at most every 30 s (the client rotated its keys), so a stream of forged `kid`s costs
-//! the client's server one request per 30 s. A failed fetch keeps the last set that worked.
+//! the client's server one request per 30 s. A failed fetch keeps the last set that worked,
+//! and counts as a fetch: a server that is down (even one that never answered) is asked again
+//! at most every 30 s, however many assertions arrive meanwhile.
 //! Logs name the tenant and client, never a key.
 
 use std::sync::{Arc, LazyLock};
@@ -39,7 +41,10 @@ pub struct RemoteJwks {
 #[derive(Debug)]
 struct Fetched {
     keys: Arc<Vec<Value>>,
+    /// When `keys` were fetched.
     at: UnixSeconds,
+    /// When the server was last asked, whatever it answered.
+    asked: UnixSeconds,
 }
 
 impl RemoteJwks {
@@ -50,14 +55,14 @@ impl RemoteJwks {
         }
     }
 
-    /// The client's keys at `now`, fetched again if stale or lacking `kid`; `None` when none
+    /// The client's keys at `now`, fetched again if stale or lacking `kid`; empty when none
     /// could ever be fetched.
     pub async fn keys(
         &self,
         now: UnixSeconds,
         kid: Option<&str>,
         (tenant, client_id): (&str, &str),
-    ) -> Option<Arc<Vec<Value>>> {
+    ) -> Arc<Vec<Value>> {
         let mut cached = self.cached.lock().await;
         if let Some(fetched) = cached.as_ref() {
             let age = now - fetched.at;
@@ -67,8 +72,9 @@ impl RemoteJwks {
                     .iter()
                     .any(|key| key["kid"].as_str() == Some(kid))
             });
-            if age < FRESH_SECONDS && (has_kid || age < REFETCH_SECONDS) {
-                return Some(fetched.keys.clone());
+            let asked_lately = now - fetched.asked < REFETCH_SECONDS;
+            if asked_lately || (age < FRESH_SECONDS && has_kid) {
+                return fetched.keys.clone();
             }
         }
         match fetch(&self.uri).await {
@@ -77,16 +83,21 @@ impl RemoteJwks {
                 *cached = Some(Fetched {
                     keys: keys.clone(),
                     at: now,
+                    asked: now,
                 });
-                Some(keys)
+                keys
             }
             Err(why) => {
                 tracing::warn!(tenant, client_id, reason = why, "client JWKS not fetched");
-                // Counted as a fetch, so a broken server is not asked on every request.
-                if let Some(fetched) = cached.as_mut() {
-                    fetched.at = now - FRESH_SECONDS + REFETCH_SECONDS;
-                }
-                cached.as_ref().map(|fetched| fetched.keys.clone())
+                // Counted as a fetch, so a broken server is not asked on every request; one
+                // that never answered leaves an empty set, which verifies nothing.
+                let fetched = cached.get_or_insert_with(|| Fetched {
+                    keys: Arc::default(),
+                    at: now,
+                    asked: now,
+                });
+                fetched.asked = now;
+                fetched.keys.clone()
             }
         }
     }

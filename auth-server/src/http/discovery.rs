@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{AppState, CurrentTenant, JwksMaxAge};
-use crate::oauth::client_key::CLIENT_SIGNING_ALGS;
+use crate::oauth::client_key::client_signing_algs;
 use crate::oauth::{HONOURED_PROMPTS, scope_of_claim};
 use crate::tenant::Tenant;
 
@@ -39,6 +39,7 @@ fn metadata(tenant: &CurrentTenant) -> Value {
         ]
     };
     let introspection_auth = &client_auth[..client_auth.len() - 1];
+    let client_algs = client_signing_algs(tenant.fapi2());
     json!({
         "issuer": tenant.issuer(),
         "authorization_endpoint": tenant.endpoint("/authorize"),
@@ -65,13 +66,13 @@ fn metadata(tenant: &CurrentTenant) -> Value {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": tenant.keys().algorithms(),
         "token_endpoint_auth_methods_supported": client_auth,
-        "token_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
+        "token_endpoint_auth_signing_alg_values_supported": client_algs,
         "introspection_endpoint_auth_methods_supported": introspection_auth,
-        "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
+        "introspection_endpoint_auth_signing_alg_values_supported": client_algs,
         "revocation_endpoint_auth_methods_supported": client_auth,
-        "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
+        "revocation_endpoint_auth_signing_alg_values_supported": client_algs,
         "code_challenge_methods_supported": ["S256"],
-        "dpop_signing_alg_values_supported": CLIENT_SIGNING_ALGS,
+        "dpop_signing_alg_values_supported": client_algs,
         "prompt_values_supported": HONOURED_PROMPTS,
         "claims_supported": claims_supported(tenant),
         "claims_parameter_supported": false,

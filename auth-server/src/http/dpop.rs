@@ -3,6 +3,11 @@
 //! request came in on), with the server nonce where the client must use one, and its `jti`
 //! recorded once through the store, so a proof replayed at another replica fails as well.
 //!
+//! The `jti` is recorded only once the rest of the request holds (the access token at a
+//! resource, the client's credentials or its grant at the token endpoint): the replay cache is
+//! bounded and never forgets a proof that is still acceptable, so only requests that could
+//! succeed anyway may fill it.
+//!
 //! Refusals carry RFC 9449's codes: `invalid_dpop_proof` / `use_dpop_nonce` at the token
 //! endpoint (§5, §8), a `DPoP` challenge at a resource (§7.1, §9). A proof never reaches a
 //! log line.
@@ -11,8 +16,10 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use crate::oauth::client_key::client_signing_algs;
 use crate::oauth::dpop::{self, Proof, ProofTarget};
 use crate::oauth::{AccessClaims, OAuthError, authorization};
+use crate::store::UseOnce;
 use crate::tenant::{Client, Tenant};
 
 const DPOP: &str = "dpop";
@@ -70,6 +77,65 @@ pub async fn proof(
     app: &AppState,
     tenant: &Tenant,
     headers: &HeaderMap,
+    target: (&str, &str),
+    access_token: Option<&str>,
+    nonce_required: bool,
+    surface: Surface,
+) -> Result<Option<Proof>, Refusal> {
+    let proof = checked_proof(
+        app,
+        tenant,
+        headers,
+        target,
+        access_token,
+        nonce_required,
+        surface,
+    )
+    .await?;
+    if let Some(proof) = &proof {
+        spend(app, tenant, proof, surface).await?;
+    }
+    Ok(proof)
+}
+
+/// Records a checked proof's `jti`: refused if it was seen before (§11.1: a proof is good for
+/// one request; its jti is unique per key), or `temporarily_unavailable` while the tenant's
+/// replay cache is full of proofs still acceptable.
+pub async fn spend(
+    app: &AppState,
+    tenant: &Tenant,
+    proof: &Proof,
+    surface: Surface,
+) -> Result<(), OAuthError> {
+    let once = format!("dpop\n{}\n{}", proof.jkt, proof.jti);
+    let now = app.clock.now();
+    match app
+        .store
+        .use_once(&once, tenant.id(), proof.replayable_until, now)
+        .await?
+    {
+        UseOnce::First => Ok(()),
+        UseOnce::Seen => Err(surface.invalid("the proof was used before")),
+        UseOnce::Full => Err(replay_cache_full(tenant)),
+    }
+}
+
+/// Refusing a new one-time value is the price of never forgetting a live one: forgetting
+/// would make a captured proof or assertion replayable.
+pub fn replay_cache_full(tenant: &Tenant) -> OAuthError {
+    tracing::warn!(
+        tenant = tenant.id(),
+        "replay cache full of live proofs and assertions; refusing new ones until some expire"
+    );
+    OAuthError::TemporarilyUnavailable
+}
+
+/// The request's DPoP proof, checked but not yet recorded: the caller [`spend`]s it once the
+/// rest of the request holds.
+async fn checked_proof(
+    app: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
     (method, endpoint): (&str, &str),
     access_token: Option<&str>,
     nonce_required: bool,
@@ -92,6 +158,7 @@ pub async fn proof(
         uri: &uri,
         now,
         access_token,
+        algs: client_signing_algs(tenant.fapi2()),
     };
     let proof = dpop::check_proof(value, target).map_err(|refused| surface.invalid(refused.0))?;
     if nonce_required {
@@ -110,21 +177,11 @@ pub async fn proof(
             });
         }
     }
-    // §11.1: a proof is good for one request; its jti is unique per key.
-    let once = format!("dpop\n{}\n{}", proof.jkt, proof.jti);
-    let first = app
-        .store
-        .use_once(&once, tenant.id(), proof.replayable_until, now)
-        .await
-        .map_err(OAuthError::from)?;
-    if !first {
-        return Err(surface.invalid("the proof was used before").into());
-    }
     Ok(Some(proof))
 }
 
 /// The DPoP proof of a client's POST to `endpoint` (token or PAR), with the nonce the client
-/// must use if it must.
+/// must use if it must; checked, not yet spent.
 pub async fn client_proof(
     app: &AppState,
     tenant: &Tenant,
@@ -134,7 +191,7 @@ pub async fn client_proof(
 ) -> Result<Option<Proof>, Refusal> {
     let nonce_required = client.config.require_dpop_nonce;
     let target = ("POST", endpoint);
-    proof(
+    checked_proof(
         app,
         tenant,
         headers,

@@ -35,13 +35,13 @@ pub async fn push(
 ) -> Result<Response, Refusal> {
     let (app, tenant, headers, body) = (&app, &*tenant, &headers, &body[..]);
     let params = Params::from_form(body)?;
-    let client = authenticate::client(app, tenant, headers, &params).await?;
+    let client = authenticate::client(app, tenant, (headers, "/par"), &params).await?;
     if params.get("request_uri").is_some() {
         return Err(OAuthError::InvalidRequest("request_uri cannot be pushed").into());
     }
     // RFC 9449 §10.1: a proof at the push binds the code to its key, as dpop_jkt would.
     let proof = dpop::client_proof(app, tenant, headers, "/par", client).await?;
-    let proved = proof.map(|proof| proof.jkt);
+    let proved = proof.as_ref().map(|proof| proof.jkt.clone());
     if let (Some(proved), Some(named)) = (&proved, params.get("dpop_jkt"))
         && proved != named
     {
@@ -64,6 +64,9 @@ pub async fn push(
         AuthorizeFailure::Page(why) => OAuthError::InvalidRequest(why),
         AuthorizeFailure::Redirect { error, .. } => error,
     })?;
+    if let Some(proof) = &proof {
+        dpop::spend(app, tenant, proof, dpop::Surface::Token).await?;
+    }
     let pushed = PushedRequest {
         tenant: tenant.id().to_owned(),
         client_id: client.config.client_id.clone(),

@@ -13,10 +13,11 @@ use axum::response::{IntoResponse, Response};
 use meridian_contract::GrantType;
 use serde::Serialize;
 
-use super::dpop::{self, Refusal};
+use super::dpop::{self, Refusal, Surface};
 use super::{AppState, CurrentTenant};
 use super::{authenticate, token_exchange};
 use crate::issue::{self, AccessToken, Authentication, Grant, Subject};
+use crate::oauth::dpop::Proof;
 use crate::oauth::{OAuthError, Params, granted_scope, token_audience};
 use crate::store::{
     CodeGrant, CodePeek, CodeRedemption, FamilyAccess, IssuedTokens, RefreshGrant, RefreshPeek,
@@ -58,7 +59,7 @@ pub async fn token(
 ) -> Result<TokenResponse, Refusal> {
     let (app, tenant, headers, body) = (&app, &*tenant, &headers, &body[..]);
     let params = Params::from_form(body)?;
-    let client = authenticate::client(app, tenant, headers, &params).await?;
+    let client = authenticate::client(app, tenant, (headers, "/token"), &params).await?;
     let proof = dpop::client_proof(app, tenant, headers, "/token", client).await?;
     // FAPI 2.0 Security Profile §5.3.2.1: sender-constrained tokens; DPoP is the one here.
     if proof.is_none() && (client.config.dpop_bound_access_tokens || tenant.fapi2()) {
@@ -77,10 +78,21 @@ pub async fn token(
             OAuthError::UnauthorizedClient("grant_type not allowed for this client").into(),
         );
     }
+    // A public client proves nothing by itself, so its proof is recorded only once its code
+    // or refresh token has passed every check (see `http/dpop.rs`); any other is recorded now.
+    let grant_first = client.is_public()
+        && matches!(
+            grant,
+            GrantType::AuthorizationCode | GrantType::RefreshToken
+        );
+    if let Some(proof) = proof.as_ref().filter(|_| !grant_first) {
+        dpop::spend(app, tenant, proof, Surface::Token).await?;
+    }
     let request = TokenRequest {
         client,
         params: &params,
         jkt,
+        unspent: proof.as_ref().filter(|_| grant_first),
     };
     let response = match grant {
         GrantType::ClientCredentials => client_credentials(app, tenant, request),
@@ -98,9 +110,19 @@ pub(super) struct TokenRequest<'r> {
     pub(super) client: &'r Client,
     pub(super) params: &'r Params,
     pub(super) jkt: Option<&'r str>,
+    /// The proof still to be recorded, once the grant has passed its checks.
+    unspent: Option<&'r Proof>,
 }
 
 impl TokenRequest<'_> {
+    /// Records the proof left unspent, just before the grant is consumed.
+    async fn spend_proof(&self, app: &AppState, tenant: &Tenant) -> Result<(), OAuthError> {
+        match self.unspent {
+            Some(proof) => dpop::spend(app, tenant, proof, Surface::Token).await,
+            None => Ok(()),
+        }
+    }
+
     /// RFC 9449 §5.1: `DPoP` for a token bound to a key, `Bearer` otherwise.
     pub(super) fn token_type(&self) -> &'static str {
         if self.jkt.is_some() { "DPoP" } else { "Bearer" }
@@ -243,6 +265,7 @@ async fn redeem_code(
         CodePeek::Unknown => return Err(OAuthError::InvalidGrant("unknown or expired code")),
     };
     check_code_binding(&grant, tenant, request)?;
+    request.spend_proof(app, tenant).await?;
     match app.store.redeem_code(code, now).await? {
         CodeRedemption::Fresh(grant) => Ok(*grant),
         // Another request redeemed it between the look and the redemption.
@@ -284,6 +307,7 @@ fn check_code_binding(
         client,
         params,
         jkt,
+        ..
     } = token_request;
     let request = &grant.request;
     if request.dpop_jkt.is_some() && request.dpop_jkt.as_deref() != jkt {
@@ -326,6 +350,7 @@ async fn refresh_token(
         client,
         params,
         jkt,
+        ..
     } = request;
     let presented = params.require("refresh_token")?;
     let now = app.clock.now();
@@ -353,6 +378,7 @@ async fn refresh_token(
     let granted = grant.resource.as_deref();
     let audience = token_audience(client, tenant.issuer(), granted, params.get("resource"))?;
     let (subject, signer) = user_subject(tenant, &grant.username, now)?;
+    request.spend_proof(app, tenant).await?;
     let mut grant = match app.store.redeem_refresh(presented, binding, now).await? {
         RefreshRedemption::Fresh(grant) => grant,
         RefreshRedemption::Replayed(grant) => {

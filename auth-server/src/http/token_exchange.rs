@@ -26,6 +26,7 @@ pub(super) async fn exchange(
         client,
         params,
         jkt,
+        ..
     } = request;
     let policy = client
         .config

@@ -66,7 +66,7 @@ pub async fn introspect(
     // RFC 7662 §2.1: the caller must be authorized, and one that is not is told so with a 401
     // and a challenge (RFC 6749 §5.2), whichever way it tried; a public client proves nothing.
     let unauthorized = OAuthError::InvalidClient { basic: true };
-    let client = authenticate::client(app, tenant, headers, &params)
+    let client = authenticate::client(app, tenant, (headers, "/introspect"), &params)
         .await
         .map_err(|e| match e {
             OAuthError::InvalidClient { .. } => unauthorized,
@@ -115,7 +115,7 @@ pub async fn revoke(
 ) -> Result<Response, OAuthError> {
     let (app, tenant, headers, body) = (&app, &*tenant, &headers, &body[..]);
     let params = Params::from_form(body)?;
-    let client = authenticate::client(app, tenant, headers, &params).await?;
+    let client = authenticate::client(app, tenant, (headers, "/revoke"), &params).await?;
     let token = params.require("token")?;
     let now = app.clock.now();
     let refresh = app.store.find_refresh(token, now).await?;

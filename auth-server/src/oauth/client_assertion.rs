@@ -2,8 +2,9 @@
 //! client signed with its own key, checked against the public keys it registered.
 //!
 //! Pure: the caller gives the keys (inline, or fetched from the client's `jwks_uri`), the
-//! audiences this tenant answers to (its issuer and its public token endpoint URL, never one
-//! built from the request's `Host`) and the time; whether the `jti` was used before is the
+//! audiences this tenant answers to (its issuer, its public token endpoint URL and that of the
+//! endpoint the assertion came to, never one built from the request's `Host`), the algorithms
+//! it accepts and the time; whether the `jti` was used before is the
 //! store's to say. A refusal is `invalid_client` to the caller, whatever the reason.
 
 use base64::Engine;
@@ -12,7 +13,7 @@ use meridian_contract::UnixSeconds;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::client_key::{CLIENT_SIGNING_ALGS, ClientKey};
+use super::client_key::ClientKey;
 use super::jwt::Jws;
 
 /// `client_assertion_type` of RFC 7523 §2.2.
@@ -77,17 +78,18 @@ pub fn asserted_kid(assertion: &str) -> Option<String> {
 }
 
 /// RFC 7523 §3: signed by one of `keys` with an asymmetric algorithm; `iss` and `sub` are
-/// `client_id`; `aud` names one of `audiences`; unexpired, not for later, and short-lived.
+/// `client_id`; `aud` names one of `audiences`; signed with one of `algs`; unexpired, not for
+/// later, and short-lived.
 pub fn check_assertion(
     assertion: &str,
     client_id: &str,
     keys: &[Value],
-    audiences: &[&str],
+    (audiences, algs): (&[&str], &[&str]),
     now: UnixSeconds,
 ) -> Result<Asserted, AssertionRefused> {
     let jws = Jws::parse(assertion).map_err(|_| AssertionRefused("not a signed JWT"))?;
     let alg = jws.header.alg.as_str();
-    if !CLIENT_SIGNING_ALGS.contains(&alg) {
+    if !algs.contains(&alg) {
         return Err(AssertionRefused(
             "alg is not a supported asymmetric algorithm",
         ));

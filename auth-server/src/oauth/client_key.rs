@@ -19,6 +19,19 @@ use super::jwt::JwsKey;
 /// clients send either.
 pub const CLIENT_SIGNING_ALGS: &[&str] = &["ES256", "ES384", "EdDSA", "Ed25519", "RS256", "PS256"];
 
+/// What a tenant in FAPI 2.0 mode accepts: PS256, ES256 or EdDSA with Ed25519 only (FAPI 2.0
+/// Security Profile §5.4.1); RSA PKCS#1 v1.5 and ES384 are not among them.
+pub const FAPI2_CLIENT_SIGNING_ALGS: &[&str] = &["ES256", "EdDSA", "Ed25519", "PS256"];
+
+/// The algorithms a tenant's clients may sign proofs and assertions with.
+pub fn client_signing_algs(fapi2: bool) -> &'static [&'static str] {
+    if fapi2 {
+        FAPI2_CLIENT_SIGNING_ALGS
+    } else {
+        CLIENT_SIGNING_ALGS
+    }
+}
+
 /// Members only a private or symmetric JWK has (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037).
 const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 

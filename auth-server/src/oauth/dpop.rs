@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use meridian_contract::UnixSeconds;
 use serde::Deserialize;
 
-use super::client_key::{CLIENT_SIGNING_ALGS, ClientKey};
+use super::client_key::ClientKey;
 use super::jwt::Jws;
 use crate::keys::{Signer, TenantKeys};
 
@@ -36,6 +36,8 @@ pub struct ProofTarget<'a> {
     pub now: UnixSeconds,
     /// The access token presented with the proof, at a resource (`ath`, §4.3 step 12).
     pub access_token: Option<&'a str>,
+    /// The algorithms the tenant accepts (fewer in FAPI 2.0 mode).
+    pub algs: &'a [&'a str],
 }
 
 /// A proof that passed every check but the replay check.
@@ -73,7 +75,7 @@ pub fn check_proof(proof: &str, target: ProofTarget<'_>) -> Result<Proof, ProofR
     if !jws.header.has_type(DPOP_TYP) {
         return Err(ProofRefused("typ must be dpop+jwt"));
     }
-    if !CLIENT_SIGNING_ALGS.contains(&jws.header.alg.as_str()) {
+    if !target.algs.contains(&jws.header.alg.as_str()) {
         return Err(ProofRefused("alg is not a supported asymmetric algorithm"));
     }
     let jwk = jws.header.jwk.as_ref().ok_or(ProofRefused("no jwk"))?;

@@ -1,4 +1,5 @@
-//! A map of per-tenant entries with a cap per tenant and a global cap, evicting oldest first.
+//! A map of per-tenant entries with a cap per tenant and a global cap, evicting oldest first
+//! ([`Bounded::insert`]), or refusing while every entry is live ([`Bounded::insert_unless_full`]).
 //!
 //! Used by the memory store for pending logins and sessions, which anyone can create (a
 //! pending login needs no credentials at all). Eviction rather than refusal: a flood at one
@@ -51,6 +52,54 @@ impl<V> Bounded<V> {
             .or_default()
             .push_back(key);
         self.entries.insert(key, (tenant.to_owned(), value));
+    }
+
+    /// Inserts unless a cap is held by entries `live` says must stay: expired ones make room
+    /// first, a live one never does. False when the entry was refused.
+    pub fn insert_unless_full(
+        &mut self,
+        key: Digest,
+        tenant: &str,
+        value: V,
+        live: impl Fn(&V) -> bool,
+    ) -> bool {
+        self.remove(&key);
+        let held = |map: &Self| map.order.get(tenant).map_or(0, VecDeque::len);
+        if held(self) >= self.caps.per_tenant.max(1) {
+            self.retain_tenant(tenant, &live);
+            if held(self) >= self.caps.per_tenant.max(1) {
+                return false;
+            }
+        }
+        if self.entries.len() >= self.caps.global.max(1) {
+            self.retain(&live);
+            if self.entries.len() >= self.caps.global.max(1) {
+                return false;
+            }
+        }
+        self.order
+            .entry(tenant.to_owned())
+            .or_default()
+            .push_back(key);
+        self.entries.insert(key, (tenant.to_owned(), value));
+        true
+    }
+
+    fn retain_tenant(&mut self, tenant: &str, live: impl Fn(&V) -> bool) {
+        let Some(keys) = self.order.get_mut(tenant) else {
+            return;
+        };
+        let entries = &mut self.entries;
+        keys.retain(|key| {
+            let keep = entries.get(key).is_some_and(|(_, value)| live(value));
+            if !keep {
+                entries.remove(key);
+            }
+            keep
+        });
+        if keys.is_empty() {
+            self.order.remove(tenant);
+        }
     }
 
     pub fn get(&self, key: &Digest) -> Option<&V> {
@@ -116,6 +165,28 @@ mod tests {
         assert!(map.get(&digest("a6")).is_none(), "oldest evicted");
         assert_eq!(map.get(&digest("a9")), Some(&9));
         assert_eq!(map.get(&digest("b0")), Some(&0), "another tenant untouched");
+    }
+
+    #[test]
+    fn a_refusing_map_drops_only_expired_entries_and_refuses_while_all_are_live() {
+        let mut map = Bounded::new(Caps {
+            per_tenant: 3,
+            global: 5,
+        });
+        let live = |v: &u32| *v >= 10;
+        for (i, v) in [1, 10, 11].into_iter().enumerate() {
+            assert!(map.insert_unless_full(digest(&format!("a{i}")), "a", v, live));
+        }
+        // a0 (1) has expired: it makes room; then a's three are live and a fourth is refused.
+        assert!(map.insert_unless_full(digest("a3"), "a", 12, live));
+        assert!(map.get(&digest("a0")).is_none());
+        assert!(!map.insert_unless_full(digest("a4"), "a", 13, live));
+        assert_eq!(map.get(&digest("a1")), Some(&10), "no live entry evicted");
+        // The global cap: b fits twice, then everything held is live.
+        assert!(map.insert_unless_full(digest("b0"), "b", 10, live));
+        assert!(map.insert_unless_full(digest("b1"), "b", 10, live));
+        assert!(!map.insert_unless_full(digest("c0"), "c", 10, live));
+        assert_eq!(map.len(), 5);
     }
 
     #[test]

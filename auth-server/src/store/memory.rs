@@ -12,7 +12,7 @@ use super::bounded::Bounded;
 use super::digest::{Digest, digest};
 use super::{
     CodeGrant, CodePeek, CodeRedemption, FamilyAccess, IssuedTokens, PendingLogin, PushedRequest,
-    RefreshGrant, RefreshPeek, RefreshRedemption, Session, Store, StoreResult, Swept,
+    RefreshGrant, RefreshPeek, RefreshRedemption, Session, Store, StoreResult, Swept, UseOnce,
 };
 
 struct StoredCode {
@@ -306,14 +306,20 @@ impl Store for MemoryStore {
         tenant: &str,
         expires_at: UnixSeconds,
         now: UnixSeconds,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<UseOnce> {
         let key = digest(value);
+        let live = |until: &UnixSeconds| now < *until;
         Ok(self.with(|m| {
-            if m.used_once.get(&key).is_some_and(|until| now < *until) {
-                return false;
+            if m.used_once.get(&key).is_some_and(live) {
+                return UseOnce::Seen;
             }
-            m.used_once.insert(key, tenant, expires_at);
-            true
+            match m
+                .used_once
+                .insert_unless_full(key, tenant, expires_at, live)
+            {
+                true => UseOnce::First,
+                false => UseOnce::Full,
+            }
         }))
     }
 
@@ -489,13 +495,48 @@ mod tests {
     #[tokio::test]
     async fn a_one_time_value_is_used_once_until_it_may_be_forgotten() {
         let store = MemoryStore::default();
-        assert!(store.use_once("jti-1", "acme", 100, 10).await.unwrap());
-        assert!(!store.use_once("jti-1", "acme", 100, 99).await.unwrap());
-        assert!(store.use_once("jti-2", "acme", 100, 10).await.unwrap());
-        assert!(
-            store.use_once("jti-1", "acme", 200, 100).await.unwrap(),
-            "forgotten"
+        let once = async |value, expires_at, now| {
+            store
+                .use_once(value, "acme", expires_at, now)
+                .await
+                .unwrap()
+        };
+        assert_eq!(once("jti-1", 100, 10).await, UseOnce::First);
+        assert_eq!(once("jti-1", 100, 99).await, UseOnce::Seen);
+        assert_eq!(once("jti-2", 100, 10).await, UseOnce::First);
+        assert_eq!(once("jti-1", 200, 100).await, UseOnce::First, "forgotten");
+    }
+
+    #[tokio::test]
+    async fn a_full_replay_cache_refuses_new_values_and_never_forgets_a_live_one() {
+        let store = MemoryStore::default();
+        let cap = crate::store::ONCE_CAPS.per_tenant;
+        for i in 0..cap {
+            let value = format!("jti-{i}");
+            assert_eq!(
+                store.use_once(&value, "acme", 100, 10).await.unwrap(),
+                UseOnce::First
+            );
+        }
+        let flood = store.use_once("one-more", "acme", 100, 10).await.unwrap();
+        assert_eq!(flood, UseOnce::Full);
+        let replayed = store.use_once("jti-0", "acme", 100, 10).await.unwrap();
+        assert_eq!(
+            replayed,
+            UseOnce::Seen,
+            "the oldest live value is still remembered"
         );
+        let other = store
+            .use_once("globex-jti", "globex", 100, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            other,
+            UseOnce::First,
+            "another tenant is not held up by acme's cap"
+        );
+        let later = store.use_once("one-more", "acme", 200, 100).await.unwrap();
+        assert_eq!(later, UseOnce::First, "room again once values expire");
     }
 
     const ACCESS: FamilyAccess<'static> = FamilyAccess {

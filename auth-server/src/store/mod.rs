@@ -152,9 +152,11 @@ pub struct PushedRequest {
 /// bounded like pending logins (and live a minute).
 pub const PUSHED_CAPS: Caps = LOGIN_CAPS;
 
-/// One-time values (DPoP proofs' and client assertions' `jti`) remembered at once. Anyone
-/// holding a key can mint valid proofs, so they are bounded like pending logins; each is
-/// remembered only for the short time its proof or assertion is acceptable anyway.
+/// One-time values (DPoP proofs' and client assertions' `jti`) remembered at once. Each is
+/// remembered for as long as its proof or assertion is acceptable, and never forgotten
+/// sooner: at a cap a new value is refused ([`UseOnce::Full`]) instead, since forgetting a
+/// live one would make it replayable. Values are recorded only for requests that hold
+/// otherwise (see `http/dpop.rs`), so filling a cap takes credentials, not just a key.
 pub const ONCE_CAPS: Caps = Caps {
     per_tenant: 50_000,
     global: 100_000,
@@ -175,6 +177,17 @@ pub const SESSION_CAPS: Caps = Caps {
 };
 /// The largest authorize request a pending login stores, JSON-encoded.
 pub const MAX_STORED_REQUEST: usize = 4096;
+
+/// What recording a one-time value found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UseOnce {
+    /// Recorded now: its first use.
+    First,
+    /// Recorded before and still remembered: a replay.
+    Seen,
+    /// Not recorded: the tenant's (or every tenant's) cap is held by values still live.
+    Full,
+}
 
 /// The store cannot answer now (database down, pool exhausted, timeout). Never carries the
 /// connection URI or anything a caller sent.
@@ -270,15 +283,16 @@ pub trait Store: Send + Sync + 'static {
         now: UnixSeconds,
     ) -> StoreResult<Option<PushedRequest>>;
     /// Records a one-time value of `tenant` (a DPoP proof's or a client assertion's `jti`)
-    /// until `expires_at`: true the first time, false while it is remembered; exactly once
-    /// across replicas.
+    /// until `expires_at`: `First` the first time, `Seen` while it is remembered, exactly once
+    /// across replicas; `Full` when [`ONCE_CAPS`] are held by live values, none of which is
+    /// ever dropped before it expires.
     async fn use_once(
         &self,
         value: &str,
         tenant: &str,
         expires_at: UnixSeconds,
         now: UnixSeconds,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<UseOnce>;
     /// Counts one failure against `key` in a fixed window of `window` seconds and returns the
     /// failures in the current window, this one included; atomic across replicas.
     async fn count_failure(&self, key: &str, window: i64, now: UnixSeconds) -> StoreResult<u32>;

@@ -398,8 +398,13 @@ pub async fn userinfo_status(issuer: &str, token: &str) -> reqwest::StatusCode {
 
 /// The tenant's OIDC discovery document.
 pub async fn discovery(issuer: &str) -> serde_json::Value {
+    get_json(&format!("{issuer}/.well-known/openid-configuration")).await
+}
+
+/// An unauthenticated GET whose body is JSON.
+pub async fn get_json(url: &str) -> serde_json::Value {
     http()
-        .get(format!("{issuer}/.well-known/openid-configuration"))
+        .get(url)
         .send()
         .await
         .unwrap()

@@ -83,19 +83,7 @@ async fn a_proof_used_at_one_replica_is_refused_at_the_other() {
 
 #[tokio::test]
 async fn a_bound_refresh_token_needs_its_key_at_any_replica() {
-    let region = Region::start_with_tenant(2, |tenant| {
-        tenant["clients"]
-            .as_array_mut()
-            .expect("clients")
-            .push(json!({
-                "clientId": "dpop-app",
-                "kind": "public",
-                "grantTypes": ["authorization_code", "refresh_token"],
-                "redirectUris": [REDIRECT_URI],
-                "scopes": ["openid"],
-            }));
-    })
-    .await;
+    let region = Region::start_with_tenant(2, with_dpop_app).await;
     let browser = browser();
     sign_in(&browser, &region.base(0), &region.setup).await;
     // RFC 7636 Appendix B.
@@ -147,4 +135,117 @@ async fn a_bound_refresh_token_needs_its_key_at_any_replica() {
         StatusCode::OK,
         "the key's own proof, at the other replica: {body}"
     );
+}
+
+async fn live_values(region: &Region) -> String {
+    let sql = "SELECT count(*) FROM used_once";
+    let count = region.db.psql(&region.uri, sql).await.expect("count");
+    count.trim().to_owned()
+}
+
+#[tokio::test]
+async fn a_full_replay_cache_refuses_new_proofs_and_still_knows_every_live_one() {
+    let region = Region::start(2).await;
+    let htu = format!("{}/token", region.setup.issuer);
+    let form = [("grant_type", "client_credentials"), ("scope", "api")];
+    let basic = Some(("demo-client", region.setup.client_secret.as_str()));
+    let used = ClientKey::generate().proof(&htu);
+    let (status, body) = with_proof(&region.base(0), &form, basic, &used).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Fill the tenant's cap with values live for ten minutes, as a flood would.
+    let cap = meridian_auth_server::store::ONCE_CAPS.per_tenant;
+    let fill = format!(
+        "INSERT INTO used_once (digest, tenant, expires_at) \
+         SELECT sha256(('flood-' || i)::bytea), 'demo', extract(epoch FROM now())::bigint + 600 \
+         FROM generate_series(2, {cap}) AS i"
+    );
+    region.db.psql(&region.uri, &fill).await.expect("filled");
+    assert_eq!(live_values(&region).await, cap.to_string());
+    for replica in [0, 1] {
+        let (status, body) = with_proof(&region.base(replica), &form, basic, &used).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_dpop_proof")),
+            "the used proof is still known at replica {replica}"
+        );
+        let fresh = ClientKey::generate().proof(&htu);
+        let (status, body) = with_proof(&region.base(replica), &form, basic, &fresh).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("temporarily_unavailable")
+            ),
+            "a new proof is refused, not let in by forgetting one (replica {replica})"
+        );
+    }
+    assert_eq!(
+        live_values(&region).await,
+        cap.to_string(),
+        "nothing evicted"
+    );
+    region
+        .db
+        .psql(
+            &region.uri,
+            "DELETE FROM used_once WHERE expires_at > extract(epoch FROM now())::bigint + 300",
+        )
+        .await
+        .expect("flood expired");
+    let fresh = ClientKey::generate().proof(&htu);
+    let (status, body) = with_proof(&region.base(1), &form, basic, &fresh).await;
+    assert_eq!(status, StatusCode::OK, "room again: {body}");
+}
+
+#[tokio::test]
+async fn a_public_clients_proofs_are_remembered_only_once_its_grant_holds() {
+    let region = Region::start_with_tenant(1, with_dpop_app).await;
+    let htu = format!("{}/token", region.setup.issuer);
+    let key = ClientKey::generate();
+    // Anyone may send these: a key of one's own, a public client's id and made-up grants.
+    let unknown_code = [
+        ("grant_type", "authorization_code"),
+        ("code", "no-such-code"),
+        ("redirect_uri", REDIRECT_URI),
+        ("client_id", "dpop-app"),
+    ];
+    let unknown_refresh = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "no-such-token"),
+        ("client_id", "dpop-app"),
+    ];
+    for _ in 0..20 {
+        for form in [&unknown_code[..], &unknown_refresh[..]] {
+            let (status, body) = with_proof(&region.base(0), form, None, &key.proof(&htu)).await;
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+            );
+        }
+    }
+    assert_eq!(
+        live_values(&region).await,
+        "0",
+        "no proof of a failed grant kept"
+    );
+    // A confidential client has proved itself: its proof is kept at once.
+    let form = [("grant_type", "client_credentials"), ("scope", "api")];
+    let basic = Some(("demo-client", region.setup.client_secret.as_str()));
+    let (status, body) = with_proof(&region.base(0), &form, basic, &key.proof(&htu)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(live_values(&region).await, "1");
+}
+
+/// Adds `dpop-app`, a public client of the code flow with refresh tokens.
+fn with_dpop_app(tenant: &mut serde_json::Value) {
+    tenant["clients"]
+        .as_array_mut()
+        .expect("clients")
+        .push(json!({
+            "clientId": "dpop-app",
+            "kind": "public",
+            "grantTypes": ["authorization_code", "refresh_token"],
+            "redirectUris": [REDIRECT_URI],
+            "scopes": ["openid"],
+        }));
 }

@@ -14,6 +14,8 @@ pub const REDIRECT_URI: &str = "http://127.0.0.1:9999/callback";
 /// Replicas of one region on one database.
 pub struct Region {
     pub db: Postgres,
+    /// The replicas' database.
+    pub uri: String,
     /// The demo tenant's files, and the replicas' logs.
     _dir: TempDir,
     pub setup: DevSetup,
@@ -62,6 +64,7 @@ impl Region {
         }
         Region {
             db,
+            uri,
             _dir: dir,
             setup,
             replicas,

@@ -16,7 +16,7 @@ use crate::store::{Caps, LOGIN_CAPS, ONCE_CAPS, PUSHED_CAPS, SESSION_CAPS};
 use crate::store::{
     CodeGrant, CodePeek, CodeRedemption, FamilyAccess, IssuedTokens, PendingLogin, PushedRequest,
     RefreshGrant, RefreshPeek, RefreshRedemption, Session, Store, StoreResult, StoreUnavailable,
-    Swept,
+    Swept, UseOnce,
 };
 
 const SAVE_CODE: &str = "INSERT INTO authorization_codes \
@@ -114,9 +114,16 @@ const TAKE_PUSHED: &str =
 
 /// The row lock of the digest's key decides: of two replicas recording one value, one inserts
 /// (or takes over a forgotten row) and the other changes nothing.
-const USE_ONCE: &str = "INSERT INTO used_once (digest, tenant, expires_at) VALUES ($1, $2, $3) \
+// Inserted only while the tenant holds fewer than $5 live values (counting stops at $5, so
+// the check costs at most that many index entries); a live row is never replaced or evicted,
+// and expired ones go with the sweep. Two replicas at the cap's edge may both insert: the cap
+// bounds the table, it is not a quota.
+const USE_ONCE: &str = "INSERT INTO used_once (digest, tenant, expires_at) \
+     SELECT $1, $2, $3 WHERE (SELECT count(*) FROM (SELECT 1 FROM used_once \
+         WHERE tenant = $2 AND expires_at > $4 LIMIT $5) AS live) < $5 \
      ON CONFLICT (digest) DO UPDATE SET tenant = EXCLUDED.tenant, expires_at = EXCLUDED.expires_at \
      WHERE used_once.expires_at <= $4";
+const SEEN_ONCE: &str = "SELECT 1 FROM used_once WHERE digest = $1 AND expires_at > $2";
 
 /// After an insert: beyond the tenant's cap ($2) or the global one ($3), the oldest rows go
 /// (`LOGIN_CAPS`, `SESSION_CAPS`). Unlike the memory store, the global cap evicts the oldest
@@ -134,7 +141,6 @@ fn evict_oldest(table: &str) -> String {
 static EVICT_LOGINS: LazyLock<String> = LazyLock::new(|| evict_oldest("pending_logins"));
 static EVICT_SESSIONS: LazyLock<String> = LazyLock::new(|| evict_oldest("sessions"));
 static EVICT_PUSHED: LazyLock<String> = LazyLock::new(|| evict_oldest("pushed_requests"));
-static EVICT_USED_ONCE: LazyLock<String> = LazyLock::new(|| evict_oldest("used_once"));
 
 async fn evict(c: &Object, statement: &str, tenant: &str, caps: Caps) -> Result<(), Error> {
     let statement = c.prepare_cached(statement).await?;
@@ -478,17 +484,21 @@ impl Store for PgStore {
         tenant: &str,
         expires_at: UnixSeconds,
         now: UnixSeconds,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<UseOnce> {
         let key = digest(value);
+        let cap = ONCE_CAPS.per_tenant as i64;
         self.with_client(|c| async move {
             let statement = c.prepare_cached(USE_ONCE).await?;
-            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
-                [&&key[..], &tenant, &expires_at, &now];
-            let first = c.execute(&statement, &params).await? == 1;
-            if first {
-                evict(&c, &EVICT_USED_ONCE, tenant, ONCE_CAPS).await?;
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+                [&&key[..], &tenant, &expires_at, &now, &cap];
+            if c.execute(&statement, &params).await? == 1 {
+                return Ok(UseOnce::First);
             }
-            Ok(first)
+            let seen = c.prepare_cached(SEEN_ONCE).await?;
+            match c.query_opt(&seen, &[&&key[..], &now]).await? {
+                Some(_) => Ok(UseOnce::Seen),
+                None => Ok(UseOnce::Full),
+            }
         })
         .await
     }
