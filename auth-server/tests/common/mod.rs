@@ -403,12 +403,5 @@ pub async fn discovery(issuer: &str) -> serde_json::Value {
 
 /// An unauthenticated GET whose body is JSON.
 pub async fn get_json(url: &str) -> serde_json::Value {
-    http()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    http().get(url).send().await.unwrap().json().await.unwrap()
 }
