@@ -76,7 +76,6 @@ async fn apply(tenant: &Tenant, ctx: &Context, live: bool) -> Result<Action, Rec
         // A stale cache entry of a Tenant already deleted: creating keys now would leak them.
         return Ok(Action::await_change());
     }
-    let now = unix_now();
     let issuer = issuer(&name, &tenant.spec, &ctx.settings);
     let regions = region_facts(tenant, &name, ctx);
     // No region can serve a tenant before its first key ring: nothing to read there yet.
@@ -84,6 +83,11 @@ async fn apply(tenant: &Tenant, ctx: &Context, live: bool) -> Result<Action, Rec
         Some(_) => observe(&regions, &issuer, ctx).await,
         None => BTreeMap::new(),
     };
+    // Read after the JWKS, never before: a key seen everywhere counts as published from
+    // `now`, and a resource server may have cached a JWKS without it until the moment it was
+    // seen. A clock read before the fetches dated it up to their duration too early, and the
+    // key could sign while such a cache was still fresh.
+    let now = unix_now();
     let keys = ensure_key_ring(
         &ctx.hub,
         &ctx.settings.namespace,

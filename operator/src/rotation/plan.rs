@@ -291,7 +291,9 @@ fn confirm_or_postpone(
         .state
         .confirmed
         .as_ref()
-        .map(|(_, at)| at + policy.jwks_max_age);
+        // One second more than the max-age: `at` is whole seconds, cut down from the moment
+        // the key was seen, and a cache fetched just before that moment lives a max-age on.
+        .map(|(_, at)| at + policy.jwks_max_age + 1);
     let safe = safe_from.is_some_and(|safe_from| safe_from <= activate_at);
     if safe || activate_at - now > policy.decision_margin {
         return;

@@ -175,8 +175,9 @@ fn a_late_confirmation_waits_out_the_jwks_cache() {
         &everywhere(&staged.ring, 98),
         98,
     );
-    assert_eq!(find(&late.ring, "k2").activate_at, 103);
-    assert_eq!(find(&late.ring, "k1").retire_at, Some(103));
+    // Seen during second 98: a JWKS cached just before lives until 99 + max-age.
+    assert_eq!(find(&late.ring, "k2").activate_at, 104);
+    assert_eq!(find(&late.ring, "k1").retire_at, Some(104));
 }
 
 #[test]
@@ -271,7 +272,9 @@ fn exactly_one_key_signs_and_only_after_every_region_published_it_across_restart
             .get(kid)
             .unwrap_or_else(|| panic!("t={now}: {kid} signs unseen"));
         assert!(
-            kid == "k1" || since + policy.jwks_max_age <= now,
+            // Seen during second `since`: a cache fetched just before lives until
+            // `since + 1 + max-age`.
+            kid == "k1" || since + 1 + policy.jwks_max_age <= now,
             "t={now}: {kid} seen everywhere only at {since}"
         );
         generations.push(signing[0].generation);
