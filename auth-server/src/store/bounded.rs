@@ -47,11 +47,7 @@ impl<V> Bounded<V> {
                 self.evict_oldest(&largest);
             }
         }
-        self.order
-            .entry(tenant.to_owned())
-            .or_default()
-            .push_back(key);
-        self.entries.insert(key, (tenant.to_owned(), value));
+        self.push(key, tenant, value);
     }
 
     /// Inserts unless a cap is held by entries `live` says must stay: expired ones make room
@@ -77,12 +73,17 @@ impl<V> Bounded<V> {
                 return false;
             }
         }
+        self.push(key, tenant, value);
+        true
+    }
+
+    /// Appends an entry as its tenant's newest; the caller has made room.
+    fn push(&mut self, key: Digest, tenant: &str, value: V) {
         self.order
             .entry(tenant.to_owned())
             .or_default()
             .push_back(key);
         self.entries.insert(key, (tenant.to_owned(), value));
-        true
     }
 
     fn retain_tenant(&mut self, tenant: &str, live: impl Fn(&V) -> bool) {

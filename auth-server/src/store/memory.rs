@@ -313,12 +313,12 @@ impl Store for MemoryStore {
             if m.used_once.get(&key).is_some_and(live) {
                 return UseOnce::Seen;
             }
-            match m
-                .used_once
+            if m.used_once
                 .insert_unless_full(key, tenant, expires_at, live)
             {
-                true => UseOnce::First,
-                false => UseOnce::Full,
+                UseOnce::First
+            } else {
+                UseOnce::Full
             }
         }))
     }
