@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use kube::Client;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
+use meridian_contract::UnixSeconds;
 
 use super::SyncState;
 use super::renders::TenantRenders;
@@ -37,6 +38,8 @@ pub struct Context {
     /// Asks the tenant controller to recompute a Tenant's status.
     pub tenant_trigger: UnboundedSender<ObjectRef<Tenant>>,
     pub retries: Retries,
+    /// When this operator started: a Tenant older than that has waited for no one yet.
+    pub started_at: UnixSeconds,
 }
 
 impl Context {
@@ -67,6 +70,7 @@ impl Context {
             jwks: JwksFetcher::default(),
             tenant_trigger,
             retries: Retries::default(),
+            started_at: super::unix_now(),
         }
     }
 

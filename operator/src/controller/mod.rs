@@ -89,4 +89,4 @@ pub(crate) fn unix_now() -> i64 {
 }
 
 pub use region::reconcile as reconcile_region;
-pub use tenant::reconcile as reconcile_tenant;
+pub use tenant::{provision_key_rings, reconcile as reconcile_tenant};

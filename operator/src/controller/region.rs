@@ -19,7 +19,7 @@ use crate::edge::hub::{hub_inputs, inputs_version};
 use crate::edge::region::{
     RegionError, apply_region, check_store, delete_region, observe_region, probe,
 };
-use crate::render::{TenantFiles, TenantInputs, desired_region, tenant_files};
+use crate::render::{TenantFiles, TenantInputs, desired_region_sized, tenant_files};
 use crate::status::region::{Converged, region_status};
 use crate::status::report::{RegionSync, TenantProblem};
 
@@ -84,7 +84,11 @@ async fn converge(region: &AuthRegion, ctx: &Context) -> Result<Converged, Regio
     // Pods rolled out without their store's Secret could not start: keep what runs instead.
     check_store(&client, namespace, &region.spec.auth_server.store).await?;
     let observed = observe_region(&client, &name, namespace).await?;
-    let Selection { placed, sync } = select(
+    let Selection {
+        placed,
+        sync,
+        shared_expected,
+    } = select(
         &name,
         &region.spec,
         tenants.iter().map(AsRef::as_ref),
@@ -94,7 +98,7 @@ async fn converge(region: &AuthRegion, ctx: &Context) -> Result<Converged, Regio
     ctx.renders
         .retain(|tenant| ctx.tenants.get(&ObjectRef::new(tenant)).is_some());
     let jwks_max_age = u32::try_from(ctx.settings.jwks_max_age.as_secs()).unwrap_or(u32::MAX);
-    let desired = desired_region(&name, &region.spec, &placed, jwks_max_age);
+    let desired = desired_region_sized(&name, &region.spec, &placed, jwks_max_age, shared_expected);
     let report = apply_region(&client, &name, &desired, &observed, &ctx.apply_cache).await?;
     let (ready, wanted) = observed.replicas(&desired);
     Ok(Converged {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use kube::{Resource, ResourceExt};
 
-use crate::api::{AuthRegionSpec, Tenant};
+use crate::api::{AuthRegionSpec, Isolation, Tenant};
 use crate::render::{PlacedTenant, Placement, TenantFiles, placement};
 use crate::status::report::{RegionSync, TenantInRegion, TenantProblem};
 
@@ -19,6 +19,11 @@ use crate::status::report::{RegionSync, TenantInRegion, TenantProblem};
 pub struct Selection {
     pub placed: Vec<PlacedTenant>,
     pub sync: RegionSync,
+    /// Tenants of the shared group the region is to serve, served yet or not (a new one still
+    /// waiting for its key ring counts): the group is sized from them, so that its shards and
+    /// pods keep their shape while a cold start's key rings arrive, instead of being resharded
+    /// (and the pods rolled) each time the served count crosses a power of two.
+    pub shared_expected: usize,
 }
 
 /// Chooses the region's tenants and their files. `render` makes a tenant's files from the
@@ -38,6 +43,9 @@ pub fn select<'a>(
         let name = tenant.name_any();
         if placement(&tenant.spec, region, spec) != Placement::Placed {
             continue;
+        }
+        if tenant.spec.isolation == Isolation::Shared {
+            selection.shared_expected += 1;
         }
         let (files, entry) = match render(tenant, &name) {
             Ok(files) => {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::DeleteParams;
@@ -24,7 +25,9 @@ use crate::edge::jwks::{ServedJwks, jwks_url};
 use crate::render::{Placement, issuer, placement};
 use crate::rotation::drive::rotate;
 use crate::status::serving::{NOT_SERVED, is_served, overdue_events};
-use crate::status::tenant::{RegionFact, TenantFacts, first_status_due, tenant_status};
+use crate::status::tenant::{
+    RegionFact, TenantFacts, first_status_due, first_status_hold, tenant_status,
+};
 
 /// How soon a tenant not yet served where it was written looks again, so Ready follows within
 /// seconds; [`recheck_in`] stretches it, up to the longest, while the wait goes on.
@@ -62,6 +65,43 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action,
         ctx.retries.succeeded(&key);
     }
     result
+}
+
+/// Key rings made at once by [`provision_key_rings`]: each is a finalizer patch and a Secret
+/// create on the hub, so this bounds the hub writes in flight rather than the operator's work.
+const PROVISION_CONCURRENCY: usize = 32;
+
+/// Gives every live Tenant that has no key ring yet its finalizer and key ring, before either
+/// controller starts. A cold start of 10,000 Tenants otherwise created them in the tenant
+/// controller's turn, among reconciles that looked at what regions serve: key rings came in
+/// over minutes, and every region pass rewrote every shard for the few hundred new ones. Made
+/// first, the regions' first pass holds every tenant. An operator restart finds them all and
+/// waits for nothing. Returns how many Tenants it reconciled.
+pub async fn provision_key_rings(ctx: &Arc<Context>) -> usize {
+    let namespace = &ctx.settings.namespace;
+    let missing: Vec<Arc<Tenant>> = ctx
+        .tenants
+        .state()
+        .into_iter()
+        .filter(|tenant| tenant.meta().deletion_timestamp.is_none())
+        .filter(|tenant| {
+            let key_ring = key_ring_secret_name(&tenant.name_any());
+            ctx.secrets
+                .get(&ObjectRef::new(&key_ring).within(namespace))
+                .is_none()
+        })
+        .collect();
+    let count = missing.len();
+    futures::stream::iter(missing)
+        .for_each_concurrent(PROVISION_CONCURRENCY, |tenant| async move {
+            let name = tenant.name_any();
+            // A failure is the tenant controller's to retry, with its backoff and its status.
+            if let Err(error) = reconcile(tenant, ctx.clone()).await {
+                tracing::warn!(tenant = %name, %error, "key ring not provisioned; the tenant controller retries");
+            }
+        })
+        .await;
+    count
 }
 
 /// `live`: the API server just showed the Tenant live, so a missing key ring cannot be a stale
@@ -232,7 +272,8 @@ async fn update_status(
     let previous = tenant.status.clone().unwrap_or_default();
     let now = now();
     let status = tenant_status(tenant, facts, &now);
-    if !first_status_due(tenant, &status, facts.served_within, &now) {
+    let hold = first_status_hold(ctx.tenants.len(), facts.served_within);
+    if !first_status_due(tenant, &status, hold, ctx.started_at, &now) {
         return Ok((status, false));
     }
     publish_status(ctx, tenant, &previous, &status, |s| &s.conditions).await?;

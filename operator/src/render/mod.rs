@@ -20,7 +20,9 @@ pub use labels::{
     Labels, MANAGED_BY, MANAGED_BY_LABEL, REGION_LABEL, TENANT_LABEL, managed_by_selector,
 };
 pub use placement::{Placement, placement};
-pub use region::{DesiredRegion, PlacedTenant, REGION_CONFIG_MAP, desired_region};
+pub use region::{
+    DesiredRegion, PlacedTenant, REGION_CONFIG_MAP, desired_region, desired_region_sized,
+};
 pub use tenant_config::{issuer, tenant_config, token_lifetimes};
 pub use tenant_files::{TenantFiles, TenantInputs, tenant_files};
 

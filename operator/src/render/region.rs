@@ -45,6 +45,19 @@ pub fn desired_region(
     tenants: &[PlacedTenant],
     jwks_max_age_seconds: u32,
 ) -> DesiredRegion {
+    desired_region_sized(region_name, spec, tenants, jwks_max_age_seconds, 0)
+}
+
+/// [`desired_region`] with the shared group sized for at least `shared_expected` tenants (its
+/// shard count and default memory): the tenants it is to serve, of which `tenants` holds those
+/// that can be served now.
+pub fn desired_region_sized(
+    region_name: &str,
+    spec: &AuthRegionSpec,
+    tenants: &[PlacedTenant],
+    jwks_max_age_seconds: u32,
+    shared_expected: usize,
+) -> DesiredRegion {
     let namespace = spec.namespace.as_str();
     let region_labels = Labels::region(region_name);
     let region_json = serde_json::to_string(&RegionConfig {
@@ -77,13 +90,17 @@ pub fn desired_region(
             .filter(|t| t.isolation == Isolation::Dedicated)
             .map(|t| t.name.as_str());
         let labels = region_labels.clone().instance(&group).tenant(dedicated);
+        let sized_for = match dedicated {
+            Some(_) => members.len(),
+            None => members.len().max(shared_expected),
+        };
         add_group(
             &mut desired,
             &group,
             namespace,
             &labels,
             spec,
-            &members,
+            (&members, sized_for),
             &checksum,
         );
     }
@@ -123,10 +140,10 @@ fn add_group(
     namespace: &str,
     labels: &Labels,
     spec: &AuthRegionSpec,
-    members: &[&PlacedTenant],
+    (members, sized_for): (&[&PlacedTenant], usize),
     checksum: &str,
 ) {
-    let count = shard_count(members.len());
+    let count = shard_count(sized_for);
     let mut public = vec![BTreeMap::new(); count];
     let mut sensitive = vec![BTreeMap::new(); count];
     for tenant in members {
@@ -167,7 +184,7 @@ fn add_group(
         config_maps: &volume_config_maps,
         secrets: &secret_names,
         checksum,
-        tenants: members.len(),
+        tenants: sized_for,
     };
     desired.deployments.push(workload::deployment(&workload));
     desired.services.push(workload::service(&workload));

@@ -684,6 +684,27 @@ fn the_default_memory_changes_only_with_the_shard_count() {
 }
 
 #[test]
+fn the_shared_group_keeps_the_shape_of_every_tenant_it_is_to_serve_while_few_are_ready() {
+    // A cold start of 1,025 tenants whose key rings arrive one by one: sized for all of them
+    // from the first pass, the group's shards, memory and so its pod template never change.
+    let region = region_with_default_resources();
+    let tenants = shared_tenants(1_025);
+    let rendered = |ready: usize| {
+        let desired = desired_region_sized("eu-west", &region.spec, &tenants[..ready], 300, 1_025);
+        let pods = desired.deployments[0].spec.clone().unwrap().template;
+        (desired.config_maps.len(), pods)
+    };
+    let (shards, pods) = rendered(1_025);
+    assert_eq!(shards, 1 + 32, "region.json and 32 shards");
+    for ready in [1, 63, 64, 500, 1_000] {
+        assert_eq!(rendered(ready), (shards, pods.clone()), "{ready} ready");
+    }
+    // More served than expected (a stale count) sizes for what is served.
+    let desired = desired_region_sized("eu-west", &region.spec, &tenants, 300, 10);
+    assert_eq!(desired.config_maps.len(), 1 + 32);
+}
+
+#[test]
 fn resources_the_user_sets_are_rendered_as_set_whatever_the_tenants() {
     let region = eu_west();
     let desired = desired_region("eu-west", &region.spec, &shared_tenants(2_000), 300);

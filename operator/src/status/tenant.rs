@@ -122,30 +122,40 @@ pub fn tenant_status(tenant: &Tenant, facts: &TenantFacts<'_>, now: &Time) -> Te
 /// write, short enough that `kubectl get tenants` soon shows the issuer, the signing key and
 /// what each region is waiting for, even when no region ever serves it.
 pub const FIRST_STATUS_HOLD: Duration = Duration::from_secs(10);
+/// What the hold grows by per 1,000 Tenants: a cold start takes time in proportion to them,
+/// and one of 10,000 wrote most of them a status that said "pending" before the one that said
+/// Ready, a third of the hub writes the cold start made.
+pub const FIRST_STATUS_HOLD_PER_1000: Duration = Duration::from_secs(10);
+
+/// How long a first status may be held back while the operator holds `tenants` Tenants: within
+/// `served_within`, past which the tenant is overdue and has something to say anyway.
+pub fn first_status_hold(tenants: usize, served_within: Duration) -> Duration {
+    let thousands = u32::try_from(tenants / 1000).unwrap_or(u32::MAX);
+    (FIRST_STATUS_HOLD + FIRST_STATUS_HOLD_PER_1000.saturating_mul(thousands)).min(served_within)
+}
 
 /// Whether a new Tenant's first `status` is worth writing yet. One that is only on its way
-/// (not Ready, not Degraded) is not, while the Tenant is younger than [`FIRST_STATUS_HOLD`]
-/// (or `served_within`, if shorter): it will be Ready or in trouble within seconds, and a cold
-/// start of 10,000 Tenants wrote each of them a status that said "pending" first. Past that
-/// it is written, pending or not.
+/// (not Ready, not Degraded) is not, for `hold` from its creation or from `operator_start`,
+/// whichever is later: it will be Ready or in trouble soon, and a Tenant created before the
+/// operator started (an install, an upgrade) has been waiting for no one. Past that it is
+/// written, pending or not.
 pub fn first_status_due(
     tenant: &Tenant,
     status: &TenantStatus,
-    served_within: Duration,
+    hold: Duration,
+    operator_start: UnixSeconds,
     now: &Time,
 ) -> bool {
     let on_its_way = !status.conditions.iter().any(|c| {
         let is = |type_: ConditionType| c.type_ == type_.as_str();
         c.status == "True" && (is(ConditionType::Ready) || is(ConditionType::Degraded))
     });
-    let young = tenant
+    let created = tenant
         .metadata
         .creation_timestamp
         .as_ref()
-        .is_some_and(|created| {
-            let hold = served_within.min(FIRST_STATUS_HOLD);
-            now.0.as_second() - created.0.as_second() < hold.as_secs() as i64
-        });
+        .map_or(operator_start, |created| created.0.as_second());
+    let young = now.0.as_second() - created.max(operator_start) < hold.as_secs() as i64;
     tenant.status.is_some() || !on_its_way || !young
 }
 

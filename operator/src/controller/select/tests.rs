@@ -105,6 +105,7 @@ fn a_new_tenant_waiting_for_its_key_ring_is_not_reported_until_it_has_one() {
     let selection = select("eu-west", &eu_west(), [&acme], &HashMap::new(), pending);
     assert!(selection.placed.is_empty());
     assert!(selection.sync.tenants.is_empty(), "pending, not failing");
+    assert_eq!(selection.shared_expected, 1, "still sized for");
 
     // One that was served keeps its last good files and says why.
     let served = HashMap::from([("acme".to_owned(), files("acme", "before"))]);
@@ -138,4 +139,5 @@ fn only_tenants_placed_here_and_alive_are_selected() {
     assert_eq!(names(&selection), ["acme"]);
     assert_eq!(rendered, ["acme"], "nothing else is even rendered");
     assert_eq!(selection.sync.tenants.len(), 1);
+    assert_eq!(selection.shared_expected, 1);
 }

@@ -324,33 +324,49 @@ fn a_region_overdue_while_already_degraded_gets_an_event_of_its_own() {
 #[test]
 fn a_new_tenants_first_status_waits_while_it_is_only_on_its_way() {
     let at = |second| Time(Timestamp::from_second(second).unwrap());
-    let bound = Duration::from_secs(120);
+    let hold = FIRST_STATUS_HOLD;
+    let started = 0;
     let mut young = tenant();
     young.metadata.creation_timestamp = Some(at(95));
     let pending = status_at(None, &[("eu", RegionFact::Pending)], BTreeMap::new(), 100);
-    assert!(!first_status_due(&young, &pending, bound, &at(100)));
+    assert!(!first_status_due(&young, &pending, hold, started, &at(100)));
     assert!(
-        first_status_due(&young, &pending, bound, &at(105)),
-        "written once the Tenant is older than FIRST_STATUS_HOLD, well within served_within"
+        first_status_due(&young, &pending, hold, started, &at(105)),
+        "written once the Tenant is older than the hold"
     );
     assert!(
-        first_status_due(&young, &pending, Duration::from_secs(3), &at(99)),
-        "or than served_within, if shorter"
+        !first_status_due(&young, &pending, hold, 104, &at(105)),
+        "a Tenant older than the operator waits from the operator's start"
     );
+    assert!(first_status_due(&young, &pending, hold, 104, &at(114)));
 
     let ready = status(vec![("eu", served(2)), ("us", served(2))]);
     assert_eq!(condition(&ready, "Ready").status, "True");
-    assert!(first_status_due(&young, &ready, bound, &at(100)));
+    assert!(first_status_due(&young, &ready, hold, started, &at(100)));
     let missing = status_at(None, &[("eu", RegionFact::Missing)], BTreeMap::new(), 100);
     assert_eq!(condition(&missing, "Degraded").status, "True");
     assert!(
-        first_status_due(&young, &missing, bound, &at(100)),
+        first_status_due(&young, &missing, hold, started, &at(100)),
         "a problem at once"
     );
 
     young.status = Some(pending.clone());
     assert!(
-        first_status_due(&young, &pending, bound, &at(100)),
+        first_status_due(&young, &pending, hold, started, &at(100)),
         "only the first status waits"
+    );
+}
+
+#[test]
+fn the_first_status_waits_longer_the_more_tenants_there_are_within_served_within() {
+    let within = Duration::from_secs(120);
+    assert_eq!(first_status_hold(1, within), Duration::from_secs(10));
+    assert_eq!(first_status_hold(1_000, within), Duration::from_secs(20));
+    assert_eq!(first_status_hold(10_000, within), Duration::from_secs(110));
+    assert_eq!(first_status_hold(100_000, within), within);
+    assert_eq!(
+        first_status_hold(1, Duration::from_secs(3)),
+        Duration::from_secs(3),
+        "never past the point where the tenant is overdue"
     );
 }
