@@ -1,4 +1,5 @@
-//! Kubernetes-style durations (`15m`, `1h30m`) as the API writes them.
+//! Kubernetes-style durations (`15m`, `1h30m`) as the API writes them, and waits that grow with
+//! the number of Tenants.
 
 use std::time::Duration;
 
@@ -9,6 +10,18 @@ use thiserror::Error;
 pub struct InvalidDuration {
     pub field: &'static str,
     pub value: String,
+}
+
+/// `base`, plus `per_1000` for every full thousand `tenants`, at most `longest`: the waits a
+/// cold start stretches because its work grows with the Tenants.
+pub fn growing_with_tenants(
+    base: Duration,
+    per_1000: Duration,
+    tenants: usize,
+    longest: Duration,
+) -> Duration {
+    let thousands = u32::try_from(tenants / 1000).unwrap_or(u32::MAX);
+    (base + per_1000.saturating_mul(thousands)).min(longest)
 }
 
 /// Parses a Go/Kubernetes duration (the format the CRD admits) into a positive [`Duration`].

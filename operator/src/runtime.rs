@@ -23,6 +23,7 @@ use crate::api::{AuthRegion, Tenant};
 use crate::controller::{
     Context, error_policy, provision_key_rings, reconcile_region, reconcile_tenant,
 };
+use crate::duration::growing_with_tenants;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 
@@ -48,9 +49,12 @@ const REGION_TRIGGER_WINDOW_PER_1000: Duration = Duration::from_secs(1);
 const REGION_TRIGGER_WINDOW_LONGEST: Duration = Duration::from_secs(20);
 
 fn region_window(tenants: usize) -> Duration {
-    let thousands = u32::try_from(tenants / 1000).unwrap_or(u32::MAX);
-    (REGION_TRIGGER_WINDOW + REGION_TRIGGER_WINDOW_PER_1000.saturating_mul(thousands))
-        .min(REGION_TRIGGER_WINDOW_LONGEST)
+    growing_with_tenants(
+        REGION_TRIGGER_WINDOW,
+        REGION_TRIGGER_WINDOW_PER_1000,
+        tenants,
+        REGION_TRIGGER_WINDOW_LONGEST,
+    )
 }
 
 /// Runs both controllers until `shutdown` resolves (for example on SIGTERM), then finishes

@@ -78,18 +78,12 @@ const PROVISION_CONCURRENCY: usize = 32;
 /// first, the regions' first pass holds every tenant. An operator restart finds them all and
 /// waits for nothing. Returns how many Tenants it reconciled.
 pub async fn provision_key_rings(ctx: &Arc<Context>) -> usize {
-    let namespace = &ctx.settings.namespace;
     let missing: Vec<Arc<Tenant>> = ctx
         .tenants
         .state()
         .into_iter()
         .filter(|tenant| tenant.meta().deletion_timestamp.is_none())
-        .filter(|tenant| {
-            let key_ring = key_ring_secret_name(&tenant.name_any());
-            ctx.secrets
-                .get(&ObjectRef::new(&key_ring).within(namespace))
-                .is_none()
-        })
+        .filter(|tenant| cached_key_ring(ctx, &tenant.name_any()).is_none())
         .collect();
     let count = missing.len();
     futures::stream::iter(missing)
@@ -104,14 +98,19 @@ pub async fn provision_key_rings(ctx: &Arc<Context>) -> usize {
     count
 }
 
+/// The tenant's key ring Secret as the operator's cache holds it.
+fn cached_key_ring(ctx: &Context, tenant: &str) -> Option<Arc<Secret>> {
+    let name = key_ring_secret_name(tenant);
+    ctx.secrets
+        .get(&ObjectRef::new(&name).within(&ctx.settings.namespace))
+}
+
 /// `live`: the API server just showed the Tenant live, so a missing key ring cannot be a stale
 /// cache entry's.
 async fn apply(tenant: &Tenant, ctx: &Context, live: bool) -> Result<Action, ReconcileError> {
     let name = tenant.name_any();
     let alg = tenant.spec.signing.algorithm;
-    let cached = ctx
-        .secrets
-        .get(&ObjectRef::new(&key_ring_secret_name(&name)).within(&ctx.settings.namespace));
+    let cached = cached_key_ring(ctx, &name);
     if cached.is_none() && !live && !still_live(tenant, ctx).await? {
         // A stale cache entry of a Tenant already deleted: creating keys now would leak them.
         return Ok(Action::await_change());

@@ -11,6 +11,7 @@ use super::region::TENANT_INPUTS_INVALID;
 use super::report::TenantInRegion;
 use super::serving::{NOT_SERVED, Serving, not_served_message, overdue_problems, serving};
 use crate::api::{ConditionType, SigningStatus, Tenant, TenantRegionStatus, TenantStatus};
+use crate::duration::growing_with_tenants;
 use crate::edge::hub::KeyRingError;
 use crate::edge::jwks::ServedJwks;
 use crate::edge::region::RegionError;
@@ -130,8 +131,12 @@ pub const FIRST_STATUS_HOLD_PER_1000: Duration = Duration::from_secs(10);
 /// How long a first status may be held back while the operator holds `tenants` Tenants: within
 /// `served_within`, past which the tenant is overdue and has something to say anyway.
 pub fn first_status_hold(tenants: usize, served_within: Duration) -> Duration {
-    let thousands = u32::try_from(tenants / 1000).unwrap_or(u32::MAX);
-    (FIRST_STATUS_HOLD + FIRST_STATUS_HOLD_PER_1000.saturating_mul(thousands)).min(served_within)
+    growing_with_tenants(
+        FIRST_STATUS_HOLD,
+        FIRST_STATUS_HOLD_PER_1000,
+        tenants,
+        served_within,
+    )
 }
 
 /// Whether a new Tenant's first `status` is worth writing yet. One that is only on its way
