@@ -17,6 +17,11 @@ use meridian_operator::runtime::{run, stopped};
 use meridian_operator::settings::Settings;
 use tokio::sync::watch;
 
+/// See `Cargo.toml`: memory freed after a region's pass goes back to be reused (and to the
+/// system), instead of staying with the thread that freed it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     version,

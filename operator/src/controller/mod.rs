@@ -25,6 +25,25 @@ pub use sync_state::SyncState;
 /// Finalizer on Tenants and AuthRegions: what they created in regions goes before they do.
 pub const FINALIZER: &str = "meridian.dev/cleanup";
 
+/// `object` as it is once kube's finalizer helper has added [`FINALIZER`], when it is live and
+/// lacks it. The helper only adds it, and applies when the change comes back; a finalizer
+/// change triggers neither controller (see the runtime), so the caller applies this at once.
+/// Waiting cost a fresh AuthRegion its first pass for a whole trigger window (15 s at 10,000
+/// Tenants), and each new Tenant a second reconcile.
+fn finalizer_to_add<K: kube::Resource + Clone>(object: &K) -> Option<K> {
+    let meta = object.meta();
+    let has = meta.finalizers.iter().flatten().any(|f| f == FINALIZER);
+    (meta.deletion_timestamp.is_none() && !has).then(|| {
+        let mut object = object.clone();
+        object
+            .meta_mut()
+            .finalizers
+            .get_or_insert_with(Vec::new)
+            .push(FINALIZER.to_owned());
+        object
+    })
+}
+
 #[derive(Debug, Error)]
 pub enum ReconcileError {
     #[error("hub API: {0}")]
@@ -90,3 +109,37 @@ pub(crate) fn unix_now() -> i64 {
 
 pub use region::reconcile as reconcile_region;
 pub use tenant::{provision_key_rings, reconcile as reconcile_tenant};
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::ObjectMeta;
+
+    use super::*;
+
+    fn object(finalizers: &[&str], deleting: bool) -> ConfigMap {
+        ConfigMap {
+            metadata: ObjectMeta {
+                finalizers: Some(finalizers.iter().map(|f| (*f).to_owned()).collect()),
+                deletion_timestamp: deleting.then(now),
+                ..ObjectMeta::default()
+            },
+            ..ConfigMap::default()
+        }
+    }
+
+    #[test]
+    fn a_live_object_without_the_finalizer_is_applied_as_it_is_once_added() {
+        let added = finalizer_to_add(&object(&["other"], false)).expect("to add");
+        assert_eq!(
+            added.metadata.finalizers,
+            Some(vec!["other".to_owned(), FINALIZER.to_owned()])
+        );
+        assert!(finalizer_to_add(&ConfigMap::default()).is_some());
+        assert!(finalizer_to_add(&object(&[FINALIZER], false)).is_none());
+        assert!(
+            finalizer_to_add(&object(&[], true)).is_none(),
+            "being deleted: kube's helper cleans up, adds nothing"
+        );
+    }
+}

@@ -11,9 +11,10 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 
 use super::publish::publish_status;
+use super::renders::Rendered;
 use super::retry::retry_key;
 use super::select::{Selection, select};
-use super::{Context, FINALIZER, ReconcileError, now};
+use super::{Context, FINALIZER, ReconcileError, finalizer_to_add, now};
 use crate::api::{AuthRegion, Tenant};
 use crate::edge::hub::{hub_inputs, inputs_version};
 use crate::edge::region::{
@@ -36,6 +37,7 @@ pub async fn reconcile(
     let key = retry_key(region.as_ref());
     let timer = ctx.metrics.start("region", &name);
     let api = Api::<AuthRegion>::all(ctx.hub.clone());
+    let with_finalizer = finalizer_to_add(region.as_ref());
     let result = finalizer(&api, FINALIZER, region, |event| async {
         match event {
             FinalizerEvent::Apply(region) => apply(&region, &ctx).await,
@@ -44,6 +46,10 @@ pub async fn reconcile(
     })
     .await
     .map_err(ReconcileError::from);
+    let result = match (result, with_finalizer) {
+        (Ok(_), Some(region)) => apply(&region, &ctx).await,
+        (other, _) => other,
+    };
     timer.finish(result.as_ref().err().map(ReconcileError::reason));
     if result.is_ok() {
         ctx.retries.succeeded(&key);
@@ -92,7 +98,7 @@ async fn converge(region: &AuthRegion, ctx: &Context) -> Result<Converged, Regio
         &name,
         &region.spec,
         tenants.iter().map(AsRef::as_ref),
-        &observed.tenant_files(),
+        |tenant_name| observed.last_good(tenant_name),
         |tenant, tenant_name| render_tenant(tenant, tenant_name, ctx),
     );
     ctx.renders
@@ -123,11 +129,12 @@ fn region_sync_unchanged(ctx: &Context, region: &str) -> RegionSync {
 
 /// A tenant's files from the hub's current inputs, or why they cannot be made; rendered again
 /// only when those inputs changed.
-fn render_tenant(tenant: &Tenant, name: &str, ctx: &Context) -> Result<TenantFiles, TenantProblem> {
+fn render_tenant(tenant: &Tenant, name: &str, ctx: &Context) -> Rendered {
     let namespace = &ctx.settings.namespace;
     let version = inputs_version(tenant, name, &ctx.secrets, namespace);
-    ctx.renders
-        .get_or_render(name, version, || render_afresh(tenant, name, ctx))
+    ctx.renders.get_or_render(name, version, || {
+        render_afresh(tenant, name, ctx).map(Arc::new)
+    })
 }
 
 fn render_afresh(tenant: &Tenant, name: &str, ctx: &Context) -> Result<TenantFiles, TenantProblem> {

@@ -6,7 +6,7 @@
 //! but for a new tenant still waiting for its first key ring: the region has nothing to say
 //! about it yet, so it stays pending rather than failing, until the key ring is there.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use kube::{Resource, ResourceExt};
 
@@ -27,13 +27,14 @@ pub struct Selection {
 }
 
 /// Chooses the region's tenants and their files. `render` makes a tenant's files from the
-/// hub's inputs or says why it cannot; `last_good` holds what the region serves now, by tenant.
+/// hub's inputs or says why it cannot; `last_good` gives what the region serves now for a
+/// tenant (asked only of tenants whose files cannot be made).
 pub fn select<'a>(
     region: &str,
     spec: &AuthRegionSpec,
     tenants: impl IntoIterator<Item = &'a Tenant>,
-    last_good: &HashMap<String, TenantFiles>,
-    mut render: impl FnMut(&Tenant, &str) -> Result<TenantFiles, TenantProblem>,
+    last_good: impl Fn(&str) -> TenantFiles,
+    mut render: impl FnMut(&Tenant, &str) -> Result<Arc<TenantFiles>, TenantProblem>,
 ) -> Selection {
     let mut selection = Selection::default();
     let live = tenants
@@ -57,7 +58,7 @@ pub fn select<'a>(
                 };
                 (files, entry)
             }
-            Err(problem) => match last_good.get(&name).filter(|files| !files.is_empty()) {
+            Err(problem) => match Some(last_good(&name)).filter(|files| !files.is_empty()) {
                 Some(files) => {
                     let entry = TenantInRegion {
                         generation: None,
@@ -65,7 +66,7 @@ pub fn select<'a>(
                         serving: true,
                         revision: Some(files.revision()),
                     };
-                    (files.clone(), entry)
+                    (Arc::new(files), entry)
                 }
                 None if problem.awaits_key_ring() => continue,
                 None => {

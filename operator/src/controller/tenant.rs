@@ -18,7 +18,7 @@ use kube::{Api, Resource, ResourceExt};
 
 use super::publish::publish_status;
 use super::retry::retry_key;
-use super::{Context, FINALIZER, ReconcileError, now, unix_now};
+use super::{Context, FINALIZER, ReconcileError, finalizer_to_add, now, unix_now};
 use crate::api::{Tenant, TenantRegionStatus, TenantStatus};
 use crate::edge::hub::{ensure_key_ring, key_ring_secret_name};
 use crate::edge::jwks::{ServedJwks, jwks_url};
@@ -38,9 +38,7 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action,
     let key = retry_key(tenant.as_ref());
     let timer = ctx.metrics.start("tenant", "");
     let api = Api::<Tenant>::all(ctx.hub.clone());
-    let adding = tenant.meta().deletion_timestamp.is_none()
-        && !tenant.finalizers().iter().any(|f| f == FINALIZER);
-    let mut with_finalizer = adding.then(|| (*tenant).clone());
+    let with_finalizer = finalizer_to_add(tenant.as_ref());
     let result = finalizer(&api, FINALIZER, tenant, |event| async {
         match event {
             FinalizerEvent::Apply(tenant) => apply(&tenant, &ctx, false).await,
@@ -49,15 +47,9 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action,
     })
     .await
     .map_err(ReconcileError::from);
-    // kube's helper only adds the finalizer, and waits for the change to come back to apply.
-    // A finalizer change does not trigger a Tenant (see the runtime), so it applies at once:
-    // one reconcile of a new Tenant fewer, ten thousand in a cold start of 10,000.
-    let result = match (result, with_finalizer.as_mut()) {
-        (Ok(_), Some(tenant)) => {
-            tenant.finalizers_mut().push(FINALIZER.to_owned());
-            // The patch that added it found the Tenant live: no need to ask again.
-            apply(tenant, &ctx, true).await
-        }
+    let result = match (result, with_finalizer) {
+        // The patch that added it found the Tenant live: no need to ask again.
+        (Ok(_), Some(tenant)) => apply(&tenant, &ctx, true).await,
         (other, _) => other,
     };
     timer.finish(result.as_ref().err().map(ReconcileError::reason));

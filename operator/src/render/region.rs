@@ -1,6 +1,7 @@
 //! Assembles the objects of one region from its placed tenants' files.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -21,7 +22,8 @@ use super::{Labels, TenantFiles};
 pub struct PlacedTenant {
     pub name: String,
     pub isolation: Isolation,
-    pub files: TenantFiles,
+    /// Shared with the operator's cache of renders (see the region controller).
+    pub files: Arc<TenantFiles>,
 }
 
 /// Every object Meridian wants in one region cluster.

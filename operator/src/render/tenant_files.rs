@@ -1,6 +1,6 @@
 //! A tenant's contract files: what one region needs to serve it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use meridian_contract::{
     ClientKind, ClientSecrets, KeyRing, Revision, TenantFile, TenantFilesRef, UserDirectory,
@@ -33,11 +33,14 @@ pub struct TenantFiles {
 
 impl TenantFiles {
     /// Sorts loose files (as read back from a region's objects) into each tenant's files;
-    /// files that are not per-tenant are ignored.
+    /// files that are not per-tenant are ignored. The tests' reader of rendered regions: the
+    /// operator itself reads a region's files per tenant, and only when it needs them
+    /// (`ObservedRegion::last_good`).
+    #[cfg(test)]
     pub fn by_tenant<'a>(
         files: impl IntoIterator<Item = (&'a str, String)>,
-    ) -> HashMap<String, TenantFiles> {
-        let mut tenants: HashMap<String, TenantFiles> = HashMap::new();
+    ) -> std::collections::HashMap<String, TenantFiles> {
+        let mut tenants = std::collections::HashMap::<String, TenantFiles>::new();
         for (name, content) in files {
             if let Some((tenant, kind)) = TenantFile::parse(name) {
                 let files = tenants.entry(tenant.to_owned()).or_default();

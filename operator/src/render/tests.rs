@@ -49,7 +49,7 @@ fn placed(tenant: &Tenant, name: &str) -> PlacedTenant {
     PlacedTenant {
         name: name.into(),
         isolation: tenant.spec.isolation,
-        files: tenant_files(inputs, &Settings::default()).unwrap(),
+        files: tenant_files(inputs, &Settings::default()).unwrap().into(),
     }
 }
 
@@ -591,7 +591,7 @@ fn the_revision_of_rendered_files_is_the_revision_of_the_objects_holding_them() 
     let read_back = TenantFiles::by_tenant(public.chain(sensitive));
     assert_eq!(read_back["acme"].revision(), placed.files.revision());
 
-    let mut edited = placed.files.clone();
+    let mut edited = (*placed.files).clone();
     edited
         .sensitive
         .insert("acme.users.json".into(), r#"{"users":[]} "#.into());

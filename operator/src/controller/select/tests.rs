@@ -1,4 +1,5 @@
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use super::*;
 use crate::api::AuthRegion;
@@ -35,11 +36,16 @@ fn files(tenant: &str, content: &str) -> TenantFiles {
     }
 }
 
-fn render_good(_: &Tenant, name: &str) -> Result<TenantFiles, TenantProblem> {
-    Ok(files(name, "current"))
+/// What a region holds, by tenant, as `select` asks for it.
+fn holding(held: HashMap<String, TenantFiles>) -> impl Fn(&str) -> TenantFiles {
+    move |tenant| held.get(tenant).cloned().unwrap_or_default()
 }
 
-fn render_broken(_: &Tenant, _: &str) -> Result<TenantFiles, TenantProblem> {
+fn render_good(_: &Tenant, name: &str) -> Result<Arc<TenantFiles>, TenantProblem> {
+    Ok(Arc::new(files(name, "current")))
+}
+
+fn render_broken(_: &Tenant, _: &str) -> Result<Arc<TenantFiles>, TenantProblem> {
     Err(InputError::SecretMissing {
         name: "acme-users".into(),
     }
@@ -53,9 +59,15 @@ fn names(selection: &Selection) -> Vec<&str> {
 #[test]
 fn good_inputs_are_served_at_the_current_generation() {
     let acme = tenant("acme", &["eu-west"], None);
-    let selection = select("eu-west", &eu_west(), [&acme], &HashMap::new(), render_good);
+    let selection = select(
+        "eu-west",
+        &eu_west(),
+        [&acme],
+        holding(HashMap::new()),
+        render_good,
+    );
     assert_eq!(names(&selection), ["acme"]);
-    assert_eq!(selection.placed[0].files, files("acme", "current"));
+    assert_eq!(*selection.placed[0].files, files("acme", "current"));
     let entry = &selection.sync.tenants["acme"];
     assert_eq!(entry.generation, Some(3));
     assert_eq!(entry.problem, None);
@@ -67,8 +79,14 @@ fn good_inputs_are_served_at_the_current_generation() {
 fn broken_inputs_with_a_last_good_state_keep_serving_it() {
     let acme = tenant("acme", &["eu-west"], None);
     let last_good = HashMap::from([("acme".to_owned(), files("acme", "last good"))]);
-    let selection = select("eu-west", &eu_west(), [&acme], &last_good, render_broken);
-    assert_eq!(selection.placed[0].files, files("acme", "last good"));
+    let selection = select(
+        "eu-west",
+        &eu_west(),
+        [&acme],
+        holding(last_good),
+        render_broken,
+    );
+    assert_eq!(*selection.placed[0].files, files("acme", "last good"));
     let entry = &selection.sync.tenants["acme"];
     assert_eq!(entry.generation, None, "not the current generation");
     assert!(entry.serving);
@@ -85,7 +103,13 @@ fn broken_inputs_with_a_last_good_state_keep_serving_it() {
 fn broken_inputs_without_a_last_good_state_are_not_served() {
     let acme = tenant("acme", &["eu-west"], None);
     let empty = HashMap::from([("acme".to_owned(), TenantFiles::default())]);
-    let selection = select("eu-west", &eu_west(), [&acme], &empty, render_broken);
+    let selection = select(
+        "eu-west",
+        &eu_west(),
+        [&acme],
+        holding(empty),
+        render_broken,
+    );
     assert!(selection.placed.is_empty());
     let entry = &selection.sync.tenants["acme"];
     assert!(!entry.serving);
@@ -96,20 +120,26 @@ fn broken_inputs_without_a_last_good_state_are_not_served() {
 #[test]
 fn a_new_tenant_waiting_for_its_key_ring_is_not_reported_until_it_has_one() {
     let acme = tenant("acme", &["eu-west"], None);
-    let pending = |_: &Tenant, _: &str| -> Result<TenantFiles, TenantProblem> {
+    let pending = |_: &Tenant, _: &str| -> Result<Arc<TenantFiles>, TenantProblem> {
         Err(InputError::KeyRingPending {
             name: "meridian-keys-acme".into(),
         }
         .into())
     };
-    let selection = select("eu-west", &eu_west(), [&acme], &HashMap::new(), pending);
+    let selection = select(
+        "eu-west",
+        &eu_west(),
+        [&acme],
+        holding(HashMap::new()),
+        pending,
+    );
     assert!(selection.placed.is_empty());
     assert!(selection.sync.tenants.is_empty(), "pending, not failing");
     assert_eq!(selection.shared_expected, 1, "still sized for");
 
     // One that was served keeps its last good files and says why.
     let served = HashMap::from([("acme".to_owned(), files("acme", "before"))]);
-    let selection = select("eu-west", &eu_west(), [&acme], &served, pending);
+    let selection = select("eu-west", &eu_west(), [&acme], holding(served), pending);
     assert_eq!(names(&selection), ["acme"]);
     assert!(selection.sync.tenants["acme"].problem.is_some());
 }
@@ -130,7 +160,7 @@ fn only_tenants_placed_here_and_alive_are_selected() {
         "eu-west",
         &eu_west(),
         tenants,
-        &HashMap::new(),
+        holding(HashMap::new()),
         |_, name| {
             rendered.push(name.to_owned());
             render_good(&acme, name)

@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client, Resource, ResourceExt};
+use meridian_contract::TenantFile;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -22,6 +23,11 @@ use crate::render::{
     DesiredRegion, Labels, MANAGED_BY, MANAGED_BY_LABEL, REGION_LABEL, TenantFiles,
 };
 use crate::settings::FIELD_MANAGER;
+
+/// Objects read per request when listing a region: a page of shards is a few MiB, where one
+/// response holding all of a 10,000-tenant region's was ~15 MiB held at once beside what it
+/// decoded to, in each region's pass.
+const LIST_PAGE: u32 = 64;
 
 /// Remembers, per object, the desired content last applied and the resourceVersion the
 /// server answered with, so an object whose only change since is our own write (or a
@@ -99,25 +105,33 @@ pub async fn observe_region(
 }
 
 impl ObservedRegion {
-    /// The tenant files the region serves now: the last good state to keep when the hub's
-    /// inputs for a tenant are broken.
-    pub fn tenant_files(&self) -> HashMap<String, TenantFiles> {
-        let public = self
-            .config_maps
-            .iter()
-            .flat_map(|cm| cm.data.iter().flatten());
-        let public = public.map(|(name, content)| (name.as_str(), content.clone()));
-        let sensitive = self
-            .secrets
-            .iter()
-            .flat_map(|secret| secret.data.iter().flatten());
-        let sensitive = sensitive.map(|(name, bytes)| {
-            (
-                name.as_str(),
-                String::from_utf8_lossy(&bytes.0).into_owned(),
-            )
-        });
-        TenantFiles::by_tenant(public.chain(sensitive))
+    /// The files the region serves now for `tenant` (none when it serves none): the last good
+    /// state to keep when the hub's inputs for it are broken. Looked up per tenant, only for
+    /// those that need it: a copy of every tenant's was a region's size in memory on every pass.
+    pub fn last_good(&self, tenant: &str) -> TenantFiles {
+        let mut files = TenantFiles::default();
+        for kind in TenantFile::ALL {
+            let name = kind.file_name(tenant);
+            if kind.is_secret() {
+                let found = self
+                    .secrets
+                    .iter()
+                    .find_map(|s| s.data.as_ref()?.get(&name));
+                if let Some(bytes) = found {
+                    let content = String::from_utf8_lossy(&bytes.0).into_owned();
+                    files.sensitive.insert(name, content);
+                }
+            } else {
+                let found = self
+                    .config_maps
+                    .iter()
+                    .find_map(|c| c.data.as_ref()?.get(&name));
+                if let Some(content) = found {
+                    files.public.insert(name, content.clone());
+                }
+            }
+        }
+        files
     }
 
     /// Ready auth-server pods (as observed) and wanted ones (as `desired` asks).
@@ -275,16 +289,28 @@ impl RegionNamespace<'_> {
             + DeserializeOwned
             + Debug,
     {
-        let params = ListParams::default().labels(&Labels::managed_selector(self.region));
-        let list = self.api::<K>().list(&params).await;
-        Ok(list
-            .map_err(|e| {
+        let mut params = ListParams::default()
+            .labels(&Labels::managed_selector(self.region))
+            .limit(LIST_PAGE);
+        let mut objects = Vec::new();
+        loop {
+            let page = self.api::<K>().list(&params).await.map_err(|e| {
                 classify(e, |message| RegionError::Read {
                     kind: kind_of::<K>(),
                     message,
                 })
-            })?
-            .items)
+            })?;
+            // Nothing here reads who manages which field, and a shard's server-side apply
+            // entry names every one of its files.
+            objects.extend(page.items.into_iter().map(|mut object| {
+                object.managed_fields_mut().clear();
+                object
+            }));
+            match page.metadata.continue_ {
+                Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                _ => return Ok(objects),
+            }
+        }
     }
 
     /// Applies each desired object that the region does not already hold.
@@ -432,5 +458,52 @@ fn kind_of<K: Resource<DynamicType = ()>>() -> &'static str {
         "PodDisruptionBudget" => "PodDisruptionBudget",
         "Namespace" => "Namespace",
         _ => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::ByteString;
+
+    use super::*;
+
+    #[test]
+    fn last_good_files_are_those_of_the_tenant_asked_about() {
+        let observed = ObservedRegion {
+            config_maps: vec![ConfigMap {
+                data: Some(BTreeMap::from([
+                    ("acme.tenant.json".to_owned(), "acme config".to_owned()),
+                    ("globex.tenant.json".to_owned(), "globex config".to_owned()),
+                    ("region.json".to_owned(), "{}".to_owned()),
+                ])),
+                ..ConfigMap::default()
+            }],
+            secrets: vec![Secret {
+                data: Some(BTreeMap::from([
+                    (
+                        "acme.keys.json".to_owned(),
+                        ByteString(b"acme keys".to_vec()),
+                    ),
+                    (
+                        "globex.keys.json".to_owned(),
+                        ByteString(b"globex keys".to_vec()),
+                    ),
+                ])),
+                ..Secret::default()
+            }],
+            ..ObservedRegion::default()
+        };
+        let files = observed.last_good("globex");
+        assert_eq!(
+            files.public,
+            BTreeMap::from([("globex.tenant.json".to_owned(), "globex config".to_owned())])
+        );
+        assert_eq!(
+            files.sensitive,
+            BTreeMap::from([("globex.keys.json".to_owned(), "globex keys".to_owned())])
+        );
+        assert!(observed.last_good("initech").is_empty());
     }
 }
