@@ -41,6 +41,24 @@ step "node runtime for the region clusters' real nodes (Debian containerd, runc,
 e2e/nodes/install.sh
 
 step "cargo test --workspace"
+# Every test and binary is built once, with the features the whole workspace unifies. The
+# end-to-end tests and the interoperability suites below run that auth-server binary rather
+# than building it alone (`cargo build -p meridian-auth-server` resolves other features, so
+# it rebuilds ~50 dependencies: 4 minutes on a cold cache).
+MERIDIAN_AUTH_SERVER_BIN=$(cargo test --workspace --no-run --message-format=json-render-diagnostics \
+  | python3 -c '
+import json, sys
+found = []
+for line in sys.stdin:  # read to the end: cargo stops if its output pipe closes
+    message = json.loads(line)
+    target = message.get("target", {})
+    if target.get("name") == "meridian-auth-server" and target.get("kind") == ["bin"] \
+            and not message["profile"]["test"] and message.get("executable"):
+        found.append(message["executable"])
+print(found[0] if found else "")
+')
+[ -x "$MERIDIAN_AUTH_SERVER_BIN" ] || { echo "cargo test built no meridian-auth-server binary" >&2; exit 1; }
+export MERIDIAN_AUTH_SERVER_BIN
 cargo test --workspace
 
 for extra in auth-server/tests/node/run.sh auth-server/tests/python/run.sh; do

@@ -6,10 +6,14 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 workspace="$(cd "$here/../../.." && pwd)"
 
-cargo build --manifest-path "$workspace/Cargo.toml" -p meridian-auth-server --bin meridian-auth-server
-target_dir="$(cargo metadata --manifest-path "$workspace/Cargo.toml" --format-version 1 --no-deps \
-  | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
-export MERIDIAN_AUTH_SERVER_BIN="$target_dir/debug/meridian-auth-server"
+# MERIDIAN_AUTH_SERVER_BIN, when it names a binary (e2e/test.sh sets the one its tests built),
+# is tested as it is; otherwise the debug binary is built.
+if [[ ! -x "${MERIDIAN_AUTH_SERVER_BIN:-}" ]]; then
+  cargo build --manifest-path "$workspace/Cargo.toml" -p meridian-auth-server --bin meridian-auth-server
+  target_dir="$(cargo metadata --manifest-path "$workspace/Cargo.toml" --format-version 1 --no-deps \
+    | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
+  export MERIDIAN_AUTH_SERVER_BIN="$target_dir/debug/meridian-auth-server"
+fi
 
 "$workspace/e2e/browser/install.sh"
 export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
