@@ -45,6 +45,8 @@ pub(crate) struct ClusterPlan<'a> {
     pub controller_manager: Option<(PathBuf, u16)>,
     /// A real node in this slot, with kube-scheduler serving health on the port.
     pub node: Option<(Slot, u16)>,
+    /// The node's kubelet `syncFrequency`.
+    pub kubelet_sync: Duration,
     pub ready_timeout: Duration,
 }
 
@@ -139,6 +141,7 @@ impl Cluster {
                     server: &server,
                     admin: client.clone(),
                     ready_timeout: plan.ready_timeout,
+                    kubelet_sync: plan.kubelet_sync,
                 })
                 .await?;
                 (Some(node), Some(scheduler))

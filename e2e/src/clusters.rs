@@ -45,6 +45,9 @@ pub struct ClusterOptions {
     pub nodes: bool,
     /// With `nodes`, the hub gets a node too: for the hub serving as a region.
     pub hub_node: bool,
+    /// The nodes' kubelet `syncFrequency`, and so how soon a changed ConfigMap or Secret
+    /// reaches the pods: 5 s, where the kubelet's own default is 1 min.
+    pub kubelet_sync: Duration,
 }
 
 impl Default for ClusterOptions {
@@ -55,6 +58,7 @@ impl Default for ClusterOptions {
             extra_apiserver_args: Vec::new(),
             nodes: false,
             hub_node: false,
+            kubelet_sync: crate::node::KUBELET_SYNC_FREQUENCY,
         }
     }
 }
@@ -76,6 +80,14 @@ impl ClusterOptions {
     pub fn with_nodes_everywhere(mut self) -> Self {
         self.hub_node = true;
         self.with_nodes()
+    }
+
+    /// The nodes' kubelets resync every `period`: the kubelet's own default
+    /// ([`crate::node::KUBELET_DEFAULT_SYNC_FREQUENCY`]) where a test measures what a production
+    /// node costs rather than how soon a change reaches pods.
+    pub fn with_kubelet_sync(mut self, period: Duration) -> Self {
+        self.kubelet_sync = period;
+        self
     }
 
     pub fn with_apiserver_arg(mut self, arg: impl Into<String>) -> Self {
@@ -137,6 +149,7 @@ impl Clusters {
                 .clone()
                 .map(|program| (program, ports[3 * i + 1])),
             node: slots[i].take().map(|slot| (slot, ports[3 * i + 2])),
+            kubelet_sync: options.kubelet_sync,
             ready_timeout: options.ready_timeout,
         });
         let clusters = try_join_all(plans.map(Cluster::start)).await?;

@@ -45,6 +45,7 @@ mod binaries;
 mod cluster;
 mod clusters;
 mod controller_manager;
+pub mod cpu_time;
 mod error;
 mod etcd;
 pub mod example_api;

@@ -2,6 +2,7 @@
 //! addresses. Pure: unit-tested without a node.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -14,8 +15,11 @@ pub const CNI_BIN_DIR: &str = "/usr/lib/cni";
 
 /// How often the kubelet re-reads everything, and with it how soon a changed ConfigMap or
 /// Secret reaches a projected volume: kubelet's default is 1 min (plus its cache TTL); the
-/// harness's nodes resync every few seconds so that a tenant change reaches pods quickly.
-pub const KUBELET_SYNC_FREQUENCY_SECS: u32 = 5;
+/// harness's nodes resync every few seconds by default so that a tenant change reaches pods
+/// quickly (see [`crate::ClusterOptions::with_kubelet_sync`]).
+pub const KUBELET_SYNC_FREQUENCY: Duration = Duration::from_secs(5);
+/// The kubelet's own default sync period, as on a production node.
+pub const KUBELET_DEFAULT_SYNC_FREQUENCY: Duration = Duration::from_secs(60);
 
 /// The paths of one node under its directory.
 #[derive(Clone, Debug)]
@@ -156,9 +160,9 @@ pub fn cni_config(dirs: &NodeDirs, a: &NodeAddresses) -> String {
 /// The kubelet: this machine's cgroup layout (v1 with a v2 hierarchy beside it, so
 /// `failCgroupV1: false` and the cgroupfs driver), the node's own cgroup root, no swap or
 /// node-allocatable enforcement (the machine is shared with the tests), webhook
-/// authentication off (nothing but the API server's health checks would call it), and a short
-/// sync so that ConfigMap and Secret changes reach pods within seconds.
-pub fn kubelet_config(dirs: &NodeDirs, a: &NodeAddresses) -> String {
+/// authentication off (nothing but the API server's health checks would call it), and the
+/// given sync period (how soon ConfigMap and Secret changes reach pods).
+pub fn kubelet_config(dirs: &NodeDirs, a: &NodeAddresses, sync: Duration) -> String {
     let document = json!({
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
@@ -177,7 +181,7 @@ pub fn kubelet_config(dirs: &NodeDirs, a: &NodeAddresses) -> String {
         "authorization": {"mode": "AlwaysAllow"},
         "containerRuntimeEndpoint": format!("unix://{}", path(&dirs.containerd_socket())),
         "podLogsDir": path(&dirs.pod_logs()),
-        "syncFrequency": format!("{KUBELET_SYNC_FREQUENCY_SECS}s"),
+        "syncFrequency": format!("{}s", sync.as_secs().max(1)),
         "nodeStatusUpdateFrequency": "5s",
         "configMapAndSecretChangeDetectionStrategy": "Watch",
         "serializeImagePulls": false,
@@ -226,7 +230,8 @@ mod tests {
     #[test]
     fn the_kubelet_keeps_its_pods_in_its_own_cgroup_and_talks_to_its_own_containerd() {
         let (dirs, a) = node();
-        let config: serde_yaml::Value = serde_yaml::from_str(&kubelet_config(&dirs, &a)).unwrap();
+        let config: serde_yaml::Value =
+            serde_yaml::from_str(&kubelet_config(&dirs, &a, KUBELET_SYNC_FREQUENCY)).unwrap();
         assert_eq!(config["cgroupRoot"], "/meridian-node-3");
         assert_eq!(
             config["containerRuntimeEndpoint"],

@@ -26,7 +26,7 @@ use kube::Api;
 use kube::api::{ObjectMeta, Patch, PatchParams};
 
 pub use balancer::ServiceBalancer;
-pub use config::{KUBELET_SYNC_FREQUENCY_SECS, SANDBOX_IMAGE};
+pub use config::{KUBELET_DEFAULT_SYNC_FREQUENCY, KUBELET_SYNC_FREQUENCY, SANDBOX_IMAGE};
 pub use images::{LocalImages, local_images};
 pub use inspect::{ProcessFacts, process_facts};
 pub use network::{HOST_ADDRESS, NodeAddresses};
@@ -60,6 +60,8 @@ pub(crate) struct NodePlan<'a> {
     pub server: &'a str,
     pub admin: kube::Client,
     pub ready_timeout: Duration,
+    /// The kubelet's `syncFrequency`.
+    pub kubelet_sync: Duration,
 }
 
 /// One node of a region cluster, Ready when [`Node::start`] returns.
@@ -343,7 +345,10 @@ fn write_files(dirs: &NodeDirs, a: &NodeAddresses, plan: &NodePlan<'_>, name: &s
         dirs.cni_conf_dir().join("10-meridian-node.conflist"),
         config::cni_config(dirs, a),
     )?;
-    public(dirs.kubelet_config(), config::kubelet_config(dirs, a))?;
+    public(
+        dirs.kubelet_config(),
+        config::kubelet_config(dirs, a, plan.kubelet_sync),
+    )?;
     public(
         dirs.kube_proxy_config(),
         config::kube_proxy_config(dirs, a, name),
