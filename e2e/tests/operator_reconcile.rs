@@ -207,6 +207,24 @@ async fn examples_reconcile_into_both_regions_and_follow_every_change() -> anyho
         served_config(&us, "acme").await
     })
     .await?;
+    // A shard edited in place (a file's content changed, the object kept) is put back too: a
+    // pass reads shards' metadata only, and a resourceVersion the operator did not write is
+    // what makes it read the shard and compare.
+    let shards = Api::<ConfigMap>::namespaced(eu.clone(), NS);
+    let tampered = serde_json::json!({"data": {"acme.tenant.json": "{}"}});
+    shards
+        .patch(
+            "auth-shared-config-0",
+            &PatchParams::default(),
+            &Patch::Merge(&tampered),
+        )
+        .await?;
+    eventually("edited shard restored", WAIT, async || {
+        let shard = shards.get("auth-shared-config-0").await?;
+        let config = shard.data.and_then(|d| d.get("acme.tenant.json").cloned());
+        Ok(config.filter(|c| c != "{}").map(drop))
+    })
+    .await?;
 
     // A steady state makes no writes: several resyncs later, no cluster saw a write from the
     // operator's identity.

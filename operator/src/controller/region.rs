@@ -2,6 +2,7 @@
 //! Tenant placed there. Regions reconcile independently, so an unreachable or failing region
 //! never blocks another; a failure keeps whatever the region already serves.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +19,8 @@ use super::{Context, FINALIZER, ReconcileError, finalizer_to_add, now};
 use crate::api::{AuthRegion, Tenant};
 use crate::edge::hub::{hub_inputs, inputs_version};
 use crate::edge::region::{
-    RegionError, apply_region, check_store, delete_region, observe_region, probe,
+    RegionError, apply_region, check_store, delete_region, observe_region, observe_region_files,
+    probe,
 };
 use crate::render::{TenantFiles, TenantInputs, desired_region_sized, tenant_files};
 use crate::status::region::{Converged, region_status};
@@ -90,17 +92,31 @@ async fn converge(region: &AuthRegion, ctx: &Context) -> Result<Converged, Regio
     // Pods rolled out without their store's Secret could not start: keep what runs instead.
     check_store(&client, namespace, &region.spec.auth_server.store).await?;
     let observed = observe_region(&client, &name, namespace).await?;
+    let choose = |last_good: &dyn Fn(&str) -> TenantFiles| {
+        select(
+            &name,
+            &region.spec,
+            tenants.iter().map(AsRef::as_ref),
+            last_good,
+            |tenant, tenant_name| render_tenant(tenant, tenant_name, ctx),
+        )
+    };
+    // The region's files are read only when a tenant has to fall back on them; renders are
+    // remembered, so choosing again costs little.
+    let needs_last_good = Cell::new(false);
+    let mut selection = choose(&|_| {
+        needs_last_good.set(true);
+        TenantFiles::default()
+    });
+    if needs_last_good.get() {
+        let files = observe_region_files(&client, &name, namespace).await?;
+        selection = choose(&|tenant| files.last_good(tenant));
+    }
     let Selection {
         placed,
         sync,
         shared_expected,
-    } = select(
-        &name,
-        &region.spec,
-        tenants.iter().map(AsRef::as_ref),
-        |tenant_name| observed.last_good(tenant_name),
-        |tenant, tenant_name| render_tenant(tenant, tenant_name, ctx),
-    );
+    } = selection;
     ctx.renders
         .retain(|tenant| ctx.tenants.get(&ObjectRef::new(tenant)).is_some());
     let jwks_max_age = u32::try_from(ctx.settings.jwks_max_age.as_secs()).unwrap_or(u32::MAX);

@@ -7,6 +7,7 @@
 //! clock or the filesystem: it is unit-tested from YAML.
 
 mod error;
+mod files;
 mod labels;
 mod placement;
 mod region;
@@ -16,6 +17,7 @@ mod tenant_files;
 mod workload;
 
 pub use error::RenderError;
+pub use files::{DesiredFile, DesiredFiles, FilesObject};
 pub use labels::{
     Labels, MANAGED_BY, MANAGED_BY_LABEL, REGION_LABEL, TENANT_LABEL, managed_by_selector,
 };

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -13,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::api::{AuthRegionSpec, Isolation, STORE_URI_DEFAULT_KEY, StoreSpec};
 
+use super::files::DesiredFiles;
 use super::shards::{shard_count, shard_of};
 use super::workload::{self, Workload};
 use super::{Labels, TenantFiles};
@@ -26,12 +26,13 @@ pub struct PlacedTenant {
     pub files: Arc<TenantFiles>,
 }
 
-/// Every object Meridian wants in one region cluster.
+/// Every object Meridian wants in one region cluster. Those holding files are assembled only
+/// when applied (see [`DesiredFiles`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DesiredRegion {
     pub namespace: Namespace,
-    pub config_maps: Vec<ConfigMap>,
-    pub secrets: Vec<Secret>,
+    pub config_maps: DesiredFiles<ConfigMap>,
+    pub secrets: DesiredFiles<Secret>,
     pub deployments: Vec<Deployment>,
     pub services: Vec<Service>,
     pub pod_disruption_budgets: Vec<PodDisruptionBudget>,
@@ -79,13 +80,12 @@ pub fn desired_region_sized(
             },
             ..Namespace::default()
         },
-        config_maps: vec![ConfigMap {
-            metadata: meta(REGION_CONFIG_MAP, namespace, &region_labels),
-            data: Some(BTreeMap::from([(REGION_FILE.to_owned(), region_json)])),
-            ..ConfigMap::default()
-        }],
         ..DesiredRegion::default()
     };
+    desired.config_maps.push_files(
+        meta(REGION_CONFIG_MAP, namespace, &region_labels),
+        BTreeMap::from([(REGION_FILE.to_owned(), region_json)]),
+    );
     for (group, members) in groups(tenants) {
         let dedicated = members
             .first()
@@ -146,35 +146,24 @@ fn add_group(
     checksum: &str,
 ) {
     let count = shard_count(sized_for);
-    let mut public = vec![BTreeMap::new(); count];
-    let mut sensitive = vec![BTreeMap::new(); count];
+    let mut shards = vec![Vec::new(); count];
+    // By name, so a shard's content does not depend on the order the tenants came in.
+    let mut members = members.to_vec();
+    members.sort_by(|a, b| a.name.cmp(&b.name));
     for tenant in members {
-        let shard = shard_of(&tenant.name, count);
-        public[shard].extend(tenant.files.public.clone());
-        sensitive[shard].extend(
-            tenant
-                .files
-                .sensitive
-                .iter()
-                .map(|(k, v)| (k.clone(), ByteString(v.clone().into_bytes()))),
-        );
+        shards[shard_of(&tenant.name, count)].push(tenant.files.clone());
     }
     let config_map_names: Vec<String> = (0..count).map(|i| format!("{group}-config-{i}")).collect();
     let secret_names: Vec<String> = (0..count).map(|i| format!("{group}-files-{i}")).collect();
-    for (name, data) in config_map_names.iter().zip(public) {
-        desired.config_maps.push(ConfigMap {
-            metadata: meta(name, namespace, labels),
-            data: Some(data),
-            ..ConfigMap::default()
-        });
+    for (name, tenants) in config_map_names.iter().zip(&shards) {
+        desired
+            .config_maps
+            .push_tenants(meta(name, namespace, labels), tenants.clone());
     }
-    for (name, data) in secret_names.iter().zip(sensitive) {
-        desired.secrets.push(Secret {
-            metadata: meta(name, namespace, labels),
-            type_: Some("Opaque".into()),
-            data: Some(data),
-            ..Secret::default()
-        });
+    for (name, tenants) in secret_names.iter().zip(shards) {
+        desired
+            .secrets
+            .push_tenants(meta(name, namespace, labels), tenants);
     }
     let mut volume_config_maps = vec![REGION_CONFIG_MAP.to_owned()];
     volume_config_maps.extend(config_map_names);

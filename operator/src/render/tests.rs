@@ -77,34 +77,29 @@ fn example_tenant_renders_a_shared_auth_server_in_the_region() {
         desired.namespace.metadata.name.as_deref(),
         Some("meridian-auth")
     );
+    let (config_maps, secrets) = (desired.config_maps.built(), desired.secrets.built());
     assert_eq!(
-        names(&desired.config_maps),
+        names(&config_maps),
         ["meridian-region", "auth-shared-config-0"]
     );
-    assert_eq!(names(&desired.secrets), ["auth-shared-files-0"]);
+    assert_eq!(names(&secrets), ["auth-shared-files-0"]);
     assert_eq!(names(&desired.deployments), ["auth-shared"]);
     assert_eq!(names(&desired.services), ["auth-shared"]);
     assert_eq!(names(&desired.pod_disruption_budgets), ["auth-shared"]);
 
-    let config = desired.config_maps[1].data.as_ref().unwrap();
+    let config = config_maps[1].data.as_ref().unwrap();
     let tenant: meridian_contract::TenantConfig =
         serde_json::from_str(&config["acme.tenant.json"]).unwrap();
     assert_eq!(tenant.issuer, "https://auth.example.com/t/acme");
     assert_eq!(tenant.clients.len(), 2);
-    let files: Vec<_> = desired.secrets[0]
-        .data
-        .as_ref()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
+    let files: Vec<_> = secrets[0].data.as_ref().unwrap().keys().cloned().collect();
     assert_eq!(
         files,
         ["acme.clients.json", "acme.keys.json", "acme.users.json"]
     );
     // Key material goes to Secrets only.
     assert!(
-        !serde_json::to_string(&desired.config_maps)
+        !serde_json::to_string(&config_maps)
             .unwrap()
             .contains("PRIVATE KEY")
     );
@@ -114,8 +109,8 @@ fn example_tenant_renders_a_shared_auth_server_in_the_region() {
 fn every_object_carries_the_managed_labels() {
     let desired = desired_region("eu-west", &eu_west().spec, &[placed(&acme(), "acme")], 300);
     let metas = std::iter::once(&desired.namespace.metadata)
-        .chain(desired.config_maps.iter().map(|o| &o.metadata))
-        .chain(desired.secrets.iter().map(|o| &o.metadata))
+        .chain(desired.config_maps.iter().map(|o| o.meta()))
+        .chain(desired.secrets.iter().map(|o| o.meta()))
         .chain(desired.deployments.iter().map(|o| &o.metadata))
         .chain(desired.services.iter().map(|o| &o.metadata))
         .chain(desired.pod_disruption_budgets.iter().map(|o| &o.metadata));
@@ -181,8 +176,8 @@ fn a_dedicated_tenant_gets_an_auth_server_holding_only_itself() {
         names(&desired.deployments),
         ["auth-shared", "auth-t-globex"]
     );
-    let globex_files = desired
-        .secrets
+    let secrets = desired.secrets.built();
+    let globex_files = secrets
         .iter()
         .find(|s| s.metadata.name.as_deref() == Some("auth-t-globex-files-0"))
         .unwrap();
@@ -208,7 +203,7 @@ fn many_tenants_are_sharded_within_object_limits() {
         .collect();
     let desired = desired_region("eu-west", &eu_west().spec, &tenants, 300);
     assert_eq!(desired.secrets.len(), 8);
-    for secret in &desired.secrets {
+    for secret in &desired.secrets.built() {
         let size: usize = secret
             .data
             .as_ref()
@@ -429,7 +424,8 @@ fn changing_the_store_rolls_the_pods_and_the_memory_store_leaves_the_checksum_as
     let memory = render(&eu_west());
     // As before the store existed: the checksum of region.json alone, so an operator upgrade
     // does not restart the auth-servers of regions on the memory store.
-    let region_json = &memory.config_maps[0].data.as_ref().unwrap()["region.json"];
+    let config_maps = memory.config_maps.built();
+    let region_json = &config_maps[0].data.as_ref().unwrap()["region.json"];
     use sha2::Digest;
     let digest: String = sha2::Sha256::digest(region_json.as_bytes())
         .iter()
@@ -578,13 +574,12 @@ fn the_revision_of_rendered_files_is_the_revision_of_the_objects_holding_them() 
         std::slice::from_ref(&placed),
         300,
     );
-    let public = desired
-        .config_maps
+    let (config_maps, secrets) = (desired.config_maps.built(), desired.secrets.built());
+    let public = config_maps
         .iter()
         .flat_map(|cm| cm.data.iter().flatten())
         .map(|(name, content)| (name.as_str(), content.clone()));
-    let sensitive = desired
-        .secrets
+    let sensitive = secrets
         .iter()
         .flat_map(|s| s.data.iter().flatten())
         .map(|(name, bytes)| (name.as_str(), String::from_utf8(bytes.0.clone()).unwrap()));

@@ -1,6 +1,6 @@
-//! Reading what Meridian wrote in a region, and converging it on the desired state: apply what
-//! differs (server-side apply, one field manager), delete what is no longer desired (a sweep
-//! scoped by labels), and write nothing when the region already matches.
+//! Converging a region on the desired state: apply what differs (server-side apply, one field
+//! manager), delete what is no longer desired (a sweep scoped by labels), and write nothing
+//! when the region already matches.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -11,23 +11,19 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, Client, Resource, ResourceExt};
-use meridian_contract::TenantFile;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::diff::covers;
 use super::error::{RegionError, classify};
+use super::observe::{Listing, ObservedRegion, kind_of, read_error};
 use crate::render::{
-    DesiredRegion, Labels, MANAGED_BY, MANAGED_BY_LABEL, REGION_LABEL, TenantFiles,
+    DesiredFiles, DesiredRegion, FilesObject, MANAGED_BY, MANAGED_BY_LABEL, REGION_LABEL,
 };
 use crate::settings::FIELD_MANAGER;
-
-/// Objects read per request when listing a region: a page of shards is a few MiB, where one
-/// response holding all of a 10,000-tenant region's was ~15 MiB held at once beside what it
-/// decoded to, in each region's pass.
-const LIST_PAGE: u32 = 64;
 
 /// Remembers, per object, the desired content last applied and the resourceVersion the
 /// server answered with, so an object whose only change since is our own write (or a
@@ -71,87 +67,6 @@ impl ApplyReport {
     }
 }
 
-/// What Meridian wrote in a region's namespace, read once per reconcile: the base for the
-/// diff, the sweep, the last good tenant files and the replica counts.
-#[derive(Debug, Clone, Default)]
-pub struct ObservedRegion {
-    config_maps: Vec<ConfigMap>,
-    secrets: Vec<Secret>,
-    deployments: Vec<Deployment>,
-    services: Vec<Service>,
-    pod_disruption_budgets: Vec<PodDisruptionBudget>,
-}
-
-/// Lists every kind Meridian writes in the region's namespace, by its labels.
-pub async fn observe_region(
-    client: &Client,
-    region: &str,
-    namespace: &str,
-) -> Result<ObservedRegion, RegionError> {
-    let cache = ApplyCache::default();
-    let sync = RegionNamespace {
-        client,
-        region,
-        namespace,
-        cache: &cache,
-    };
-    Ok(ObservedRegion {
-        config_maps: sync.list().await?,
-        secrets: sync.list().await?,
-        deployments: sync.list().await?,
-        services: sync.list().await?,
-        pod_disruption_budgets: sync.list().await?,
-    })
-}
-
-impl ObservedRegion {
-    /// The files the region serves now for `tenant` (none when it serves none): the last good
-    /// state to keep when the hub's inputs for it are broken. Looked up per tenant, only for
-    /// those that need it: a copy of every tenant's was a region's size in memory on every pass.
-    pub fn last_good(&self, tenant: &str) -> TenantFiles {
-        let mut files = TenantFiles::default();
-        for kind in TenantFile::ALL {
-            let name = kind.file_name(tenant);
-            if kind.is_secret() {
-                let found = self
-                    .secrets
-                    .iter()
-                    .find_map(|s| s.data.as_ref()?.get(&name));
-                if let Some(bytes) = found {
-                    let content = String::from_utf8_lossy(&bytes.0).into_owned();
-                    files.sensitive.insert(name, content);
-                }
-            } else {
-                let found = self
-                    .config_maps
-                    .iter()
-                    .find_map(|c| c.data.as_ref()?.get(&name));
-                if let Some(content) = found {
-                    files.public.insert(name, content.clone());
-                }
-            }
-        }
-        files
-    }
-
-    /// Ready auth-server pods (as observed) and wanted ones (as `desired` asks).
-    pub fn replicas(&self, desired: &DesiredRegion) -> (i32, i32) {
-        let ready = |name: &Option<String>| {
-            let observed = self.deployments.iter().find(|d| d.metadata.name == *name);
-            observed
-                .and_then(|d| d.status.as_ref()?.ready_replicas)
-                .unwrap_or(0)
-        };
-        desired
-            .deployments
-            .iter()
-            .fold((0, 0), |(sum_ready, sum_wanted), d| {
-                let wanted = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-                (sum_ready + ready(&d.metadata.name), sum_wanted + wanted)
-            })
-    }
-}
-
 /// Converges a region cluster on `desired`, from what [`observe_region`] found.
 pub async fn apply_region(
     client: &Client,
@@ -173,9 +88,10 @@ pub async fn apply_region(
     };
     let r = &mut report;
     // Files before the workloads that mount them; deletions after everything is in place.
-    sync.apply(&desired.config_maps, &observed.config_maps, r)
+    sync.apply_files(&desired.config_maps, &observed.config_maps, r)
         .await?;
-    sync.apply(&desired.secrets, &observed.secrets, r).await?;
+    sync.apply_files(&desired.secrets, &observed.secrets, r)
+        .await?;
     sync.apply(&desired.deployments, &observed.deployments, r)
         .await?;
     sync.apply(&desired.services, &observed.services, r).await?;
@@ -185,19 +101,39 @@ pub async fn apply_region(
         r,
     )
     .await?;
-    sync.sweep(&observed.deployments, &desired.deployments, r)
-        .await?;
-    sync.sweep(&observed.services, &desired.services, r).await?;
-    sync.sweep(
-        &observed.pod_disruption_budgets,
-        &desired.pod_disruption_budgets,
+    sync.sweep::<Deployment>(
+        &metas(&observed.deployments),
+        &names(&desired.deployments),
         r,
     )
     .await?;
-    sync.sweep(&observed.config_maps, &desired.config_maps, r)
+    sync.sweep::<Service>(&metas(&observed.services), &names(&desired.services), r)
         .await?;
-    sync.sweep(&observed.secrets, &desired.secrets, r).await?;
+    sync.sweep::<PodDisruptionBudget>(
+        &metas(&observed.pod_disruption_budgets),
+        &names(&desired.pod_disruption_budgets),
+        r,
+    )
+    .await?;
+    let config_maps: Vec<&str> = desired.config_maps.names().collect();
+    let observed_config_maps: Vec<&ObjectMeta> = observed.config_maps.iter().collect();
+    sync.sweep::<ConfigMap>(&observed_config_maps, &config_maps, r)
+        .await?;
+    let secrets: Vec<&str> = desired.secrets.names().collect();
+    let observed_secrets: Vec<&ObjectMeta> = observed.secrets.iter().collect();
+    sync.sweep::<Secret>(&observed_secrets, &secrets, r).await?;
     Ok(report)
+}
+
+fn names<K: Resource>(objects: &[K]) -> Vec<&str> {
+    objects
+        .iter()
+        .filter_map(|o| o.meta().name.as_deref())
+        .collect()
+}
+
+fn metas<K: Resource>(objects: &[K]) -> Vec<&ObjectMeta> {
+    objects.iter().map(Resource::meta).collect()
 }
 
 /// Removes everything Meridian wrote for `region` in `namespace`, and the namespace itself
@@ -222,12 +158,10 @@ pub async fn delete_region(
     remaining += sync.sweep_all::<ConfigMap>(&mut report).await?;
     remaining += sync.sweep_all::<Secret>(&mut report).await?;
     let api = Api::<Namespace>::all(client.clone());
-    let existing = api.get_opt(namespace).await.map_err(|e| {
-        classify(e, |message| RegionError::Read {
-            kind: "Namespace",
-            message,
-        })
-    })?;
+    let existing = api
+        .get_opt(namespace)
+        .await
+        .map_err(read_error::<Namespace>)?;
     if let Some(ns) = existing.filter(|ns| is_ours(ns, region)) {
         if ns.metadata.deletion_timestamp.is_none() {
             delete(&api, namespace, "Namespace").await?;
@@ -254,12 +188,7 @@ async fn sync_namespace(
 ) -> Result<(), RegionError> {
     let api = Api::<Namespace>::all(client.clone());
     let name = desired.metadata.name.clone().unwrap_or_default();
-    let observed = api.get_opt(&name).await.map_err(|e| {
-        classify(e, |message| RegionError::Read {
-            kind: "Namespace",
-            message,
-        })
-    })?;
+    let observed = api.get_opt(&name).await.map_err(read_error::<Namespace>)?;
     match observed {
         Some(ns) if !is_ours(&ns, region) => Ok(()),
         observed => apply_one(&api, region, desired, observed.as_ref(), cache, report).await,
@@ -282,35 +211,57 @@ impl RegionNamespace<'_> {
         Api::namespaced(self.client.clone(), self.namespace)
     }
 
-    async fn list<K>(&self) -> Result<Vec<K>, RegionError>
+    /// Applies each desired object holding files that the region does not already hold,
+    /// building it only then: one shard at a time, never the region's files all at once. An
+    /// object this operator cannot vouch for (it did not write this resourceVersion of it) is
+    /// read whole, alone, to compare.
+    async fn apply_files<K>(
+        &self,
+        desired: &DesiredFiles<K>,
+        observed: &[ObjectMeta],
+        report: &mut ApplyReport,
+    ) -> Result<(), RegionError>
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        K: FilesObject
+            + Resource<Scope = NamespaceResourceScope, DynamicType = ()>
             + Clone
+            + Serialize
             + DeserializeOwned
             + Debug,
     {
-        let mut params = ListParams::default()
-            .labels(&Labels::managed_selector(self.region))
-            .limit(LIST_PAGE);
-        let mut objects = Vec::new();
-        loop {
-            let page = self.api::<K>().list(&params).await.map_err(|e| {
-                classify(e, |message| RegionError::Read {
-                    kind: kind_of::<K>(),
-                    message,
-                })
-            })?;
-            // Nothing here reads who manages which field, and a shard's server-side apply
-            // entry names every one of its files.
-            objects.extend(page.items.into_iter().map(|mut object| {
+        let api = self.api::<K>();
+        for file in desired.iter() {
+            let existing = observed
+                .iter()
+                .find(|o| o.name.as_deref() == Some(file.name()));
+            let content = file.content_key();
+            let key = cache_key::<K>(self.region, file.meta());
+            let current = match existing {
+                Some(meta) => {
+                    let version = meta.resource_version.as_deref();
+                    if self.cache.unchanged_since_applied(&key, content, version) {
+                        continue;
+                    }
+                    api.get_opt(file.name()).await.map_err(read_error::<K>)?
+                }
+                None => None,
+            };
+            let current = current.map(|mut object| {
                 object.managed_fields_mut().clear();
                 object
-            }));
-            match page.metadata.continue_ {
-                Some(token) if !token.is_empty() => params = params.continue_token(&token),
-                _ => return Ok(objects),
-            }
+            });
+            let built = file.build();
+            converge_one(
+                &api,
+                self.region,
+                (&built, content),
+                current.as_ref(),
+                self.cache,
+                report,
+            )
+            .await?;
         }
+        Ok(())
     }
 
     /// Applies each desired object that the region does not already hold.
@@ -337,10 +288,11 @@ impl RegionNamespace<'_> {
         Ok(())
     }
 
+    /// Deletes each observed object whose name is not `wanted`.
     async fn sweep<K>(
         &self,
-        observed: &[K],
-        desired: &[K],
+        observed: &[&ObjectMeta],
+        wanted: &[&str],
         report: &mut ApplyReport,
     ) -> Result<(), RegionError>
     where
@@ -350,10 +302,10 @@ impl RegionNamespace<'_> {
             + Debug,
     {
         let api = self.api::<K>();
-        for object in observed {
-            let wanted = desired.iter().any(|d| d.meta().name == object.meta().name);
-            if !wanted && object.meta().deletion_timestamp.is_none() {
-                delete(&api, &object.name_any(), kind_of::<K>()).await?;
+        for meta in observed {
+            let name = meta.name.as_deref().unwrap_or_default();
+            if !wanted.contains(&name) && meta.deletion_timestamp.is_none() {
+                delete(&api, name, kind_of::<K>()).await?;
                 report.deleted += 1;
             }
         }
@@ -369,8 +321,14 @@ impl RegionNamespace<'_> {
             + DeserializeOwned
             + Debug,
     {
-        let observed = self.list::<K>().await?;
-        self.sweep(&observed, &[], report).await?;
+        let listing = Listing {
+            client: self.client,
+            region: self.region,
+            namespace: self.namespace,
+        };
+        let observed = listing.metadata::<K>().await?;
+        let observed: Vec<&ObjectMeta> = observed.iter().collect();
+        self.sweep::<K>(&observed, &[], report).await?;
         Ok(observed.len())
     }
 }
@@ -386,21 +344,36 @@ async fn apply_one<K>(
 where
     K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + Debug,
 {
+    let content =
+        content_hash(&serde_json::to_value(desired).expect("Kubernetes objects serialize"));
+    converge_one(api, region, (desired, content), observed, cache, report).await
+}
+
+/// Applies `desired` unless the region holds it already: as this operator last applied it
+/// (same `content` key, same resourceVersion), or with every field it sets.
+async fn converge_one<K>(
+    api: &Api<K>,
+    region: &str,
+    (desired, content): (&K, u64),
+    observed: Option<&K>,
+    cache: &ApplyCache,
+    report: &mut ApplyReport,
+) -> Result<(), RegionError>
+where
+    K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + Debug,
+{
     let name = desired.meta().name.clone().unwrap_or_default();
-    let desired_json = serde_json::to_value(desired).expect("Kubernetes objects serialize");
-    let content = content_hash(&desired_json);
-    let key = format!(
-        "{region}/{}/{}/{name}",
-        kind_of::<K>(),
-        desired.meta().namespace.as_deref().unwrap_or_default()
-    );
+    let key = cache_key::<K>(region, desired.meta());
     if let Some(observed) = observed {
         let resource_version = observed.meta().resource_version.as_deref();
         if cache.unchanged_since_applied(&key, content, resource_version) {
             return Ok(());
         }
+        let desired_json = serde_json::to_value(desired).expect("Kubernetes objects serialize");
         let observed_json = serde_json::to_value(observed).expect("Kubernetes objects serialize");
         if observed.meta().deletion_timestamp.is_none() && covers(&observed_json, &desired_json) {
+            // Vouched for from now on: a later pass need not read it again to compare.
+            cache.record(key, content, observed.meta().resource_version.clone());
             return Ok(());
         }
     }
@@ -441,69 +414,18 @@ where
     }
 }
 
+/// Where [`ApplyCache`] keeps an object: region, kind, namespace and name.
+fn cache_key<K: Resource<DynamicType = ()>>(region: &str, meta: &ObjectMeta) -> String {
+    format!(
+        "{region}/{}/{}/{}",
+        kind_of::<K>(),
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default()
+    )
+}
+
 fn content_hash(value: &serde_json::Value) -> u64 {
     let mut hasher = DefaultHasher::new();
     value.to_string().hash(&mut hasher);
     hasher.finish()
-}
-
-fn kind_of<K: Resource<DynamicType = ()>>() -> &'static str {
-    // Error variants and log fields want a 'static str; the kinds Meridian writes are few and
-    // fixed, so they are spelled out rather than allocated per call.
-    match K::kind(&()).as_ref() {
-        "ConfigMap" => "ConfigMap",
-        "Secret" => "Secret",
-        "Deployment" => "Deployment",
-        "Service" => "Service",
-        "PodDisruptionBudget" => "PodDisruptionBudget",
-        "Namespace" => "Namespace",
-        _ => "object",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use k8s_openapi::ByteString;
-
-    use super::*;
-
-    #[test]
-    fn last_good_files_are_those_of_the_tenant_asked_about() {
-        let observed = ObservedRegion {
-            config_maps: vec![ConfigMap {
-                data: Some(BTreeMap::from([
-                    ("acme.tenant.json".to_owned(), "acme config".to_owned()),
-                    ("globex.tenant.json".to_owned(), "globex config".to_owned()),
-                    ("region.json".to_owned(), "{}".to_owned()),
-                ])),
-                ..ConfigMap::default()
-            }],
-            secrets: vec![Secret {
-                data: Some(BTreeMap::from([
-                    (
-                        "acme.keys.json".to_owned(),
-                        ByteString(b"acme keys".to_vec()),
-                    ),
-                    (
-                        "globex.keys.json".to_owned(),
-                        ByteString(b"globex keys".to_vec()),
-                    ),
-                ])),
-                ..Secret::default()
-            }],
-            ..ObservedRegion::default()
-        };
-        let files = observed.last_good("globex");
-        assert_eq!(
-            files.public,
-            BTreeMap::from([("globex.tenant.json".to_owned(), "globex config".to_owned())])
-        );
-        assert_eq!(
-            files.sensitive,
-            BTreeMap::from([("globex.keys.json".to_owned(), "globex keys".to_owned())])
-        );
-        assert!(observed.last_good("initech").is_empty());
-    }
 }
