@@ -45,15 +45,24 @@ async fn the_api_server_enforces_every_admission_rule() -> anyhow::Result<()> {
                 child.wait_with_output()
             })?;
         let stderr = String::from_utf8_lossy(&output.stderr);
+        let by = if case.schema {
+            "the schema"
+        } else {
+            "a CEL rule"
+        };
         match (&case.rejected, output.status.success()) {
             (None, true) => {}
             (None, false) => failures.push(format!("{}: rejected: {stderr}", case.name)),
-            (Some(expected), true) => {
-                failures.push(format!("{}: accepted, expected {expected:?}", case.name))
+            (Some(expected), true) => failures.push(format!(
+                "{}: accepted, expected {by} to reject it with {expected:?}",
+                case.name
+            )),
+            (Some(expected), false) if !stderr.contains(expected.as_str()) => {
+                failures.push(format!(
+                    "{}: expected {by} to say {expected:?}, got: {stderr}",
+                    case.name
+                ))
             }
-            (Some(expected), false) if !stderr.contains(expected.as_str()) => failures.push(
-                format!("{}: expected {expected:?}, got: {stderr}", case.name),
-            ),
             (Some(_), false) => {}
         }
     }

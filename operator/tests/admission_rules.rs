@@ -35,7 +35,8 @@ fn every_case_is_accepted_or_rejected_with_its_message() {
     let cases = admission::cases();
     assert!(cases.len() >= 40, "cases.yaml lost cases: {}", cases.len());
     let mut failures = Vec::new();
-    for case in &cases {
+    // A schema rejection is the API server's to make: e2e/tests/admission.rs proves it.
+    for case in cases.iter().filter(|case| !case.schema) {
         let errors = cel_errors(&case.kind, case.object());
         match &case.rejected {
             None if !errors.is_empty() => {

@@ -16,17 +16,17 @@ use super::secret_ref::SecretKeyRef;
     validation = Rule::new("self.type != 'public' || self.grantTypes.all(g, g == 'authorization_code' || g == 'refresh_token')")
         .message("spec.clients[].grantTypes of a public client may only be authorization_code and refresh_token")
         .field_path(".grantTypes"),
-    validation = Rule::new("!self.grantTypes.exists(g, g == 'token_exchange') || has(self.tokenExchange)")
+    validation = Rule::new("!('token_exchange' in self.grantTypes) || has(self.tokenExchange)")
         .message("spec.clients[].tokenExchange is required when grantTypes include token_exchange"),
     validation = Rule::new("self.type != 'confidential' || has(self.secretRef) || (has(self.tokenEndpointAuthMethod) && self.tokenEndpointAuthMethod == 'private_key_jwt')")
         .message("spec.clients[].secretRef is required for a confidential client (unless it uses private_key_jwt)"),
-    validation = Rule::new("(has(self.tokenEndpointAuthMethod) && self.tokenEndpointAuthMethod == 'private_key_jwt') == (has(self.jwks) || has(self.jwksUri)) && !(has(self.jwks) && has(self.jwksUri))")
+    validation = Rule::new("(has(self.tokenEndpointAuthMethod) && self.tokenEndpointAuthMethod == 'private_key_jwt') ? has(self.jwks) != has(self.jwksUri) : !has(self.jwks) && !has(self.jwksUri)")
         .message("spec.clients[].jwks or jwksUri (exactly one) is required with tokenEndpointAuthMethod private_key_jwt, and allowed only with it"),
     validation = Rule::new("!has(self.tokenEndpointAuthMethod) || (self.type == 'public') == (self.tokenEndpointAuthMethod == 'none')")
         .message("spec.clients[].tokenEndpointAuthMethod none is for public clients only, and every other method for confidential ones"),
     validation = Rule::new("!(has(self.tokenEndpointAuthMethod) && self.tokenEndpointAuthMethod == 'private_key_jwt') || !has(self.secretRef)")
         .message("spec.clients[].secretRef must not be set for a private_key_jwt client"),
-    validation = Rule::new("!self.grantTypes.exists(g, g == 'authorization_code') || (has(self.redirectUris) && size(self.redirectUris) > 0)")
+    validation = Rule::new("!('authorization_code' in self.grantTypes) || (has(self.redirectUris) && size(self.redirectUris) > 0)")
         .message("spec.clients[].redirectUris needs at least one URI when grantTypes include authorization_code")
 )]
 pub struct ClientSpec {
@@ -48,11 +48,7 @@ pub struct ClientSpec {
 
     /// Grants this client may use: `client_credentials`, `authorization_code`,
     /// `refresh_token`, `token_exchange` (RFC 8693, within `tokenExchange`).
-    #[schemars(length(min = 1, max = 4))]
-    #[x_kube(
-        validation = Rule::new("size(self) >= 1").message("spec.clients[].grantTypes must name at least one grant"),
-        validation = Rule::new(super::rules::unique_items("")).message("spec.clients[].grantTypes must not repeat a grant")
-    )]
+    #[schemars(length(min = 1, max = 4), extend("x-kubernetes-list-type" = "set"))]
     pub grant_types: Vec<GrantType>,
 
     /// Redirect URIs, compared exactly: absolute https URLs (http only for localhost, 127.0.0.1

@@ -1,5 +1,10 @@
 //! CEL building blocks shared by several fields' admission rules.
 //!
+//! What the OpenAPI schema can say is said there instead: sizes (`minItems`) and uniqueness
+//! (`x-kubernetes-list-type` set, or map by key). The API server evaluates every CEL rule of a
+//! Tenant again on every write to it, status included, and each costs it far more than a
+//! schema check: uniqueness by CEL was a fifth of that cost at 10,000 Tenants.
+//!
 //! Regular expressions rather than CEL's `url()` library: they mean exactly the same on the API
 //! server (RE2) and in client-side evaluation, and they say precisely which values are allowed.
 //! Patterns are written as CEL string literals, so every `\` is doubled once for CEL.
@@ -65,11 +70,6 @@ pub fn is_positive_duration(max: Option<&str>) -> String {
         .map(|max| format!(" && duration(self) <= duration('{max}')"))
         .unwrap_or_default();
     format!("self.matches('{DURATION}') && duration(self) > duration('0s'){bound}")
-}
-
-/// CEL: no element of the list `self` appears twice (by `key`, e.g. `.name`, or by value).
-pub fn unique_items(key: &str) -> String {
-    format!("self.all(x, self.exists_one(y, y{key} == x{key}))")
 }
 
 /// CEL: `self` has neither a query nor a fragment.

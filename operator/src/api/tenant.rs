@@ -71,13 +71,13 @@ pub struct TenantSpec {
     pub issuer: Option<String>,
 
     /// Names of the AuthRegions this tenant is served from; at least one, no repeats.
-    #[schemars(length(max = 32), inner(length(max = 63)))]
-    #[x_kube(
-        validation = Rule::new("size(self) >= 1").message("spec.regions must name at least one AuthRegion"),
-        validation = Rule::new(super::rules::unique_items("")).message("spec.regions must not repeat a region"),
-        validation = Rule::new(format!("self.all(r, {})", super::rules::is_dns_label("r")))
-            .message("spec.regions must hold AuthRegion names (DNS labels)")
+    #[schemars(
+        length(min = 1, max = 32),
+        inner(length(max = 63)),
+        extend("x-kubernetes-list-type" = "set")
     )]
+    #[x_kube(validation = Rule::new(format!("self.all(r, {})", super::rules::is_dns_label("r")))
+        .message("spec.regions must hold AuthRegion names (DNS labels)"))]
     pub regions: Vec<String>,
 
     /// The region where the tenant's data lives by default: the `region` claim of subjects that
@@ -100,16 +100,18 @@ pub struct TenantSpec {
     /// Scopes clients may request, beyond the OpenID Connect ones (openid, profile, email,
     /// offline_access), which are always available.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 64))]
-    #[x_kube(validation = Rule::new(super::rules::unique_items(".name"))
-        .message("spec.scopes[].name must be unique"))]
+    #[schemars(
+        length(max = 64),
+        extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"])
+    )]
     pub scopes: Vec<ScopeSpec>,
 
-    /// OAuth 2.0 clients of this tenant (at most 50).
+    /// OAuth 2.0 clients of this tenant (at most 50), one per `clientId`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 50))]
-    #[x_kube(validation = Rule::new(super::rules::unique_items(".clientId"))
-        .message("spec.clients[].clientId must be unique within the tenant"))]
+    #[schemars(
+        length(max = 50),
+        extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["clientId"])
+    )]
     pub clients: Vec<ClientSpec>,
 
     /// Where the tenant's users come from.

@@ -14,6 +14,9 @@ pub struct Case {
     /// A part of the rejection message, or `None` when the object must be accepted.
     #[serde(default)]
     pub rejected: Option<String>,
+    /// Rejected by the OpenAPI schema, not by a CEL rule: only an API server says so.
+    #[serde(default)]
+    pub schema: bool,
 }
 
 impl Case {
