@@ -7,11 +7,16 @@
 //! and like every child of the harness it dies with its owner.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Component, Error, Result};
 use crate::process::{Process, ProcessSpec, log_tail};
 use crate::wait::eventually;
+
+/// What HAProxy's master logs once a worker has loaded a config (the first or a reload's).
+const LOADED: &str = "Loading success.";
+/// How long a new worker may take to load a config.
+const LOAD_WITHIN: Duration = Duration::from_secs(10);
 
 /// One HAProxy, its config file and log in `dir`.
 pub struct HaProxy {
@@ -54,13 +59,40 @@ impl HaProxy {
     }
 
     /// Loads a new config without dropping a connection: checked first, so a bad one leaves
-    /// the running config serving and says why.
+    /// the running config serving and says why. Returns once the new worker has loaded it (the
+    /// master's `Loading success.`): until then new connections still meet the old config, and
+    /// a caller that took the new config as live (the gateway counting a new kid as known)
+    /// would be wrong for as long as the load takes. Blocks meanwhile, for milliseconds.
     pub fn reload(&mut self, config: &str) -> Result<()> {
         write_checked(&self.config, config)?;
         self.process.check_running()?;
         self.process.signal(libc::SIGUSR2);
         self.reloads += 1;
-        Ok(())
+        self.wait_loaded()
+    }
+
+    /// Waits until the master has said `Loading success.` once for the first load and once per
+    /// reload since.
+    fn wait_loaded(&mut self) -> Result<()> {
+        let wanted = self.reloads as usize + 1;
+        let deadline = Instant::now() + LOAD_WITHIN;
+        loop {
+            let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+            if log.matches(LOADED).count() >= wanted {
+                return Ok(());
+            }
+            self.process.check_running()?;
+            if Instant::now() > deadline {
+                return Err(Error::ComponentFailed {
+                    cluster: self.name.clone(),
+                    component: Component::HaProxy,
+                    reason: format!("no new worker loaded the config within {LOAD_WITHIN:?}"),
+                    log: self.log_path().to_path_buf(),
+                    log_tail: log_tail(self.log_path()),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// How many times a new config was loaded.

@@ -1,13 +1,14 @@
 //! The API gateway on this machine: HAProxy on the config `meridian-routing` renders, and the
 //! glue a platform team runs beside it. The glue follows each tenant's JWKS as any resource
-//! server does — found through discovery at the issuer URL, refetched when its
+//! server does — found through discovery at the issuer URL, refetched a second before its
 //! `Cache-Control: max-age` runs out — writes each key as a PEM file, and reloads HAProxy when
 //! a tenant's keys change (a kid, its alg, or the key a file holds). A token whose kid HAProxy does not know is sent to the glue's
 //! refresh endpoint ([`refresh`]), which refetches at most once per [`REFETCH_AT_MOST_EVERY`].
 //!
 //! Following max-age is enough for Meridian's rotations: the operator activates a key only
 //! after every region has published it for longer than the max-age, so by the time a token
-//! carries a new kid the gateway has loaded it; the refresh endpoint covers a gateway that
+//! carries a new kid the gateway has loaded it (it refetches early by the time a reload takes,
+//! and a reload returns once HAProxy's new worker runs); the refresh endpoint covers a gateway that
 //! lagged (started late, a failed fetch). A fetch that fails keeps the last keys.
 
 use std::collections::BTreeSet;
@@ -188,10 +189,18 @@ fn kids(tenants: &[GatewayTenant]) -> BTreeSet<String> {
         .collect()
 }
 
-/// Refetches when the shortest max-age runs out.
+/// How much sooner than max-age the keys are refetched: the time a fetch and HAProxy's reload
+/// may take. Meridian activates a key one second after every region's JWKS has shown it for a
+/// max-age, so a gateway that fetched only as max-age ran out still had the old key set loaded
+/// for as long as its reload took past that second (once, under load: one request in a
+/// hundred refused during a rotation).
+const LOAD_AHEAD: Duration = Duration::from_secs(1);
+
+/// Refetches before the shortest max-age runs out, by [`LOAD_AHEAD`].
 async fn follow_max_age(keys: Arc<Keys>, mut wait: Duration) {
     loop {
-        tokio::time::sleep(wait).await;
+        let early = wait.saturating_sub(LOAD_AHEAD).max(keys::POLL_AT_LEAST);
+        tokio::time::sleep(early).await;
         wait = match keys.fetch_and_load().await {
             Ok(next) => next,
             Err(error) => {
