@@ -22,6 +22,13 @@ KUBEBUILDER_ASSETS=$(e2e/tools/build.sh)
 export KUBEBUILDER_ASSETS
 echo "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
 
+step "what the Tenant CRD's rules cost the API server per write (e2e/tools/celcost, the pinned Kubernetes' validator)"
+if command -v go >/dev/null; then
+  (cd e2e/tools && go test ./celcost)
+else
+  echo "skipped: no Go toolchain (KUBEBUILDER_ASSETS came with prebuilt binaries)"
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
