@@ -18,22 +18,28 @@ impl SyncState {
     /// that left), so their status can be recomputed.
     pub fn record(&self, region: &str, outcome: RegionSync) -> BTreeSet<String> {
         let mut regions = self.0.write().expect("sync state lock");
-        let previous = regions
-            .insert(region.to_owned(), outcome.clone())
-            .unwrap_or_default();
-        let error_changed = previous.error != outcome.error;
-        let names: BTreeSet<&String> = previous
-            .tenants
-            .keys()
-            .chain(outcome.tenants.keys())
-            .collect();
-        names
-            .into_iter()
-            .filter(|name| {
-                error_changed || previous.tenants.get(*name) != outcome.tenants.get(*name)
-            })
-            .cloned()
-            .collect()
+        // Compared in place, then moved in: a region's report holds every tenant it serves,
+        // and a copy of it per pass was megabytes at 10,000 tenants.
+        let changed = match regions.get(region) {
+            None => outcome.tenants.keys().cloned().collect(),
+            Some(previous) => {
+                let error_changed = previous.error != outcome.error;
+                let names: BTreeSet<&String> = previous
+                    .tenants
+                    .keys()
+                    .chain(outcome.tenants.keys())
+                    .collect();
+                names
+                    .into_iter()
+                    .filter(|name| {
+                        error_changed || previous.tenants.get(*name) != outcome.tenants.get(*name)
+                    })
+                    .cloned()
+                    .collect()
+            }
+        };
+        regions.insert(region.to_owned(), outcome);
+        changed
     }
 
     /// Marks a region unreachable (or otherwise failed) while keeping what it last served.
