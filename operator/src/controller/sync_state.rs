@@ -20,24 +20,21 @@ impl SyncState {
         let mut regions = self.0.write().expect("sync state lock");
         // Compared in place, then moved in: a region's report holds every tenant it serves,
         // and a copy of it per pass was megabytes at 10,000 tenants.
-        let changed = match regions.get(region) {
-            None => outcome.tenants.keys().cloned().collect(),
-            Some(previous) => {
-                let error_changed = previous.error != outcome.error;
-                let names: BTreeSet<&String> = previous
-                    .tenants
-                    .keys()
-                    .chain(outcome.tenants.keys())
-                    .collect();
-                names
-                    .into_iter()
-                    .filter(|name| {
-                        error_changed || previous.tenants.get(*name) != outcome.tenants.get(*name)
-                    })
-                    .cloned()
-                    .collect()
-            }
-        };
+        let none = RegionSync::default();
+        let previous = regions.get(region).unwrap_or(&none);
+        let error_changed = previous.error != outcome.error;
+        let names: BTreeSet<&String> = previous
+            .tenants
+            .keys()
+            .chain(outcome.tenants.keys())
+            .collect();
+        let changed = names
+            .into_iter()
+            .filter(|name| {
+                error_changed || previous.tenants.get(*name) != outcome.tenants.get(*name)
+            })
+            .cloned()
+            .collect();
         regions.insert(region.to_owned(), outcome);
         changed
     }

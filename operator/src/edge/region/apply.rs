@@ -102,26 +102,28 @@ pub async fn apply_region(
     )
     .await?;
     sync.sweep::<Deployment>(
-        &metas(&observed.deployments),
+        observed.deployments.iter().map(Resource::meta),
         &names(&desired.deployments),
         r,
     )
     .await?;
-    sync.sweep::<Service>(&metas(&observed.services), &names(&desired.services), r)
-        .await?;
+    sync.sweep::<Service>(
+        observed.services.iter().map(Resource::meta),
+        &names(&desired.services),
+        r,
+    )
+    .await?;
     sync.sweep::<PodDisruptionBudget>(
-        &metas(&observed.pod_disruption_budgets),
+        observed.pod_disruption_budgets.iter().map(Resource::meta),
         &names(&desired.pod_disruption_budgets),
         r,
     )
     .await?;
     let config_maps: Vec<&str> = desired.config_maps.names().collect();
-    let observed_config_maps: Vec<&ObjectMeta> = observed.config_maps.iter().collect();
-    sync.sweep::<ConfigMap>(&observed_config_maps, &config_maps, r)
+    sync.sweep::<ConfigMap>(&observed.config_maps, &config_maps, r)
         .await?;
     let secrets: Vec<&str> = desired.secrets.names().collect();
-    let observed_secrets: Vec<&ObjectMeta> = observed.secrets.iter().collect();
-    sync.sweep::<Secret>(&observed_secrets, &secrets, r).await?;
+    sync.sweep::<Secret>(&observed.secrets, &secrets, r).await?;
     Ok(report)
 }
 
@@ -130,10 +132,6 @@ fn names<K: Resource>(objects: &[K]) -> Vec<&str> {
         .iter()
         .filter_map(|o| o.meta().name.as_deref())
         .collect()
-}
-
-fn metas<K: Resource>(objects: &[K]) -> Vec<&ObjectMeta> {
-    objects.iter().map(Resource::meta).collect()
 }
 
 /// Removes everything Meridian wrote for `region` in `namespace`, and the namespace itself
@@ -289,9 +287,9 @@ impl RegionNamespace<'_> {
     }
 
     /// Deletes each observed object whose name is not `wanted`.
-    async fn sweep<K>(
+    async fn sweep<'a, K>(
         &self,
-        observed: &[&ObjectMeta],
+        observed: impl IntoIterator<Item = &'a ObjectMeta>,
         wanted: &[&str],
         report: &mut ApplyReport,
     ) -> Result<(), RegionError>
@@ -327,7 +325,6 @@ impl RegionNamespace<'_> {
             namespace: self.namespace,
         };
         let observed = listing.metadata::<K>().await?;
-        let observed: Vec<&ObjectMeta> = observed.iter().collect();
         self.sweep::<K>(&observed, &[], report).await?;
         Ok(observed.len())
     }
