@@ -118,6 +118,13 @@ pub(crate) const RESOLVERS: &str =
 /// is noticed in a second, and retries only where the request was never sent (`conn-failure`
 /// is HAProxy's default and the only safe one for a token endpoint: a replayed code
 /// redemption would revoke what the first one issued).
+///
+/// Reloads (a key rotation reloads the gateway, a region change the front door) drop nothing:
+/// by default a worker told to stop closes its idle client connections at once, and a client
+/// that sends its next request on one as it closes gets no answer (HTTP libraries retry only
+/// a request they know was never written). `idle-close-on-response` has the old worker answer
+/// that request and close after it. `hard-stop-after` bounds how long old workers drain: a
+/// little over the longest a request may take (`timeout server`), so reloads never pile them up.
 pub(crate) fn preamble(out: &mut String, name: &str) {
     preamble_sections(out, name);
     out.push_str(RESOLVERS);
@@ -130,6 +137,7 @@ fn preamble_sections(out: &mut String, name: &str) {
          global\n\
          \x20   maxconn 4096\n\
          \x20   log stderr format short local0 notice\n\
+         \x20   hard-stop-after 35s\n\
          \n\
          defaults\n\
          \x20   mode http\n\
@@ -143,6 +151,7 @@ fn preamble_sections(out: &mut String, name: &str) {
          \x20   timeout http-request 10s\n\
          \x20   retries 3\n\
          \x20   option redispatch 1\n\
+         \x20   option idle-close-on-response\n\
          \n"
     );
 }

@@ -4,10 +4,8 @@
 //! signature cannot prove — `typ`, `aud`, `exp`, `iat`, `nbf` — is refused by HAProxy itself.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command};
-use std::time::{Duration, Instant, SystemTime};
+use std::net::TcpStream;
+use std::time::SystemTime;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use meridian_contract::Algorithm as KeyAlgorithm;
@@ -16,6 +14,9 @@ use meridian_routing::gateway::CLOCK_SKEW_SECS;
 use meridian_routing::jwk::jwks_to_pems;
 use meridian_routing::{ApiInstance, ApiRoute, Gateway, GatewayTenant, TenantKey};
 use serde_json::{Value, json};
+
+mod support;
+use support::{Running, answer_ok, free_port};
 
 const ISSUER: &str = "https://auth.example.com/t/acme";
 const AUDIENCE: &str = "https://api.acme.example";
@@ -65,7 +66,7 @@ fn haproxy_refuses_tokens_whose_claims_do_not_hold_and_passes_the_rest() {
     };
     let config = dir.path().join("gateway.cfg");
     std::fs::write(&config, gateway.render().unwrap()).unwrap();
-    let _haproxy = Running::start(&config, bind);
+    let _haproxy = Running::start("-db", &config, None, bind);
 
     let signing = EncodingKey::from_ec_pem(key.private_key_pem.as_bytes()).unwrap();
     let token = |typ: &str, edit: &Edit<'_>| {
@@ -113,33 +114,6 @@ fn haproxy_refuses_tokens_whose_claims_do_not_hold_and_passes_the_rest() {
     }
 }
 
-/// HAProxy in the foreground on `config`, killed when dropped.
-struct Running(Child);
-
-impl Running {
-    fn start(config: &Path, port: u16) -> Self {
-        let child = Command::new(haproxy())
-            .args(["-db", "-f"])
-            .arg(config)
-            .spawn()
-            .expect("haproxy runs (install it with e2e/frontdoor/install.sh)");
-        let running = Running(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "haproxy listening on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        running
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The status of `GET /api/acme/orders` with `token`, over plain HTTP/1.1.
 fn status(port: u16, token: &str) -> u16 {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -155,35 +129,4 @@ fn status(port: u16, token: &str) -> u16 {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("an HTTP response: {response}"))
-}
-
-/// An API instance answering 200 `ok` to every request; returns its port.
-fn answer_ok() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut buf = [0u8; 8192];
-            let _ = stream.read(&mut buf);
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
-        }
-    });
-    port
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn haproxy() -> &'static str {
-    if Path::new("/usr/sbin/haproxy").exists() {
-        "/usr/sbin/haproxy"
-    } else {
-        "haproxy"
-    }
 }

@@ -1,10 +1,12 @@
 //! Debian's HAProxy (installed by e2e/frontdoor/install.sh) accepts every config this crate
 //! renders: `haproxy -c` parses it as the running proxy would, ACLs, checks and all.
 
-use std::path::Path;
 use std::process::Command;
 
 use meridian_routing::{FrontDoor, FrontDoorRegion, FrontDoorTenant, HealthCheck};
+
+mod support;
+use support::haproxy;
 
 fn haproxy_check(config: &str) {
     let dir = tempfile::tempdir().unwrap();
@@ -20,14 +22,6 @@ fn haproxy_check(config: &str) {
         "haproxy -c refused the config:\n{}\n{config}",
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-fn haproxy() -> &'static str {
-    if Path::new("/usr/sbin/haproxy").exists() {
-        "/usr/sbin/haproxy"
-    } else {
-        "haproxy"
-    }
 }
 
 #[test]
