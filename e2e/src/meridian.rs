@@ -268,12 +268,14 @@ impl Operator {
         Ok(response.text().await?)
     }
 
-    /// Settings for tests: the example issuer base and a short resync so drift is repaired
-    /// within seconds.
+    /// Settings for tests: the example issuer base, a short resync so drift is repaired
+    /// within seconds, and the propagation of the test nodes, whose kubelets sync every
+    /// [`crate::node::KUBELET_SYNC_FREQUENCY`] (plus up to half of it) rather than every minute.
     pub fn test_settings(resync: Duration) -> Settings {
         Settings {
             resync,
             issuer_base_url: "http://127.0.0.1:18440".into(),
+            propagation: crate::node::KUBELET_SYNC_FREQUENCY * 2,
             ..Settings::default()
         }
     }

@@ -160,6 +160,16 @@ fn defaults_are_secure_and_name_the_released_images() -> anyhow::Result<()> {
         env(container, "MERIDIAN_LEADER_ELECT").as_deref(),
         Some("true")
     );
+    // The key schedule's propagation is the operator's own default, for the kubelet's default
+    // syncFrequency.
+    assert_eq!(
+        env(container, "MERIDIAN_PROPAGATION").as_deref(),
+        Some("90s")
+    );
+    assert_eq!(
+        meridian_operator::settings::Settings::default().propagation,
+        std::time::Duration::from_secs(90)
+    );
 
     // The Containerfiles build exactly the images the chart and AuthRegion name.
     let build = std::fs::read_to_string(repo_root().join("containers/build.sh"))?;

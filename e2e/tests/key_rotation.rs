@@ -1,6 +1,7 @@
 //! Key rotation against real API servers, before any auth-server runs: a requested rotation
-//! stages a key, and since no region's JWKS can be seen publishing it, activation is postponed
-//! with a condition and an Event naming the lagging regions. Then a search of every place a
+//! stages a key (its too short publishAhead raised, and said so in the Event), and since no
+//! region's JWKS can be seen publishing it, activation is postponed with a condition and an
+//! Event naming the lagging regions. Then a search of every place a
 //! secret could leak to — Tenant status, Events, the operator's logs, every ConfigMap of every
 //! cluster — finds no private key material.
 
@@ -19,6 +20,7 @@ use meridian_e2e::meridian::{
 use meridian_e2e::{ClusterOptions, Clusters, eventually};
 use meridian_operator::api::Tenant;
 use meridian_operator::controller::ROTATE_ANNOTATION;
+use meridian_operator::settings::Settings;
 
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -56,7 +58,13 @@ async fn a_rotation_no_region_confirms_is_postponed_and_no_key_material_leaks() 
     install_crds(clusters.hub())?;
     register_regions(&clusters).await?;
     apply_examples(clusters.hub())?;
-    let operator = Operator::start(hub.clone(), Operator::test_settings(Duration::from_secs(2)));
+    // A short JWKS max-age, so the least publishAhead these settings allow is 27 s: 10 s of
+    // propagation and a 2 s resync to be seen publishing, then 15 s to decide in time.
+    let settings = Settings {
+        jwks_max_age: Duration::from_secs(2),
+        ..Operator::test_settings(Duration::from_secs(2))
+    };
+    let operator = Operator::start(hub.clone(), settings);
     operator.ready().await?;
     let first_kid = eventually("acme signs", WAIT, async || {
         Ok(tenant(&hub)
@@ -104,6 +112,19 @@ async fn a_rotation_no_region_confirms_is_postponed_and_no_key_material_leaks() 
     })
     .await?;
     assert!(postponed.contains(&staged), "{postponed}");
+    // 15 s could not be kept safe: the schedule used 27 s, and the Event says so.
+    let staged_event = events
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .find(|e| e.reason.as_deref() == Some("KeyStaged"))
+        .and_then(|e| e.note)
+        .expect("a KeyStaged Event");
+    assert!(
+        staged_event.contains("spec.signing.publishAhead 15s raised to 27s"),
+        "{staged_event}"
+    );
     let signing = tenant(&hub).await?.status.and_then(|s| s.signing).unwrap();
     assert_eq!(
         signing.active_kid.as_deref(),

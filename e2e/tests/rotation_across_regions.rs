@@ -161,7 +161,9 @@ async fn tokens_verify_across_regions_through_rotations_and_a_down_region_holds_
             .await?;
         urls.insert(region.name().to_owned(), url);
     }
-    let fast = serde_json::json!({"spec": {"signing": {"rotationInterval": "40s", "publishAhead": "12s"}, "tokens": {"accessTokenTtl": "1m"}}});
+    // publishAhead: the least these settings allow (`Cadence::least_publish_ahead`, 27 s)
+    // with a few seconds to spare, so no rotation waits on a postponement.
+    let fast = serde_json::json!({"spec": {"signing": {"rotationInterval": "40s", "publishAhead": "30s"}, "tokens": {"accessTokenTtl": "1m"}}});
     Api::<Tenant>::all(hub.clone())
         .patch("acme", &PatchParams::default(), &Patch::Merge(&fast))
         .await?;
@@ -272,14 +274,24 @@ async fn tokens_verify_across_regions_through_rotations_and_a_down_region_holds_
     println!("while us-east is down: {}", degraded.message);
     let (_, staged) = signing(&hub).await?;
     let staged = staged.expect("a staged key");
-    // For longer than publishAhead (its original activation time), it must not sign.
-    let held_until = Instant::now() + Duration::from_secs(15);
+    // For longer than publishAhead (past its original activation time), it must not sign: not
+    // in the hub's schedule, and not in eu-west, whose copy of each postponement must arrive
+    // before the schedule it replaces would have activated the key.
+    let held_until = Instant::now() + Duration::from_secs(35);
     while Instant::now() < held_until {
         let (active, _) = signing(&hub).await?;
         assert_ne!(
             active.as_deref(),
             Some(staged.as_str()),
             "activated while us-east could not publish it"
+        );
+        let token = issuer("eu-west")
+            .client_credentials("backend", "demo-backend-secret-change-me", &["orders:read"])
+            .await?;
+        let kid = decode_header(&token)?.kid.unwrap_or_default();
+        assert_ne!(
+            kid, staged,
+            "eu-west signed with a key us-east does not publish"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -66,6 +66,11 @@ struct RunArgs {
     /// Tenant is Degraded (NotServed).
     #[arg(long, env = "MERIDIAN_SERVED_WITHIN", default_value = "2m", value_parser = duration)]
     served_within: Duration,
+    /// The longest a change written to a region takes to reach its auth-servers: the nodes'
+    /// kubelet syncFrequency plus half of it (its jitter). Key activation is decided this long
+    /// ahead, so a postponement reaches every region before the key would sign.
+    #[arg(long, env = "MERIDIAN_PROPAGATION", default_value = "90s", value_parser = duration)]
+    propagation: Duration,
     /// Address of /healthz, /readyz and /metrics.
     #[arg(long, env = "MERIDIAN_ADMIN_ADDR", default_value = "0.0.0.0:8080")]
     admin_addr: SocketAddr,
@@ -132,6 +137,7 @@ async fn run_operator(args: RunArgs) -> anyhow::Result<()> {
         resync: args.resync,
         jwks_max_age: args.jwks_max_age,
         served_within: args.served_within,
+        propagation: args.propagation,
     };
     let (stop, shutdown) = watch::channel(false);
     let metrics = Metrics::default();

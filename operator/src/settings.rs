@@ -17,6 +17,11 @@ pub struct Settings {
     /// How long a region may go without serving a tenant's current files (as read from its
     /// public URL) before the Tenant is Degraded, with a Warning Event naming the region.
     pub served_within: Duration,
+    /// The longest a change the operator writes to a region takes to reach its auth-servers:
+    /// the kubelet refreshes a mounted Secret on its pod sync, every `syncFrequency` plus up to
+    /// half of it again. A staged key's activation is decided at least this long ahead, so a
+    /// postponement is in every region before the key would sign.
+    pub propagation: Duration,
 }
 
 impl Default for Settings {
@@ -27,6 +32,8 @@ impl Default for Settings {
             resync: Duration::from_secs(60),
             jwks_max_age: Duration::from_secs(300),
             served_within: Duration::from_secs(120),
+            // The kubelet's default syncFrequency (1 min) and its jitter.
+            propagation: Duration::from_secs(90),
         }
     }
 }

@@ -69,7 +69,8 @@ pub struct SigningSpec {
 
     /// How long before it signs a new key is published in every region's JWKS. Must exceed the
     /// JWKS cache lifetime plus propagation time, so resource servers know a key before they
-    /// see a token signed with it.
+    /// see a token signed with it; the operator raises it to the least its propagation, resync
+    /// and JWKS max-age allow (the KeyStaged Event says so).
     #[serde(default = "SigningSpec::default_publish_ahead")]
     #[schemars(length(max = 32))]
     #[x_kube(validation = Rule::new(super::rules::is_positive_duration(None)).message("spec.signing.publishAhead must be a positive duration such as 1h"))]

@@ -9,7 +9,7 @@ use kube::Resource;
 use meridian_contract::{KeyRing, UnixSeconds};
 use meridian_keys::generate_key;
 
-use super::plan::{Note, Observations, Policy, plan};
+use super::plan::{Cadence, Note, Observations, Policy, plan};
 use crate::api::Tenant;
 use crate::controller::{Context, ReconcileError};
 use crate::duration;
@@ -37,7 +37,7 @@ pub async fn rotate(
     ctx: &Context,
     now: UnixSeconds,
 ) -> Result<Rotated, ReconcileError> {
-    let policy = policy(tenant, ctx)?;
+    let (policy, asked_publish_ahead) = policy(tenant, ctx)?;
     let next = plan(
         &stored.ring,
         &stored.state,
@@ -59,8 +59,12 @@ pub async fn rotate(
         if !saved? {
             return Err(ReconcileError::KeyRingChanged(name.to_owned()));
         }
+        let raised = (policy.publish_ahead > asked_publish_ahead).then_some(RaisedPublishAhead {
+            asked: asked_publish_ahead,
+            used: policy.publish_ahead,
+        });
         for note in &next.notes {
-            announce(tenant, note, ctx).await;
+            announce(tenant, note, raised, ctx).await;
         }
     }
     let wake_in = wake_in(&next.ring, &policy, now).min(ctx.settings.resync);
@@ -71,23 +75,36 @@ pub async fn rotate(
     })
 }
 
-fn policy(tenant: &Tenant, ctx: &Context) -> Result<Policy, duration::InvalidDuration> {
+/// A tenant's publishAhead, raised to the least this operator can keep safe.
+#[derive(Debug, Clone, Copy)]
+struct RaisedPublishAhead {
+    asked: i64,
+    used: i64,
+}
+
+/// The tenant's policy, and the publishAhead its spec asked for.
+fn policy(tenant: &Tenant, ctx: &Context) -> Result<(Policy, i64), duration::InvalidDuration> {
     let spec = &tenant.spec;
     let seconds = |field, value: &str| duration::parse(field, value).map(|d| d.as_secs() as i64);
     let lifetimes = token_lifetimes(spec)?;
-    Ok(Policy {
+    let jwks_max_age = ctx.settings.jwks_max_age.as_secs() as i64;
+    let cadence = Cadence {
+        propagation: ctx.settings.propagation.as_secs() as i64,
+        resync: ctx.settings.resync.as_secs() as i64,
+    };
+    let asked_publish_ahead = seconds("spec.signing.publishAhead", &spec.signing.publish_ahead)?;
+    let policy = Policy {
         algorithm: algorithm(spec.signing.algorithm),
         rotation_interval: seconds(
             "spec.signing.rotationInterval",
             &spec.signing.rotation_interval,
         )?,
-        publish_ahead: seconds("spec.signing.publishAhead", &spec.signing.publish_ahead)?,
-        jwks_max_age: ctx.settings.jwks_max_age.as_secs() as i64,
+        publish_ahead: asked_publish_ahead.max(cadence.least_publish_ahead(jwks_max_age)),
+        jwks_max_age,
         longest_token_lifetime: lifetimes
             .access_token_seconds
             .max(lifetimes.id_token_seconds) as i64,
-        // Two resyncs before activation, so a missed reconcile still decides in time.
-        decision_margin: 2 * ctx.settings.resync.as_secs() as i64 + 1,
+        decision_margin: cadence.decision_margin(),
         revoked_kids: spec.signing.revoked_kids.iter().cloned().collect(),
         rotate_request: tenant
             .meta()
@@ -95,7 +112,8 @@ fn policy(tenant: &Tenant, ctx: &Context) -> Result<Policy, duration::InvalidDur
             .as_ref()
             .and_then(|a| a.get(ROTATE_ANNOTATION))
             .cloned(),
-    })
+    };
+    Ok((policy, asked_publish_ahead))
 }
 
 /// Seconds until the next instant the schedule must be looked at: a decision before the staged
@@ -118,7 +136,7 @@ fn wake_in(ring: &KeyRing, policy: &Policy, now: UnixSeconds) -> Duration {
     Duration::from_secs(next.map_or(u64::MAX, |at| (at - now) as u64)).max(Duration::from_secs(1))
 }
 
-async fn announce(tenant: &Tenant, note: &Note, ctx: &Context) {
+async fn announce(tenant: &Tenant, note: &Note, raised: Option<RaisedPublishAhead>, ctx: &Context) {
     let (warning, reason, message) = match note {
         Note::Staged {
             kid,
@@ -128,8 +146,13 @@ async fn announce(tenant: &Tenant, note: &Note, ctx: &Context) {
             false,
             "KeyStaged",
             format!(
-                "staged key {kid} ({why}); it signs from {}",
-                at(*activate_at)
+                "staged key {kid} ({why}); it signs from {}{}",
+                at(*activate_at),
+                raised.map_or(String::new(), |r| format!(
+                    " (spec.signing.publishAhead {}s raised to {}s, the least the operator's \
+                     propagation, resync and JWKS max-age allow)",
+                    r.asked, r.used
+                ))
             ),
         ),
         Note::Confirmed { kid } => (

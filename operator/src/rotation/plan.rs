@@ -43,11 +43,38 @@ pub struct Policy {
     pub jwks_max_age: i64,
     /// How long a retired key stays published: the longest token it signed must still verify.
     pub longest_token_lifetime: i64,
-    /// How close to activation a missing confirmation postpones the staged key; reconciles
-    /// must run at least this often while a key is staged.
+    /// How close to activation a missing confirmation postpones the staged key
+    /// ([`Cadence::decision_margin`]); reconciles must run well within it while a key is staged.
     pub decision_margin: i64,
     pub revoked_kids: BTreeSet<String>,
     pub rotate_request: Option<String>,
+}
+
+/// How the operator runs, as far as the schedule depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cadence {
+    /// The longest a ring written now takes to be served by every healthy region.
+    pub propagation: i64,
+    /// The longest between two reconciles of a tenant with a staged key.
+    pub resync: i64,
+}
+
+impl Cadence {
+    /// How close to activation a missing confirmation postpones the staged key. The
+    /// postponement must be written early enough to reach every region before the key would
+    /// sign (propagation), and a missed reconcile must not let that moment pass (two resyncs).
+    /// A region that never gets it would sign with a key the lagging region does not publish.
+    pub fn decision_margin(&self) -> i64 {
+        self.propagation + 2 * self.resync + 1
+    }
+
+    /// The shortest publishAhead that lets a staged key activate on time: every healthy region
+    /// serves it and is seen doing so (propagation and a resync) before the decision, and
+    /// resource servers' caches have picked it up before it signs.
+    pub fn least_publish_ahead(&self, jwks_max_age: i64) -> i64 {
+        let seen_everywhere = self.propagation + self.resync;
+        (seen_everywhere + self.decision_margin()).max(seen_everywhere + jwks_max_age + 1)
+    }
 }
 
 /// Key ids each region's JWKS was seen publishing; `None` when it could not be fetched.

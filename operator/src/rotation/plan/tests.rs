@@ -289,3 +289,143 @@ fn exactly_one_key_signs_and_only_after_every_region_published_it_across_restart
         generations.last()
     );
 }
+
+/// A region's view of the schedule: every ring written reaches it some time within the
+/// propagation after it was written (the kubelet's jittered sync), and it serves the newest one
+/// that has arrived. While its deliveries stall (a stopped kubelet) it keeps serving what it has.
+struct Delivered<'a> {
+    writes: &'a [(i64, KeyRing)],
+    cadence: Cadence,
+    region: usize,
+    stalled: std::ops::Range<i64>,
+}
+
+impl Delivered<'_> {
+    fn arrival(&self, written_at: i64) -> i64 {
+        // Spread over 1..=propagation, differently per region and per write.
+        let spread = (written_at * 7 + self.region as i64 * 5).rem_euclid(self.cadence.propagation);
+        let arrival = written_at + spread + 1;
+        if self.stalled.contains(&arrival) {
+            self.stalled.end
+        } else {
+            arrival
+        }
+    }
+
+    fn ring_at(&self, now: i64) -> Option<&KeyRing> {
+        self.writes
+            .iter()
+            .filter(|(written_at, _)| self.arrival(*written_at) <= now)
+            .max_by_key(|(written_at, _)| *written_at)
+            .map(|(_, ring)| ring)
+    }
+
+    fn publishes(&self, kid: &str, now: i64) -> bool {
+        self.ring_at(now)
+            .is_some_and(|ring| ring.published(now).any(|k| k.kid == kid))
+    }
+}
+
+/// The schedule as regions really get it: each ring written reaches each region within the
+/// propagation, reconciles run once per resync, and one region's deliveries stall for a while
+/// (it goes on serving, unpostponed, the schedule it has). Whatever key any region signs with,
+/// every region has been publishing it for longer than a JWKS max-age: a postponement is decided
+/// early enough to reach every region before the schedule it replaces would have activated.
+#[test]
+fn with_delivery_delays_every_region_publishes_a_key_before_any_region_signs_with_it() {
+    let cadence = Cadence {
+        propagation: 10,
+        resync: 3,
+    };
+    let jwks_max_age = 5;
+    let policy = Policy {
+        rotation_interval: 80,
+        publish_ahead: cadence.least_publish_ahead(jwks_max_age),
+        jwks_max_age,
+        decision_margin: cadence.decision_margin(),
+        ..policy()
+    };
+    let (first, mut state) = started();
+    let mut writes = vec![(0, first)];
+    let stalled = 200..290;
+    let mut postponed = 0;
+    let mut signed_by_each = [BTreeSet::new(), BTreeSet::new()];
+    for now in 1..700 {
+        let regions = [0, 1].map(|region| Delivered {
+            writes: &writes,
+            cadence,
+            region,
+            stalled: if region == 1 { stalled.clone() } else { 0..0 },
+        });
+        for (region, view) in regions.iter().enumerate() {
+            let Some(kid) = view.ring_at(now).and_then(|r| r.signing_key(now)) else {
+                continue;
+            };
+            signed_by_each[region].insert(kid.kid.clone());
+            if kid.kid == "k1" {
+                continue;
+            }
+            for other in &regions {
+                for at in (now - jwks_max_age - 1).max(0)..=now {
+                    assert!(
+                        other.publishes(&kid.kid, at),
+                        "t={now}: region {region} signs with {} which region {} did not publish \
+                         at {at}",
+                        kid.kid,
+                        other.region
+                    );
+                }
+            }
+        }
+        if now % cadence.resync != 0 {
+            continue;
+        }
+        let observed: Observations = regions
+            .iter()
+            .map(|view| {
+                let kids = view
+                    .ring_at(now)
+                    .map(|ring| ring.published(now).map(|k| k.kid.clone()).collect());
+                (format!("r{}", view.region), kids)
+            })
+            .collect();
+        let ring = writes.last().expect("written").1.clone();
+        let next = step(&ring, &state, &policy, &observed, now);
+        postponed += next
+            .notes
+            .iter()
+            .filter(|note| matches!(note, Note::Postponed { .. }))
+            .count();
+        if next.changed(&ring, &state) {
+            writes.push((now, next.ring));
+        }
+        state = next.state;
+    }
+    assert!(postponed > 0, "the stall postponed a rotation");
+    for signed in &signed_by_each {
+        assert!(signed.len() >= 6, "rotations went on: {signed:?}");
+    }
+}
+
+#[test]
+fn a_healthy_region_confirms_before_the_decision_so_the_least_publish_ahead_never_postpones() {
+    for (propagation, resync, jwks_max_age) in [(90, 60, 300), (10, 2, 2), (10, 3, 5), (1, 1, 0)] {
+        let cadence = Cadence {
+            propagation,
+            resync,
+        };
+        let least = cadence.least_publish_ahead(jwks_max_age);
+        // Staged at 0, served everywhere by `propagation`, seen at the next reconcile.
+        let seen = propagation + resync;
+        assert!(
+            seen <= least - cadence.decision_margin(),
+            "{cadence:?}: seen at {seen}, decided at {}",
+            least - cadence.decision_margin()
+        );
+        assert!(
+            seen + jwks_max_age < least,
+            "{cadence:?}: caches not yet refreshed"
+        );
+        assert!(cadence.decision_margin() > propagation + resync);
+    }
+}
