@@ -37,7 +37,7 @@ pub async fn rotate(
     ctx: &Context,
     now: UnixSeconds,
 ) -> Result<Rotated, ReconcileError> {
-    let (policy, asked_publish_ahead) = policy(tenant, ctx)?;
+    let (policy, raised) = policy(tenant, ctx)?;
     let next = plan(
         &stored.ring,
         &stored.state,
@@ -59,10 +59,6 @@ pub async fn rotate(
         if !saved? {
             return Err(ReconcileError::KeyRingChanged(name.to_owned()));
         }
-        let raised = (policy.publish_ahead > asked_publish_ahead).then_some(RaisedPublishAhead {
-            asked: asked_publish_ahead,
-            used: policy.publish_ahead,
-        });
         for note in &next.notes {
             announce(tenant, note, raised, ctx).await;
         }
@@ -82,8 +78,11 @@ struct RaisedPublishAhead {
     used: i64,
 }
 
-/// The tenant's policy, and the publishAhead its spec asked for.
-fn policy(tenant: &Tenant, ctx: &Context) -> Result<(Policy, i64), duration::InvalidDuration> {
+/// The tenant's policy, and whether its publishAhead had to be raised.
+fn policy(
+    tenant: &Tenant,
+    ctx: &Context,
+) -> Result<(Policy, Option<RaisedPublishAhead>), duration::InvalidDuration> {
     let spec = &tenant.spec;
     let seconds = |field, value: &str| duration::parse(field, value).map(|d| d.as_secs() as i64);
     let lifetimes = token_lifetimes(spec)?;
@@ -92,14 +91,15 @@ fn policy(tenant: &Tenant, ctx: &Context) -> Result<(Policy, i64), duration::Inv
         propagation: ctx.settings.propagation.as_secs() as i64,
         resync: ctx.settings.resync.as_secs() as i64,
     };
-    let asked_publish_ahead = seconds("spec.signing.publishAhead", &spec.signing.publish_ahead)?;
+    let asked = seconds("spec.signing.publishAhead", &spec.signing.publish_ahead)?;
+    let used = asked.max(cadence.least_publish_ahead(jwks_max_age));
     let policy = Policy {
         algorithm: algorithm(spec.signing.algorithm),
         rotation_interval: seconds(
             "spec.signing.rotationInterval",
             &spec.signing.rotation_interval,
         )?,
-        publish_ahead: asked_publish_ahead.max(cadence.least_publish_ahead(jwks_max_age)),
+        publish_ahead: used,
         jwks_max_age,
         longest_token_lifetime: lifetimes
             .access_token_seconds
@@ -113,7 +113,8 @@ fn policy(tenant: &Tenant, ctx: &Context) -> Result<(Policy, i64), duration::Inv
             .and_then(|a| a.get(ROTATE_ANNOTATION))
             .cloned(),
     };
-    Ok((policy, asked_publish_ahead))
+    let raised = (used > asked).then_some(RaisedPublishAhead { asked, used });
+    Ok((policy, raised))
 }
 
 /// Seconds until the next instant the schedule must be looked at: a decision before the staged
